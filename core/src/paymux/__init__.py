@@ -1,0 +1,79 @@
+"""paymux: one typed API for payments through several providers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from ._version import __version__
+from .models import (
+    AmountRange,
+    Capability,
+    Charge,
+    ChargeRequest,
+    Customer,
+    Failure,
+    Refund,
+    ReturnUrls,
+    RouteDecision,
+    RouteRule,
+    WebhookEvent,
+)
+from .money import Money
+from .next_action import DisplayQrCode, NextAction, ProvideInformation, RedirectToUrl, RequiredField
+from .status import ChargeStatus, FailureReason, RefundStatus, RefundSupport
+
+if TYPE_CHECKING:
+    from .gateway import AsyncGateway, Gateway
+    from .ledger import Ledger
+    from .plugins import available_providers
+
+# Loaded on first use so that `import paymux` stays cheap (no stevedore, tenacity or SQLAlchemy).
+_LAZY = {
+    "Gateway": "gateway",
+    "AsyncGateway": "gateway",
+    "Ledger": "ledger",
+    "available_providers": "plugins",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'paymux' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "AmountRange",
+    "AsyncGateway",
+    "Capability",
+    "Charge",
+    "ChargeRequest",
+    "ChargeStatus",
+    "Customer",
+    "DisplayQrCode",
+    "Failure",
+    "FailureReason",
+    "Gateway",
+    "Ledger",
+    "Money",
+    "NextAction",
+    "ProvideInformation",
+    "RedirectToUrl",
+    "Refund",
+    "RefundStatus",
+    "RefundSupport",
+    "RequiredField",
+    "ReturnUrls",
+    "RouteDecision",
+    "RouteRule",
+    "WebhookEvent",
+    "__version__",
+    "available_providers",
+    "errors",
+]

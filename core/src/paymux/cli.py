@@ -1,0 +1,258 @@
+"""The ``paymux`` command: demo, sandbox, providers, route, webhook verify, reconcile, ledger."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import PaymuxError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _gateway(args: argparse.Namespace) -> Any:
+    from .gateway import Gateway
+
+    if getattr(args, "config", None):
+        return Gateway.from_config(args.config)
+    from .sandbox.settings import offline_settings
+
+    settings = offline_settings()
+    if not settings:
+        raise PaymuxError(
+            "no provider plugins with a sandbox are installed; pass --config paymux.toml"
+        )
+    return Gateway(providers=settings)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from .plugins import discover
+
+    console = _console()
+    report = discover()
+    for name, why in report.failed.items():
+        console.print(f"[red]plugin {name!r} is installed but cannot be used:[/red] {why}")
+    if not report.loaded:
+        console.print("No provider plugins installed (pip install paymux-ecommpay paymux-omise).")
+        return EXIT_OK
+    gw = _gateway(args)
+    table = Table(
+        title="Providers and capabilities" + ("" if args.config else " (sandbox settings)")
+    )
+    for column in (
+        "provider",
+        "method",
+        "countries",
+        "amounts (minor units)",
+        "refunds",
+        "next actions",
+    ):
+        table.add_column(column)
+    for cap in gw.capabilities():
+        table.add_row(
+            cap.provider,
+            cap.method + (f" ({cap.provider_method})" if cap.provider_method else ""),
+            ", ".join(cap.countries) if cap.countries else "any",
+            "\n".join(
+                f"{r.currency} {r.minimum:,}..{r.maximum:,}"
+                if r.maximum is not None
+                else f"{r.currency} >= {r.minimum:,}"
+                for r in cap.amounts
+            ),
+            cap.refunds.value,
+            ", ".join(cap.next_actions),
+        )
+    console.print(table)
+    return EXIT_OK
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    from .models import ChargeRequest, Customer
+    from .money import Money
+
+    gw = _gateway(args)
+    amount = (
+        Money.of(args.amount, args.currency)
+        if args.major
+        else Money(int(args.amount), args.currency)
+    )
+    request = ChargeRequest(
+        reference="route-check",
+        amount=amount,
+        method=args.method,
+        country=args.country,
+        customer=Customer(id="route-check", ip_address="192.0.2.1"),
+    )
+    decision = gw.route(request)
+    print(decision.explain())
+    return EXIT_OK
+
+
+def _headers(pairs: Sequence[str]) -> dict[str, str]:
+    headers = {}
+    for pair in pairs:
+        name, sep, value = pair.partition(":")
+        if not sep:
+            raise PaymuxError(f"--header {pair!r}: expected 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def cmd_webhook_verify(args: argparse.Namespace) -> int:
+    from .gateway import Gateway
+
+    body = Path(args.file).read_bytes() if args.file != "-" else sys.stdin.buffer.read()
+    if args.config:
+        gw = Gateway.from_config(args.config)
+    else:
+        settings: dict[str, Any] = {}
+        for item in args.set:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise PaymuxError(f"--set {item!r}: expected key=value")
+            settings[key] = int(value) if value.isdigit() else value
+        gw = Gateway(providers={args.provider: settings})
+    event = gw.parse_webhook(args.provider, body, _headers(args.header))
+    summary: dict[str, Any] = {
+        "verified": True,
+        "by": event.verified_by,
+        "event_id": event.id,
+        "type": event.type,
+    }
+    if event.charge:
+        summary["charge"] = {
+            "id": event.charge.id,
+            "status": event.charge.status.value,
+            "amount": str(event.charge.amount),
+        }
+    if event.refund:
+        summary["refund"] = {
+            "id": event.refund.id,
+            "status": event.refund.status.value,
+            "amount": str(event.refund.amount),
+        }
+    print(json.dumps(summary, indent=2))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .sandbox.demo import run_demo
+
+    return int(run_demo(port=args.port))
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox.server import serve_forever
+
+    return serve_forever(host=args.host, port=args.port)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from .ledger.cli import reconcile_command
+
+    return int(reconcile_command(args))
+
+
+def cmd_ledger_show(args: argparse.Namespace) -> int:
+    from .ledger.cli import show_command
+
+    return int(show_command(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paymux",
+        description="Take payments through several providers with one API. "
+        "Without --config, commands use the embedded sandbox's settings.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run four checkouts end to end on the embedded sandbox")
+    demo.add_argument(
+        "--port", type=int, default=0, help="loopback port for the sandbox (default: free)"
+    )
+    demo.set_defaults(func=cmd_demo)
+
+    sandbox = sub.add_parser("sandbox", help="serve the provider emulators on loopback")
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (loopback by default)"
+    )
+    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.set_defaults(func=cmd_sandbox)
+
+    providers = sub.add_parser("providers", help="list installed providers and their capabilities")
+    providers.add_argument("--config", help="paymux.toml to read provider settings from")
+    providers.set_defaults(func=cmd_providers)
+
+    route = sub.add_parser("route", help="explain which provider would take a payment, and why")
+    route.add_argument("--method", required=True, help="kakaopay, payco, card, ...")
+    route.add_argument("--country", required=True, help="ISO 3166-1 alpha-2, e.g. KR")
+    route.add_argument("--currency", required=True, help="ISO 4217, e.g. KRW")
+    route.add_argument("--amount", required=True, help="minor units (e.g. 1500 = 15.00 SGD)")
+    route.add_argument(
+        "--major", action="store_true", help="read --amount in major units ('15.00')"
+    )
+    route.add_argument("--config", help="paymux.toml (routes and providers)")
+    route.set_defaults(func=cmd_route)
+
+    webhook = sub.add_parser("webhook", help="webhook tools")
+    webhook_sub = webhook.add_subparsers(dest="webhook_command", required=True, metavar="COMMAND")
+    verify = webhook_sub.add_parser("verify", help="verify and parse a saved callback body")
+    verify.add_argument("provider", help="provider name, e.g. ecommpay")
+    verify.add_argument("file", help="file with the raw body ('-' for stdin)")
+    verify.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
+    verify.add_argument("--config", help="paymux.toml holding the provider's keys")
+    verify.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="provider setting instead of --config, e.g. secret_key=... (repeatable)",
+    )
+    verify.set_defaults(func=cmd_webhook_verify)
+
+    reconcile = sub.add_parser("reconcile", help="poll the provider for stale non-final charges")
+    reconcile.add_argument("--db", default="sqlite:///paymux.db", help="ledger database URL")
+    reconcile.add_argument("--config", help="paymux.toml")
+    reconcile.add_argument("--older-than", type=int, default=300, metavar="SECONDS")
+    reconcile.set_defaults(func=cmd_reconcile)
+
+    ledger = sub.add_parser("ledger", help="inspect the ledger")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="COMMAND")
+    show = ledger_sub.add_parser("show", help="show a charge, its refunds and events")
+    show.add_argument("reference")
+    show.add_argument("--db", default="sqlite:///paymux.db")
+    show.add_argument("--config", help="paymux.toml")
+    show.set_defaults(func=cmd_ledger_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PaymuxError as error:
+        print(f"paymux: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except (OSError, ValueError) as error:
+        print(f"paymux: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The errors paymux raises. Everything derives from :class:`PaymuxError`.
+
+::
+
+    PaymuxError
+    ├── ConfigurationError        settings, config files, unknown providers
+    ├── InvalidRequest            bad input, raised before any network call
+    ├── NoRouteError              no configured provider can take the request
+    ├── RefundNotAllowed          the refund breaks a provider or bookkeeping rule
+    ├── ProviderError             the provider answered and said no
+    │   └── AuthenticationError   ... because the credentials were refused
+    ├── TransportError            the network gave up (after any safe retries)
+    ├── WebhookVerificationError  a callback is not proven to come from the provider
+    └── WebhookParseError         a verified callback has a shape paymux cannot read
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class PaymuxError(Exception):
+    """Base class of every error paymux raises on purpose."""
+
+
+class ConfigurationError(PaymuxError):
+    """The gateway, a provider's settings or a config file are wrong."""
+
+
+class InvalidRequest(PaymuxError):
+    """The request cannot be sent as it is; nothing reached the network.
+
+    ``field`` names the offending input (dotted path) when one field is to blame.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.reason = message
+
+
+class NoRouteError(PaymuxError):
+    """No configured provider can take the request; ``reasons`` says why, per provider."""
+
+    def __init__(self, message: str, reasons: Mapping[str, str]) -> None:
+        lines = "".join(f"\n  - {name}: {why}" for name, why in reasons.items())
+        super().__init__(message + (lines or "\n  (no providers are configured)"))
+        self.reasons: dict[str, str] = dict(reasons)
+
+
+class RefundNotAllowed(PaymuxError):
+    """The refund was refused locally, before the network (amount, window, method rules)."""
+
+
+class ProviderError(PaymuxError):
+    """The provider answered and refused the operation.
+
+    ``code`` is the provider's own code, ``message`` its explanation, ``http_status`` the HTTP
+    status of the answer. ``raw`` keeps the (secret-free) payload for diagnostics.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        code: str | None = None,
+        http_status: int | None = None,
+        raw: Any = None,
+    ) -> None:
+        where = (
+            f"{provider}"
+            + (f" [{code}]" if code else "")
+            + (f" (HTTP {http_status})" if http_status is not None else "")
+        )
+        super().__init__(f"{where}: {message}")
+        self.provider = provider
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.raw = raw
+
+
+class AuthenticationError(ProviderError):
+    """The provider refused the credentials (wrong key, project id or signature secret)."""
+
+
+class TransportError(PaymuxError):
+    """The network failed and paymux stopped retrying.
+
+    ``request_sent`` is False only when the request provably never reached the provider
+    (connection refused, DNS failure); when True, the operation may have been processed and the
+    caller should look the payment up (``Gateway.retrieve_charge`` by reference) before retrying.
+    """
+
+    def __init__(self, message: str, *, provider: str, request_sent: bool) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.request_sent = request_sent
+
+
+class WebhookVerificationError(PaymuxError):
+    """The callback's signature (or re-fetch) does not prove it came from the provider."""
+
+
+class WebhookParseError(PaymuxError):
+    """The callback is authentic but its content cannot be understood."""
+
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "InvalidRequest",
+    "NoRouteError",
+    "PaymuxError",
+    "ProviderError",
+    "RefundNotAllowed",
+    "TransportError",
+    "WebhookParseError",
+    "WebhookVerificationError",
+]

@@ -1,0 +1,362 @@
+"""The facade: ``Gateway`` (sync, httpx.Client) and ``AsyncGateway`` (async, httpx.AsyncClient).
+
+Both are stateless apart from their HTTP client: they route, run a provider's flow and return
+neutral models. The same provider code serves both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from .errors import (
+    ConfigurationError,
+    InvalidRequest,
+    PaymuxError,
+    ProviderError,
+    RefundNotAllowed,
+    WebhookParseError,
+)
+from .models import (
+    Capability,
+    Charge,
+    ChargeRequest,
+    Refund,
+    RouteDecision,
+    RouteRule,
+    WebhookEvent,
+)
+from .money import Money
+from .plugins import provider_class
+from .provider import ChargeLookup, Flow, Provider, ProviderSettings
+from .redaction import Redactor
+from .router import Router
+from .runner import DEFAULT_TIMEOUT, RetryPolicy, arun, run
+
+T = TypeVar("T")
+ProviderConfig = Mapping[str, Any] | ProviderSettings | Provider[Any]
+
+
+class _Core:
+    """Everything the sync and async gateways share; no IO here."""
+
+    def __init__(
+        self,
+        providers: Mapping[str, ProviderConfig],
+        routes: Sequence[RouteRule | Mapping[str, Any]] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not providers:
+            raise ConfigurationError(
+                "no providers configured; pass providers={'name': {...settings}}"
+            )
+        self._providers: dict[str, Provider[Any]] = {}
+        for name, config in providers.items():
+            self._providers[name] = self._build(name, config)
+        rules = [
+            r if isinstance(r, RouteRule) else _rule(i, r) for i, r in enumerate(routes or (), 1)
+        ]
+        self._router = Router(self._providers, rules)
+        self.retry = retry or RetryPolicy()
+        secrets = [s for p in self._providers.values() for s in p.secret_values()]
+        self._redactor = Redactor(secrets)
+
+    @staticmethod
+    def _build(name: str, config: ProviderConfig) -> Provider[Any]:
+        if isinstance(config, Provider):
+            return config
+        if isinstance(config, ProviderSettings):
+            return provider_class(name).configure(config, name=name)
+        if not isinstance(config, Mapping):
+            raise ConfigurationError(
+                f"{name}: settings must be a mapping, got {type(config).__name__}"
+            )
+        settings = dict(config)
+        plugin = settings.pop("plugin", name)
+        return provider_class(str(plugin)).configure(settings, name=name)
+
+    # -- no IO -----------------------------------------------------------------------------
+
+    def provider(self, name: str) -> Provider[Any]:
+        try:
+            return self._providers[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"provider {name!r} is not configured on this gateway (configured:"
+                f" {', '.join(self._providers)})"
+            ) from None
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._providers)
+
+    def capabilities(self) -> list[Capability]:
+        return [c for p in self._providers.values() for c in p.capabilities()]
+
+    def route(self, request: ChargeRequest) -> RouteDecision:
+        return self._router.decide(_checked(request, ChargeRequest, "request"))
+
+    def describe(self) -> dict[str, dict[str, str]]:
+        return {name: p.describe() for name, p in self._providers.items()}
+
+    # -- flows -----------------------------------------------------------------------------
+
+    def _charge_flow(
+        self, request: ChargeRequest, provider: str | None
+    ) -> tuple[str, Flow[Charge]]:
+        request = _checked(request, ChargeRequest, "request")
+        name = provider if provider is not None else self.route(request).provider
+        return name, self.provider(name).create_charge(request)
+
+    def _retrieve_flow(
+        self, target: Charge | str, id_or_reference: str | None, reference: str | None
+    ) -> tuple[str, Flow[Charge]]:
+        if isinstance(target, Charge):
+            lookup = ChargeLookup(charge_id=target.id, reference=target.reference, charge=target)
+            name = target.provider
+        elif isinstance(target, str):
+            name = target
+            if reference is not None:
+                lookup = ChargeLookup(reference=reference)
+            elif id_or_reference:
+                lookup = self.provider(name).lookup(id_or_reference)
+            else:
+                raise InvalidRequest("give a charge id or reference=...", field="id_or_reference")
+        else:
+            raise InvalidRequest(
+                f"expected a Charge or a provider name, got {type(target).__name__}"
+            )
+        return name, self.provider(name).retrieve_charge(lookup)
+
+    def _refund_flow(
+        self, charge: Charge, amount: Money | None, reason: str | None, reference: str | None
+    ) -> tuple[str, Flow[Refund]]:
+        charge = _checked(charge, Charge, "charge")
+        provider = self.provider(charge.provider)
+        if not charge.status.is_paid:
+            raise RefundNotAllowed(
+                f"charge {charge.id} is {charge.status.value}; only paid charges can be refunded"
+            )
+        refundable = charge.refundable_amount
+        if amount is None:
+            amount = refundable
+        amount = _checked(amount, Money, "amount")
+        if amount.currency != charge.amount.currency:
+            raise InvalidRequest(
+                f"refund in {amount.currency} for a {charge.amount.currency} charge", field="amount"
+            )
+        if amount.amount == 0:
+            raise RefundNotAllowed(f"nothing left to refund on charge {charge.id}")
+        if amount > refundable:
+            raise RefundNotAllowed(
+                f"{amount} is more than the {refundable} still refundable on charge {charge.id}"
+            )
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidRequest("must be a string", field="reason")
+        reference = reference or f"{charge.reference or charge.id}-r{uuid.uuid4().hex[:10]}"
+        return charge.provider, provider.refund(charge, amount, reason=reason, reference=reference)
+
+    def _webhook_flow(
+        self, provider: str, body: bytes | str, headers: Mapping[str, str] | None
+    ) -> Flow[WebhookEvent]:
+        if isinstance(body, str):
+            body = body.encode()
+        if not isinstance(body, bytes | bytearray):
+            raise InvalidRequest("the raw request body must be bytes", field="body")
+        lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+        return self.provider(provider).parse_webhook(bytes(body), lowered)
+
+    def _clarify_flow(self, charge: Charge, fields: Mapping[str, str]) -> tuple[str, Flow[Charge]]:
+        charge = _checked(charge, Charge, "charge")
+        if not isinstance(fields, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in fields.items()
+        ):
+            raise InvalidRequest("must map field names to string values", field="fields")
+        return charge.provider, self.provider(charge.provider).clarify(charge, fields)
+
+
+def _rule(index: int, raw: Mapping[str, Any]) -> RouteRule:
+    try:
+        return RouteRule(**dict(raw))
+    except InvalidRequest as exc:
+        raise ConfigurationError(f"route rule #{index}: {exc}") from None
+
+
+def _checked(value: Any, kind: type[T], field: str) -> T:
+    if not isinstance(value, kind):
+        raise InvalidRequest(f"expected {kind.__name__}, got {type(value).__name__}", field=field)
+    return value
+
+
+class Gateway(_Core):
+    """Take payments through the configured providers (synchronous).
+
+    >>> gw = Gateway(providers={"ecommpay": {"project_id": 210, "secret_key": "..."}})
+    >>> charge = gw.create_charge(request)            # routed by method, country, currency, amount
+    """
+
+    def __init__(
+        self,
+        providers: Mapping[str, ProviderConfig],
+        routes: Sequence[RouteRule | Mapping[str, Any]] | None = None,
+        http_client: httpx.Client | None = None,
+        *,
+        timeout: httpx.Timeout | float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(providers, routes, retry=retry)
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.Client(timeout=timeout or DEFAULT_TIMEOUT)
+
+    @classmethod
+    def from_config(cls, source: str | Path | Mapping[str, Any], **kwargs: Any) -> Self:
+        """Build from a TOML file or a dict; ``${ENV}`` in strings is read from the environment."""
+        from .config import gateway_kwargs
+
+        return cls(**gateway_kwargs(source), **kwargs)
+
+    def _run(
+        self, provider: str, flow: Flow[T], unexpected: type[PaymuxError] = ProviderError
+    ) -> T:
+        return run(
+            flow,
+            self._client,
+            provider=provider,
+            redactor=self._redactor,
+            policy=self.retry,
+            unexpected=unexpected,
+        )
+
+    def create_charge(self, request: ChargeRequest, provider: str | None = None) -> Charge:
+        """Start a payment; the charge is usually ``pending`` or ``requires_action``."""
+        return self._run(*self._charge_flow(request, provider))
+
+    def retrieve_charge(
+        self,
+        charge: Charge | str,
+        id_or_reference: str | None = None,
+        *,
+        reference: str | None = None,
+    ) -> Charge:
+        """Ask the provider where a charge stands: ``retrieve_charge(charge)`` or
+        ``retrieve_charge("omise", "chrg_...")`` or ``retrieve_charge("omise", reference="order-1")``."""
+        return self._run(*self._retrieve_flow(charge, id_or_reference, reference))
+
+    def refund(
+        self,
+        charge: Charge,
+        amount: Money | None = None,
+        reason: str | None = None,
+        *,
+        reference: str | None = None,
+    ) -> Refund:
+        """Refund ``amount`` (all that is refundable when None). ``reference`` makes it idempotent."""
+        return self._run(*self._refund_flow(charge, amount, reason, reference))
+
+    def parse_webhook(
+        self, provider: str, body: bytes | str, headers: Mapping[str, str] | None = None
+    ) -> WebhookEvent:
+        """Verify and translate a callback; raises ``WebhookVerificationError`` for forgeries."""
+        return self._run(provider, self._webhook_flow(provider, body, headers), WebhookParseError)
+
+    def clarify(self, charge: Charge, fields: Mapping[str, str]) -> Charge:
+        """Send the customer details a ``ProvideInformation`` next action asked for."""
+        return self._run(*self._clarify_flow(charge, fields))
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncGateway(_Core):
+    """The same API as :class:`Gateway`, with ``await``."""
+
+    def __init__(
+        self,
+        providers: Mapping[str, ProviderConfig],
+        routes: Sequence[RouteRule | Mapping[str, Any]] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        *,
+        timeout: httpx.Timeout | float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(providers, routes, retry=retry)
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.AsyncClient(timeout=timeout or DEFAULT_TIMEOUT)
+
+    @classmethod
+    def from_config(cls, source: str | Path | Mapping[str, Any], **kwargs: Any) -> Self:
+        from .config import gateway_kwargs
+
+        return cls(**gateway_kwargs(source), **kwargs)
+
+    async def _run(
+        self, provider: str, flow: Flow[T], unexpected: type[PaymuxError] = ProviderError
+    ) -> T:
+        return await arun(
+            flow,
+            self._client,
+            provider=provider,
+            redactor=self._redactor,
+            policy=self.retry,
+            unexpected=unexpected,
+        )
+
+    async def create_charge(self, request: ChargeRequest, provider: str | None = None) -> Charge:
+        return await self._run(*self._charge_flow(request, provider))
+
+    async def retrieve_charge(
+        self,
+        charge: Charge | str,
+        id_or_reference: str | None = None,
+        *,
+        reference: str | None = None,
+    ) -> Charge:
+        return await self._run(*self._retrieve_flow(charge, id_or_reference, reference))
+
+    async def refund(
+        self,
+        charge: Charge,
+        amount: Money | None = None,
+        reason: str | None = None,
+        *,
+        reference: str | None = None,
+    ) -> Refund:
+        return await self._run(*self._refund_flow(charge, amount, reason, reference))
+
+    async def parse_webhook(
+        self, provider: str, body: bytes | str, headers: Mapping[str, str] | None = None
+    ) -> WebhookEvent:
+        return await self._run(
+            provider, self._webhook_flow(provider, body, headers), WebhookParseError
+        )
+
+    async def clarify(self, charge: Charge, fields: Mapping[str, str]) -> Charge:
+        return await self._run(*self._clarify_flow(charge, fields))
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,292 @@
+"""The provider-neutral request and result models."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from ._base import Model
+from .money import Money
+from .next_action import NextAction
+from .status import ChargeStatus, FailureReason, RefundStatus, RefundSupport
+
+_REFERENCE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{value!r} is not an absolute http(s) URL")
+    return value
+
+
+class Customer(Model):
+    """Who pays. Providers say which fields they need; paymux checks before sending."""
+
+    id: str = Field(min_length=1, max_length=255)
+    ip_address: str | None = None
+    email: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=32)
+    first_name: str | None = None
+    last_name: str | None = None
+
+    @field_validator("ip_address")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\+?[0-9]{5,20}", value):
+            raise ValueError(
+                "must be digits only, optionally starting with '+' (e.g. +254700000000)"
+            )
+        return value
+
+
+class ReturnUrls(Model):
+    """Where the provider sends the customer back. ``success`` is the one every flow needs."""
+
+    success: str
+    decline: str | None = None
+    back: str | None = None
+
+    @field_validator("success", "decline", "back")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value)
+
+
+class ChargeRequest(Model):
+    """What the checkout wants: take ``amount`` by ``method`` from ``customer`` in ``country``.
+
+    ``reference`` is the merchant's unique id for this payment. It is the idempotency key: sending
+    the same reference twice never produces two provider payments.
+    """
+
+    reference: str
+    amount: Money
+    method: str = Field(min_length=1, max_length=64)
+    country: str
+    customer: Customer
+    return_urls: ReturnUrls | None = None
+    description: str | None = Field(default=None, max_length=255)
+    language: str | None = Field(default=None, max_length=8)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    provider_options: dict[str, Any] = Field(default_factory=dict)
+    """Provider-specific knobs (e.g. Omise ``source_id``, ``platform_type``); see each provider's page."""
+
+    @field_validator("reference")
+    @classmethod
+    def _reference(cls, value: str) -> str:
+        if not _REFERENCE.fullmatch(value):
+            raise ValueError(
+                "must be 1-64 characters of letters, digits and . _ : - (it is sent to providers as an id)"
+            )
+        return value
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _country(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().upper()
+            if not _COUNTRY.fullmatch(value):
+                raise ValueError(
+                    f"{value!r} is not an ISO 3166-1 alpha-2 country code such as 'KR'"
+                )
+        return value
+
+
+class Failure(Model):
+    """Why a charge or refund failed: the neutral ``reason`` plus the provider's own ``code``."""
+
+    reason: FailureReason
+    code: str | None = None
+    message: str | None = None
+
+
+class Charge(Model):
+    """A payment as the provider last reported it."""
+
+    provider: str
+    id: str
+    """The provider's id for the payment (for ECommPay, the merchant's payment_id)."""
+    reference: str | None = None
+    amount: Money
+    method: str | None = None
+    status: ChargeStatus
+    next_action: NextAction | None = None
+    failure: Failure | None = None
+    refunded_amount: Money | None = None
+    provider_status: str | None = None
+    """The provider's own status word, kept for diagnostics."""
+    created_at: datetime | None = None
+    refund_deadline: datetime | None = None
+    """The last moment the provider accepts a refund, when it has one."""
+    provider_data: dict[str, str] = Field(default_factory=dict)
+    """Provider ids worth keeping (request ids, source ids, operation ids)."""
+    raw: dict[str, Any] | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _refunded(self) -> Charge:
+        if self.refunded_amount is None:
+            object.__setattr__(self, "refunded_amount", self.amount.zero())
+        elif self.refunded_amount.currency != self.amount.currency:
+            raise ValueError("refunded_amount must be in the charge's currency")
+        return self
+
+    @property
+    def refundable_amount(self) -> Money:
+        """What can still be refunded (zero unless the charge is paid)."""
+        assert self.refunded_amount is not None
+        if not self.status.is_paid or self.refunded_amount >= self.amount:
+            return self.amount.zero()
+        return self.amount - self.refunded_amount
+
+
+class Refund(Model):
+    provider: str
+    id: str
+    charge_id: str
+    reference: str | None = None
+    """The merchant's id for the refund, when the provider takes one."""
+    amount: Money
+    status: RefundStatus
+    failure: Failure | None = None
+    provider_status: str | None = None
+    created_at: datetime | None = None
+    raw: dict[str, Any] | None = Field(default=None, repr=False)
+
+
+class WebhookEvent(Model):
+    """A verified callback, translated. ``id`` is stable across redeliveries: dedupe on it."""
+
+    provider: str
+    id: str
+    type: str
+    charge: Charge | None = None
+    refund: Refund | None = None
+    occurred_at: datetime | None = None
+    verified_by: str = "signature"
+    """How authenticity was proven: ``signature``, ``refetch`` or both (``signature+refetch``)."""
+    raw: dict[str, Any] | None = Field(default=None, repr=False)
+
+
+class AmountRange(Model):
+    """Inclusive limits in minor units; ``maximum`` None means no stated limit."""
+
+    currency: str
+    minimum: int = Field(default=0, ge=0)
+    maximum: int | None = None
+
+    def admits(self, money: Money) -> bool:
+        return (
+            money.currency == self.currency
+            and money.amount >= self.minimum
+            and (self.maximum is None or money.amount <= self.maximum)
+        )
+
+    def __str__(self) -> str:
+        if self.maximum is None:
+            return f"{self.currency} >= {Money(self.minimum, self.currency)}"
+        return f"{self.currency} {Money(self.minimum, self.currency)} .. {Money(self.maximum, self.currency)}"
+
+
+class Capability(Model):
+    """What one provider can do for one payment method."""
+
+    provider: str
+    method: str
+    countries: tuple[str, ...] | None = None
+    """ISO 3166-1 alpha-2 codes; None means the provider takes any country."""
+    amounts: tuple[AmountRange, ...]
+    refunds: RefundSupport
+    next_actions: tuple[str, ...] = ()
+    """The next-action types the flow produces (``display_qr_code``, ``redirect_to_url``, ...)."""
+    provider_method: str | None = None
+    """The provider's own name for the method (e.g. ECommPay ``card-partner``)."""
+    notes: str = ""
+
+    def range_for(self, currency: str) -> AmountRange | None:
+        return next((r for r in self.amounts if r.currency == currency), None)
+
+    def why_not(self, request: ChargeRequest) -> str | None:
+        """None when this capability can take the request, else a one-line reason."""
+        if request.method != self.method:
+            return f"does not offer method {request.method!r}"
+        if self.countries is not None and request.country not in self.countries:
+            return f"{self.method} is not offered in {request.country} (only {', '.join(self.countries)})"
+        limits = self.range_for(request.amount.currency)
+        if limits is None:
+            currencies = ", ".join(r.currency for r in self.amounts)
+            return f"{self.method} does not take {request.amount.currency} (only {currencies})"
+        if not limits.admits(request.amount):
+            return f"{request.amount} is outside {self.method}'s limits ({limits})"
+        return None
+
+
+class RouteRule(Model):
+    """A user rule: requests matching every given field go to ``providers``, in that order."""
+
+    method: str | None = None
+    country: str | None = None
+    currency: str | None = None
+    providers: tuple[str, ...] = Field(min_length=1)
+
+    def matches(self, request: ChargeRequest) -> bool:
+        return (
+            (self.method is None or self.method == request.method)
+            and (self.country is None or self.country.upper() == request.country)
+            and (self.currency is None or self.currency.upper() == request.amount.currency)
+        )
+
+    def __str__(self) -> str:
+        parts = [
+            f"{k}={v}"
+            for k, v in (
+                ("method", self.method),
+                ("country", self.country),
+                ("currency", self.currency),
+            )
+            if v
+        ]
+        return f"rule({', '.join(parts) or 'any'}) -> {', '.join(self.providers)}"
+
+
+class RouteDecision(Model):
+    """The provider chosen for a request, and why each other provider was passed over."""
+
+    provider: str
+    capability: Capability
+    rule: str | None = None
+    """The user rule that decided the order, if one matched."""
+    candidates: tuple[str, ...]
+    """Every provider that could take the request, best first."""
+    rejected: dict[str, str] = Field(default_factory=dict)
+
+    def explain(self) -> str:
+        lines = [
+            f"chosen: {self.provider}" + (f" (by {self.rule})" if self.rule else " (by capability)")
+        ]
+        lines += [f"also possible: {name}" for name in self.candidates[1:]]
+        lines += [f"rejected {name}: {why}" for name, why in self.rejected.items()]
+        return "\n".join(lines)

@@ -1,0 +1,176 @@
+"""The contract between the core and a provider plugin.
+
+A provider is *sans-IO*: every operation is a generator (a :data:`Flow`) that yields the
+``httpx.Request`` it wants sent, receives the ``httpx.Response``, and finally returns a neutral model.
+The gateways own sockets, timeouts, retries and logging, so one provider serves sync and async code,
+cassettes and the emulators alike::
+
+    def retrieve_charge(self, lookup: ChargeLookup) -> Flow[Charge]:
+        response = yield self.request("GET", f"/charges/{lookup.charge_id}", retry_safe=True)
+        return self.to_charge(response.json())
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Generator, Mapping
+from datetime import timedelta
+from typing import Any, ClassVar, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from ._base import Model
+from .errors import ConfigurationError, InvalidRequest, RefundNotAllowed
+from .models import Capability, Charge, ChargeRequest, Refund, WebhookEvent
+from .money import Money
+from .status import RefundSupport
+
+T = TypeVar("T")
+Flow = Generator[httpx.Request, httpx.Response, T]
+"""A provider operation: yields requests, receives responses, returns the result."""
+
+PLUGIN_API_VERSION = 1
+
+RETRY_SAFE = "paymux.retry_safe"
+"""``httpx.Request.extensions`` key: True when sending the request twice cannot double-charge."""
+OPERATION = "paymux.operation"
+"""``httpx.Request.extensions`` key: the operation name, for logs."""
+
+
+def mark(request: httpx.Request, *, operation: str, retry_safe: bool) -> httpx.Request:
+    """Tag a request for the runner (logging and retry policy)."""
+    request.extensions[OPERATION] = operation
+    request.extensions[RETRY_SAFE] = retry_safe
+    return request
+
+
+def is_retry_safe(request: httpx.Request) -> bool:
+    return bool(request.extensions.get(RETRY_SAFE, False))
+
+
+class ProviderSettings(BaseModel):
+    """Base of each provider's settings model. Keep secrets as ``SecretStr``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def secret_values(self) -> list[str]:
+        """Every secret in these settings, for log and error redaction."""
+        found: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                found.append(value.get_secret_value())
+        return found
+
+
+class ChargeLookup(Model):
+    """How to find a charge at the provider: by its id, the merchant reference, or both."""
+
+    charge_id: str | None = None
+    reference: str | None = None
+    charge: Charge | None = None
+    """The charge as last known, when the caller had one (carries method, amount, ...)."""
+
+
+S = TypeVar("S", bound=ProviderSettings)
+
+
+class Provider(ABC, Generic[S]):
+    """Base class of provider plugins; register a subclass under ``paymux.providers``."""
+
+    plugin_name: ClassVar[str]
+    """The entry-point name, e.g. ``"ecommpay"``."""
+    settings_model: ClassVar[type[ProviderSettings]]
+    plugin_api_version: ClassVar[int] = PLUGIN_API_VERSION
+    webhook_ack: ClassVar[tuple[int, str]] = (200, "OK")
+    """What the checkout's webhook endpoint should answer once the event is handled."""
+
+    def __init__(self, settings: S, *, name: str | None = None) -> None:
+        self.settings: S = settings
+        self.name = name or self.plugin_name
+
+    @classmethod
+    def configure(
+        cls, raw: Mapping[str, Any] | ProviderSettings, *, name: str | None = None
+    ) -> Provider[Any]:
+        """Validate ``raw`` with the provider's own settings model and build the provider."""
+        label = name or cls.plugin_name
+        if isinstance(raw, ProviderSettings):
+            if not isinstance(raw, cls.settings_model):
+                raise ConfigurationError(
+                    f"{label}: expected {cls.settings_model.__name__}, got {type(raw).__name__}"
+                )
+            return cls(raw, name=name)  # type: ignore[arg-type]
+        try:
+            settings = cls.settings_model.model_validate(dict(raw))
+        except ValidationError as exc:
+            # Only locations and messages: pydantic's own text would echo the (secret) input.
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(settings)'}: {err['msg']}"
+                for err in exc.errors(include_url=False, include_input=False)
+            )
+            raise ConfigurationError(f"{label}: invalid settings: {problems}") from None
+        return cls(settings, name=name)  # type: ignore[arg-type]
+
+    # -- description -------------------------------------------------------------------------
+
+    @abstractmethod
+    def capabilities(self) -> list[Capability]:
+        """Methods, countries, currencies, limits and refund support, as data."""
+
+    def describe(self) -> dict[str, str]:
+        """Non-secret facts worth showing (mode, endpoint)."""
+        return {}
+
+    def secret_values(self) -> list[str]:
+        return self.settings.secret_values()
+
+    def reconcile_after(self, charge: Charge) -> timedelta:
+        """How long after creation polling the provider makes sense for ``charge``."""
+        return timedelta(seconds=10)
+
+    def capability_for(self, method: str) -> Capability | None:
+        return next((c for c in self.capabilities() if c.method == method), None)
+
+    def lookup(self, id_or_reference: str) -> ChargeLookup:
+        """Interpret a bare string given to ``Gateway.retrieve_charge(provider, value)``."""
+        return ChargeLookup(charge_id=id_or_reference)
+
+    # -- operations (flows) ------------------------------------------------------------------
+
+    @abstractmethod
+    def create_charge(self, request: ChargeRequest) -> Flow[Charge]: ...
+
+    @abstractmethod
+    def retrieve_charge(self, lookup: ChargeLookup) -> Flow[Charge]: ...
+
+    @abstractmethod
+    def refund(
+        self, charge: Charge, amount: Money, *, reason: str | None, reference: str
+    ) -> Flow[Refund]:
+        """Refund ``amount`` of ``charge``; the core has already checked the generic rules."""
+
+    @abstractmethod
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[WebhookEvent]:
+        """Verify first, then translate; a forged callback must raise before anything else."""
+
+    def clarify(self, charge: Charge, fields: Mapping[str, str]) -> Flow[Charge]:
+        raise InvalidRequest(f"{self.name} does not ask for additional customer information")
+        yield  # type: ignore[unreachable]  # makes this a flow that fails when first driven
+
+    # -- helpers for subclasses --------------------------------------------------------------
+
+    def check_refund(self, charge: Charge, amount: Money) -> None:
+        """Generic refund rules from the capability table; providers add their own."""
+        capability = self.capability_for(charge.method) if charge.method else None
+        support = capability.refunds if capability else RefundSupport.PARTIAL
+        if support is RefundSupport.NONE:
+            raise RefundNotAllowed(f"{self.name} cannot refund {charge.method} payments")
+        if support is RefundSupport.FULL and (
+            amount != charge.amount or (charge.refunded_amount and charge.refunded_amount.amount)
+        ):
+            raise RefundNotAllowed(
+                f"{self.name} refunds {charge.method} payments only in full ({charge.amount});"
+                f" {amount} was asked"
+            )

@@ -1,0 +1,255 @@
+"""Drives provider flows over httpx: timeouts, connection reuse, safe retries, redacted logs."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from .errors import PaymuxError, ProviderError, TransportError
+from .provider import OPERATION, Flow, is_retry_safe
+from .redaction import Redactor
+
+T = TypeVar("T")
+log = logging.getLogger("paymux.http")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0, pool=10.0)
+
+# Errors that prove the request never left this machine.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how often a request marked safe to repeat is sent again.
+
+    Only requests the provider marks safe (reads, or writes carrying the provider's idempotency
+    reference) are ever repeated, and only after a connection failure or a 429/502/503/504.
+    """
+
+    attempts: int = 4
+    initial_wait: float = 0.2
+    max_wait: float = 5.0
+    jitter: float = 0.2
+    max_retry_after: float = 30.0
+    """A ``Retry-After`` longer than this is not waited for: the answer is returned as it is."""
+    total: float = 60.0
+    statuses: frozenset[int] = field(default=frozenset({429, 502, 503, 504}))
+
+    def retryable_response(self, response: httpx.Response) -> bool:
+        if response.status_code not in self.statuses or not is_retry_safe(response.request):
+            return False
+        delay = retry_after(response)
+        return delay is None or delay <= self.max_retry_after
+
+    @staticmethod
+    def retryable_exception(error: BaseException) -> bool:
+        if not isinstance(error, _NOT_SENT):
+            return False
+        request = getattr(error, "_request", None)
+        return request is not None and is_retry_safe(request)
+
+    def wait(self) -> Callable[[RetryCallState], float]:
+        backoff = wait_exponential_jitter(
+            multiplier=self.initial_wait, max=self.max_wait, jitter=self.jitter
+        )
+
+        def wait(state: RetryCallState) -> float:
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed:
+                delay = retry_after(outcome.result())
+                if delay is not None:
+                    return delay
+            return float(backoff(state))
+
+        return wait
+
+    def tenacity_kwargs(self) -> dict[str, object]:
+        return {
+            "retry": retry_if_exception(self.retryable_exception)
+            | retry_if_result(self.retryable_response),
+            "wait": self.wait(),
+            "stop": stop_after_attempt(self.attempts) | stop_after_delay(self.total),
+            "retry_error_callback": _last_outcome,
+            "reraise": True,
+        }
+
+
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+def _last_outcome(state: RetryCallState) -> httpx.Response:
+    assert state.outcome is not None
+    return state.outcome.result()  # type: ignore[no-any-return]
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds asked by a ``Retry-After`` header (delta-seconds or HTTP-date), if any."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class _Context:
+    """What both runners share: the provider's name, redaction, and error translation."""
+
+    def __init__(
+        self, provider: str, redactor: Redactor, policy: RetryPolicy, unexpected: type[PaymuxError]
+    ):
+        self.provider = provider
+        self.redactor = redactor
+        self.policy = policy
+        self.unexpected = unexpected
+        self.attempt = 0
+
+    def before(self, request: httpx.Request) -> float:
+        self.attempt += 1
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s %s %s (attempt %d)",
+                self.provider,
+                request.extensions.get(OPERATION, "request"),
+                request.method,
+                self.redactor.url(request.url),
+                self.attempt,
+            )
+        return time.perf_counter()
+
+    def after(self, request: httpx.Request, response: httpx.Response, started: float) -> None:
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s %s %s %s -> %d in %.0f ms",
+                self.provider,
+                request.extensions.get(OPERATION, "request"),
+                request.method,
+                self.redactor.url(request.url),
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+
+    def transport_error(
+        self, request: httpx.Request, error: httpx.TransportError
+    ) -> TransportError:
+        sent = not isinstance(error, _NOT_SENT)
+        what = f"{request.method} {self.redactor.url(request.url)}"
+        advice = (
+            "it may have been processed: look the payment up (retrieve_charge by reference)"
+            " before trying again"
+            if sent
+            else "it never reached the provider and can be sent again"
+        )
+        log.warning("%s: %s failed: %s", self.provider, what, type(error).__name__)
+        message = f"{self.provider}: {what} failed ({type(error).__name__}); {advice}"
+        return TransportError(
+            self.redactor.text(message), provider=self.provider, request_sent=sent
+        )
+
+    def flow_bug(self, error: Exception) -> PaymuxError:
+        # A provider flow must translate payloads itself; this keeps the "never a bare KeyError"
+        # promise if one slips through, without hiding where it came from (chained).
+        text = self.redactor.text(f"{type(error).__name__}: {error}")
+        if issubclass(self.unexpected, ProviderError):
+            return ProviderError(
+                f"could not read the provider's answer ({text})", provider=self.provider
+            )
+        return self.unexpected(f"{self.provider}: could not read the payload ({text})")
+
+
+def run(
+    flow: Flow[T],
+    client: httpx.Client,
+    *,
+    provider: str,
+    redactor: Redactor,
+    policy: RetryPolicy,
+    unexpected: type[PaymuxError] = ProviderError,
+) -> T:
+    """Run ``flow`` to completion on a sync client."""
+    ctx = _Context(provider, redactor, policy, unexpected)
+    retrying = Retrying(**ctx.policy.tenacity_kwargs())  # type: ignore[arg-type]
+
+    def send(request: httpx.Request) -> httpx.Response:
+        started = ctx.before(request)
+        response = client.send(request)
+        ctx.after(request, response, started)
+        return response
+
+    try:
+        request = next(flow)
+        while True:
+            try:
+                response = retrying(send, request)
+            except httpx.TransportError as error:
+                raise ctx.transport_error(request, error) from None
+            request = flow.send(response)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    except PaymuxError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
+        raise ctx.flow_bug(error) from error
+    finally:
+        flow.close()
+
+
+async def arun(
+    flow: Flow[T],
+    client: httpx.AsyncClient,
+    *,
+    provider: str,
+    redactor: Redactor,
+    policy: RetryPolicy,
+    unexpected: type[PaymuxError] = ProviderError,
+) -> T:
+    """Run ``flow`` to completion on an async client (same semantics as :func:`run`)."""
+    ctx = _Context(provider, redactor, policy, unexpected)
+    retrying = AsyncRetrying(**ctx.policy.tenacity_kwargs())  # type: ignore[arg-type]
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        started = ctx.before(request)
+        response = await client.send(request)
+        ctx.after(request, response, started)
+        return response
+
+    try:
+        request = next(flow)
+        while True:
+            try:
+                response: httpx.Response = await retrying(send, request)
+            except httpx.TransportError as error:
+                raise ctx.transport_error(request, error) from None
+            request = flow.send(response)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    except PaymuxError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
+        raise ctx.flow_bug(error) from error
+    finally:
+        flow.close()

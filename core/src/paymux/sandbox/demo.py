@@ -1,0 +1,164 @@
+"""``paymux demo``: four real checkouts on the embedded sandbox, end to end."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from ..gateway import Gateway
+from ..models import ChargeRequest, Customer, ReturnUrls
+from ..money import Money
+from ..next_action import DisplayQrCode
+from ..status import ChargeStatus
+from .checkout import CheckoutResult, Shopper
+from .server import Sandbox
+
+
+@dataclass(frozen=True)
+class Scenario:
+    title: str
+    request: ChargeRequest
+    refunds: tuple[Money | None, ...]
+    expected: ChargeStatus
+    expected_refunded: Money
+
+
+def scenarios(run: str) -> list[Scenario]:
+    shop = "https://shop.example/orders"
+
+    def request(
+        name: str, amount: Money, method: str, country: str, customer: Customer
+    ) -> ChargeRequest:
+        reference = f"demo-{name}-{run}"
+        return ChargeRequest(
+            reference=reference,
+            amount=amount,
+            method=method,
+            country=country,
+            customer=customer,
+            return_urls=ReturnUrls(
+                success=f"{shop}/{reference}/paid",
+                decline=f"{shop}/{reference}/failed",
+                back=f"{shop}/{reference}/cart",
+            ),
+            description=f"paymux demo: {name}",
+        )
+
+    korean = Customer(id="customer-kr-1", ip_address="192.0.2.10", email="minji@example.com")
+    kenyan = Customer(
+        id="customer-ke-1", ip_address="192.0.2.20", email="amani@example.com"
+    )  # no phone
+    singaporean = Customer(id="customer-sg-1", ip_address="192.0.2.30", email="wei@example.com")
+    return [
+        Scenario(
+            "KakaoPay, Korea (QR code)",
+            request("kakaopay-kr", Money(10_000, "KRW"), "kakaopay", "KR", korean),
+            (Money(3_000, "KRW"),),
+            ChargeStatus.PARTIALLY_REFUNDED,
+            Money(3_000, "KRW"),
+        ),
+        Scenario(
+            "Payco, Korea (POST redirect)",
+            request("payco-kr", Money(25_000, "KRW"), "payco", "KR", korean),
+            (None,),
+            ChargeStatus.REFUNDED,
+            Money(25_000, "KRW"),
+        ),
+        Scenario(
+            "Card, Kenya (clarification, redirect)",
+            request("card-ke", Money.of("2500.00", "KES"), "card", "KE", kenyan),
+            (None,),
+            ChargeStatus.REFUNDED,
+            Money.of("2500.00", "KES"),
+        ),
+        Scenario(
+            "KakaoPay, Singapore (authorize URL)",
+            request("kakaopay-sg", Money.of("15.00", "SGD"), "kakaopay", "SG", singaporean),
+            (Money.of("5.00", "SGD"),),
+            ChargeStatus.PARTIALLY_REFUNDED,
+            Money.of("5.00", "SGD"),
+        ),
+    ]
+
+
+def run_demo(port: int = 0) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    started = time.monotonic()
+    with Sandbox(port=port) as sandbox:
+        missing = {"ecommpay", "omise"} - set(sandbox.emulators)
+        if missing:
+            console.print(
+                f"[red]The demo needs the {', '.join(sorted(missing))} plugin(s) and emulator(s).[/red]"
+            )
+            return 1
+        console.print(
+            f"Sandbox on {sandbox.base_url} with emulators: {', '.join(sandbox.emulators)}\n"
+        )
+        shown_qr = False
+
+        def show_qr(qr: DisplayQrCode) -> None:
+            nonlocal shown_qr
+            if shown_qr:
+                return
+            shown_qr = True
+            console.print("The customer scans this QR code with KakaoPay:")
+            console.print(qr.terminal() if qr.data else "(the provider sent a ready PNG image)")
+
+        results: list[tuple[Scenario, CheckoutResult | None, str]] = []
+        with Gateway(providers=sandbox.provider_settings()) as gw:
+            shopper = Shopper(gw, sandbox.hub, on_qr=show_qr)
+            try:
+                for scenario in scenarios(uuid.uuid4().hex[:8]):
+                    console.print(f"[bold]{scenario.title}[/bold] ...")
+                    try:
+                        result = shopper.checkout(scenario.request, refunds=scenario.refunds)
+                        error = ""
+                    except Exception as exc:  # the table reports every flow's outcome
+                        result, error = None, f"{type(exc).__name__}: {exc}"
+                    results.append((scenario, result, error))
+            finally:
+                shopper.close()
+
+    table = Table(title="paymux demo: checkouts on the embedded sandbox")
+    for column in (
+        "checkout",
+        "route",
+        "next action",
+        "callbacks",
+        "final status",
+        "refunded",
+        "ok",
+    ):
+        table.add_column(column)
+    failures = 0
+    for scenario, result, error in results:
+        if result is None:
+            failures += 1
+            table.add_row(
+                scenario.title, "-", "-", "-", f"[red]{error}[/red]", "-", "[red]no[/red]"
+            )
+            continue
+        ok = (
+            result.charge.status is scenario.expected
+            and result.charge.refunded_amount == scenario.expected_refunded
+        )
+        failures += not ok
+        table.add_row(
+            scenario.title,
+            result.provider,
+            ", ".join(result.next_actions) or "-",
+            str(result.callbacks),
+            result.charge.status.value,
+            str(result.charge.refunded_amount),
+            "[green]yes[/green]" if ok else f"[red]no (expected {scenario.expected.value})[/red]",
+        )
+    console.print(table)
+    console.print(
+        f"{len(results) - failures} of {len(results)} checkouts ended as expected"
+        f" in {time.monotonic() - started:.1f} s."
+    )
+    return 0 if failures == 0 else 1

@@ -1,0 +1,95 @@
+"""State shared by the emulators: payments awaiting the customer, faults, callbacks, the inbox."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .callbacks import CallbackDispatcher
+from .faults import FaultPlan
+
+if TYPE_CHECKING:
+    from .emulator import CustomerAction, Emulator, PendingPayment
+
+
+@dataclass(frozen=True)
+class ReceivedCallback:
+    """A callback that reached the sandbox's own merchant endpoint (``/merchant/<provider>``)."""
+
+    provider: str
+    body: bytes
+    headers: dict[str, str]
+    received_at: float
+
+
+class SandboxHub:
+    def __init__(self, base_url: str = "", faults: FaultPlan | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.faults = faults or FaultPlan()
+        self.callbacks = CallbackDispatcher(self.faults)
+        self.emulators: dict[str, Emulator] = {}
+        self._payments: dict[tuple[str, str], PendingPayment] = {}
+        self._inbox: list[ReceivedCallback] = []
+        self._cv = threading.Condition()
+
+    # -- the simulated customer --------------------------------------------------------------
+
+    def register_payment(self, payment: PendingPayment) -> None:
+        with self._cv:
+            self._payments[(payment.provider, payment.id)] = payment
+            self._cv.notify_all()
+
+    def payment(self, provider: str, payment_id: str) -> PendingPayment | None:
+        with self._cv:
+            return self._payments.get((provider, payment_id))
+
+    def payments(self) -> list[PendingPayment]:
+        with self._cv:
+            return list(self._payments.values())
+
+    def customer_url(self, provider: str, payment_id: str) -> str:
+        return f"{self.base_url}/customer/{provider}/{payment_id}"
+
+    def act(self, provider: str, payment_id: str, action: CustomerAction) -> PendingPayment:
+        payment = self.payment(provider, payment_id)
+        if payment is None:
+            raise KeyError(f"no payment {payment_id} at {provider}")
+        if payment.state != "waiting":
+            raise ValueError(f"payment {payment_id} was already handled ({payment.state})")
+        payment.state = action
+        payment.on_action(action)
+        return payment
+
+    # -- the merchant's side: callbacks that reached /merchant/<provider> ----------------------
+
+    def merchant_url(self, provider: str) -> str:
+        return f"{self.base_url}/merchant/{provider}"
+
+    def receive(self, provider: str, body: bytes, headers: dict[str, str]) -> None:
+        with self._cv:
+            self._inbox.append(ReceivedCallback(provider, body, headers, time.monotonic()))
+            self._cv.notify_all()
+
+    def inbox(self, provider: str | None = None) -> list[ReceivedCallback]:
+        with self._cv:
+            return [c for c in self._inbox if provider is None or c.provider == provider]
+
+    def wait_for_callback(
+        self, provider: str, after: int, timeout: float = 10.0
+    ) -> ReceivedCallback | None:
+        """The first callback for ``provider`` beyond the first ``after`` ones, waiting up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                received = [c for c in self._inbox if c.provider == provider]
+                if len(received) > after:
+                    return received[after]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cv.wait(remaining)
+
+    def close(self) -> None:
+        self.callbacks.close()

@@ -1,0 +1,16 @@
+"""Sandbox settings without a running sandbox, for commands that only need capabilities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .hub import SandboxHub
+from .server import emulator_classes
+
+
+def offline_settings() -> dict[str, dict[str, Any]]:
+    hub = SandboxHub("http://127.0.0.1:8765")
+    try:
+        return {name: cls(hub).provider_settings() for name, cls in emulator_classes().items()}
+    finally:
+        hub.close()
