@@ -33,7 +33,7 @@ def test_png_decodes_back_to_the_data(data: str) -> None:
     assert decode(DisplayQrCode(data=data).png(scale=4)) == [data]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     st.text(
         alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),

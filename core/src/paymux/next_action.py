@@ -105,7 +105,11 @@ class DisplayQrCode(Model):
             raise ConfigurationError(
                 "rendering QR codes needs the 'qr' extra: pip install 'paymux[qr]'"
             ) from None
-        return segno.make(self.data, error="m")
+        if self.data.isascii():
+            return segno.make(self.data, error="m", micro=False)
+        # Non-ASCII text as UTF-8 with an ECI header: without it, a scanner has to guess the
+        # charset, and Latin-1 bytes are commonly misread as Shift_JIS.
+        return segno.make(self.data, error="m", micro=False, encoding="utf-8", eci=True)
 
     def svg(self, *, scale: int = 4) -> str:
         """The QR code as an SVG document (ISO/IEC 18004)."""

@@ -1,0 +1,9 @@
+"""Omise / Opn Payments for paymux: KakaoPay in Singapore (SGD) and Thailand (THB)."""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .provider import OmiseProvider
+from .settings import OmiseSettings
+
+__all__ = ["OmiseProvider", "OmiseSettings", "__version__"]

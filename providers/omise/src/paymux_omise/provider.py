@@ -1,0 +1,393 @@
+"""The Omise / Opn Payments provider: KakaoPay charges, refunds and webhooks as sans-IO flows."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from paymux import Capability, Charge, ChargeRequest, Money, Refund, WebhookEvent
+from paymux.errors import (
+    InvalidRequest,
+    ProviderError,
+    RefundNotAllowed,
+    WebhookParseError,
+    WebhookVerificationError,
+)
+from paymux.provider import ChargeLookup, Flow, Provider, ProviderSettings
+
+from . import capabilities as caps
+from .requests import RequestBuilder
+from .responses import (
+    REFERENCE_KEY,
+    PayloadError,
+    decode,
+    find_charge_by_reference,
+    integer,
+    parse_charge,
+    parse_refund,
+    text,
+    timestamp,
+)
+from .settings import OmiseSettings
+from .webhooks import EventEnvelope, parse_envelope, verify_signature
+
+PROVIDER_OPTIONS = frozenset({"source_id", "platform_type"})
+
+
+@dataclass(frozen=True)
+class _ChargePlan:
+    return_uri: str
+    source_id: str | None
+    platform_type: str
+
+
+class OmiseProvider(Provider[OmiseSettings]):
+    """KakaoPay through Omise (Opn Payments) for merchants in Singapore and Thailand."""
+
+    plugin_name: ClassVar[str] = "omise"
+    settings_model: ClassVar[type[ProviderSettings]] = OmiseSettings
+
+    def __init__(self, settings: OmiseSettings, *, name: str | None = None) -> None:
+        super().__init__(settings, name=name)
+        self._requests = RequestBuilder(settings)
+
+    def __repr__(self) -> str:
+        return f"OmiseProvider(name={self.name!r}, mode={self.settings.mode!r})"
+
+    # -- description -----------------------------------------------------------------------------
+
+    def capabilities(self) -> list[Capability]:
+        return caps.capabilities(self.name)
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "mode": self.settings.mode,
+            "endpoint": self.settings.base_url,
+            "api_version": self.settings.api_version,
+            "webhooks": "signature+refetch"
+            if self.settings.webhook_secret and self.settings.refetch_webhooks
+            else ("signature" if self.settings.webhook_secret else "refetch"),
+        }
+
+    def secret_values(self) -> list[str]:
+        # The Basic credentials are the key in base64: redact that spelling too.
+        key = self.settings.secret_key.get_secret_value()
+        return [*super().secret_values(), base64.b64encode(f"{key}:".encode()).decode("ascii")]
+
+    def lookup(self, id_or_reference: str) -> ChargeLookup:
+        if id_or_reference.startswith("chrg_"):
+            return ChargeLookup(charge_id=id_or_reference)
+        return ChargeLookup(reference=id_or_reference)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _decode(self, response: httpx.Response) -> Any:
+        return decode(response, self.name)
+
+    def _charge(self, payload: Any, http_status: int) -> Charge:
+        try:
+            return parse_charge(payload, self.name)
+        except PayloadError as exc:
+            raise ProviderError(
+                f"unreadable charge: {exc}",
+                provider=self.name,
+                code="invalid_response",
+                http_status=http_status,
+            ) from None
+
+    def _plan_charge(self, request: ChargeRequest) -> _ChargePlan:
+        """Everything Omise would refuse, refused here before a request exists."""
+        capability = self.capability_for(request.method)
+        if capability is None:
+            offered = ", ".join(c.method for c in self.capabilities())
+            raise InvalidRequest(
+                f"{self.name} does not offer {request.method!r} (only {offered})", field="method"
+            )
+        why = capability.why_not(request)
+        if why is not None:
+            field = "country" if request.country not in (capability.countries or ()) else "amount"
+            raise InvalidRequest(why, field=field)
+        expected_currency = caps.KAKAOPAY_CURRENCY_BY_COUNTRY[request.country]
+        if request.amount.currency != expected_currency:
+            raise InvalidRequest(
+                f"{request.method} in {request.country} is charged in {expected_currency},"
+                f" not {request.amount.currency}",
+                field="amount.currency",
+            )
+        if request.return_urls is None:
+            raise InvalidRequest(
+                "Omise sends the customer back to an HTTPS return URL; none was given",
+                field="return_urls.success",
+            )
+        return_uri = request.return_urls.success
+        if urlsplit(return_uri).scheme != "https":
+            raise InvalidRequest("Omise requires an HTTPS return URL", field="return_urls.success")
+        if REFERENCE_KEY in request.metadata:
+            raise InvalidRequest(
+                f"{REFERENCE_KEY!r} is reserved for the charge reference", field="metadata"
+            )
+        options = request.provider_options
+        unknown = set(options) - PROVIDER_OPTIONS
+        if unknown:
+            raise InvalidRequest(
+                f"unknown Omise option(s) {', '.join(sorted(unknown))};"
+                f" known: {', '.join(sorted(PROVIDER_OPTIONS))}",
+                field="provider_options",
+            )
+        source_id = options.get("source_id")
+        if source_id is not None and (
+            not isinstance(source_id, str) or not source_id.startswith("src_")
+        ):
+            raise InvalidRequest(
+                "must be the id of a source made with Omise.js (src_...)",
+                field="provider_options.source_id",
+            )
+        platform = options.get("platform_type", "WEB")
+        if not isinstance(platform, str) or platform.upper() not in caps.PLATFORM_TYPES:
+            raise InvalidRequest(
+                f"must be one of {', '.join(caps.PLATFORM_TYPES)}",
+                field="provider_options.platform_type",
+            )
+        if source_id is not None and "platform_type" in options:
+            raise InvalidRequest(
+                "the platform type belongs to the source already created in the browser",
+                field="provider_options.platform_type",
+            )
+        return _ChargePlan(
+            return_uri=return_uri, source_id=source_id, platform_type=platform.upper()
+        )
+
+    def _check_source(self, payload: Any, request: ChargeRequest, http_status: int) -> None:
+        try:
+            if not isinstance(payload, dict) or payload.get("object") != "source":
+                raise PayloadError("not a source object")
+            kind = text(payload, "type")
+            amount = integer(payload, "amount")
+            currency = text(payload, "currency").upper()
+            charge_status = payload.get("charge_status")
+        except PayloadError as exc:
+            raise ProviderError(
+                f"unreadable source: {exc}",
+                provider=self.name,
+                code="invalid_response",
+                http_status=http_status,
+            ) from None
+        field = "provider_options.source_id"
+        if kind != request.method:
+            raise InvalidRequest(f"the source is for {kind}, not {request.method}", field=field)
+        if amount != request.amount.amount or currency != request.amount.currency:
+            raise InvalidRequest(
+                f"the source is for {amount} {currency} (minor units),"
+                f" the charge for {request.amount.amount} {request.amount.currency}:"
+                " Omise requires them equal",
+                field=field,
+            )
+        if charge_status not in (None, "unknown"):
+            raise InvalidRequest(
+                f"the source was already charged (charge status {charge_status!r})", field=field
+            )
+
+    def _search(self, reference: str) -> Flow[Charge | None]:
+        response = yield self._requests.search_charges(reference)
+        payload = self._decode(response)
+        try:
+            return find_charge_by_reference(payload, reference, self.name)
+        except PayloadError as exc:
+            raise ProviderError(
+                f"unreadable search result: {exc}",
+                provider=self.name,
+                code="invalid_response",
+                http_status=response.status_code,
+            ) from None
+
+    # -- operations ------------------------------------------------------------------------------
+
+    def create_charge(self, request: ChargeRequest) -> Flow[Charge]:
+        plan = self._plan_charge(request)
+        if self.settings.dedupe_by_reference:
+            existing = yield from self._search(request.reference)
+            if existing is not None:
+                if existing.amount != request.amount:
+                    raise InvalidRequest(
+                        f"reference {request.reference!r} was already used for charge"
+                        f" {existing.id} of {existing.amount}",
+                        field="reference",
+                    )
+                return existing
+        source: str | dict[str, str]
+        if plan.source_id is not None:
+            response = yield self._requests.retrieve_source(plan.source_id)
+            self._check_source(self._decode(response), request, response.status_code)
+            source = plan.source_id
+        else:
+            source = {"type": request.method, "platform_type": plan.platform_type}
+        response = yield self._requests.create_charge(
+            request, return_uri=plan.return_uri, source=source
+        )
+        return self._charge(self._decode(response), response.status_code)
+
+    def retrieve_charge(self, lookup: ChargeLookup) -> Flow[Charge]:
+        charge_id = lookup.charge_id or (lookup.charge.id if lookup.charge else None)
+        reference = lookup.reference or (lookup.charge.reference if lookup.charge else None)
+        if charge_id:
+            response = yield self._requests.retrieve_charge(charge_id)
+            return self._charge(self._decode(response), response.status_code)
+        if not reference:
+            raise InvalidRequest("give a charge id (chrg_...) or a merchant reference")
+        found = yield from self._search(reference)
+        if found is None:
+            raise ProviderError(
+                f"no charge with reference {reference!r} (Omise's search can lag a new charge"
+                " by a few seconds)",
+                provider=self.name,
+                code="not_found",
+                http_status=404,
+            )
+        return found
+
+    def refund(
+        self, charge: Charge, amount: Money, *, reason: str | None, reference: str
+    ) -> Flow[Refund]:
+        self.check_refund(charge, amount)
+        deadline = charge.refund_deadline or self._deadline_from_raw(charge)
+        now = self.settings.now()
+        if deadline is not None and now > deadline:
+            raise RefundNotAllowed(
+                f"{charge.method} payments can be refunded only until 00:15 GMT+8 the day after"
+                f" payment; the deadline for {charge.id} was"
+                f" {deadline.astimezone(caps.REFUND_WINDOW_ZONE):%Y-%m-%d %H:%M} GMT+8"
+            )
+        response = yield self._requests.refund(
+            charge.id, amount, reference=reference, reason=reason
+        )
+        payload = self._decode(response)
+        try:
+            return parse_refund(payload, self.name)
+        except PayloadError as exc:
+            raise ProviderError(
+                f"unreadable refund: {exc}",
+                provider=self.name,
+                code="invalid_response",
+                http_status=response.status_code,
+            ) from None
+
+    def _deadline_from_raw(self, charge: Charge) -> datetime | None:
+        # A charge restored from storage may predate the deadline field; its raw payload has it.
+        if not charge.raw or not charge.status.is_paid:
+            return None
+        try:
+            return caps.refund_deadline(charge.method, timestamp(charge.raw, "paid_at"))
+        except PayloadError:
+            return None
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[WebhookEvent]:
+        key = self.settings.webhook_key
+        if key is not None:
+            verify_signature(
+                body,
+                headers,
+                key=key,
+                now=self.settings.now(),
+                tolerance=self.settings.webhook_tolerance,
+            )
+        # Until something proves it, an unsigned body is a claim, not a parse target.
+        unproven = WebhookParseError if key is not None else WebhookVerificationError
+        try:
+            envelope = parse_envelope(body)
+        except PayloadError as exc:
+            raise unproven(f"unreadable Omise event: {exc}") from None
+        charge_id = envelope.charge_id
+        about_payment = envelope.key.startswith(("charge.", "refund."))
+        if about_payment and charge_id is None:
+            raise unproven(f"{envelope.key} event without a charge id")
+
+        if not self.settings.refetch_webhooks:
+            return self._event_from_body(envelope)
+
+        if charge_id is None:
+            if key is not None:
+                return self._event(envelope, None, None, "signature")
+            # Not about a charge and unsigned: the event itself must exist at Omise.
+            response = yield self._requests.retrieve_event(envelope.id)
+            self._verified(response, f"event {envelope.id}")
+            return self._event(envelope, None, None, "refetch")
+
+        response = yield self._requests.retrieve_charge(charge_id)
+        self._verified(response, f"charge {charge_id}")
+        charge = self._charge(self._decode(response), response.status_code)
+        refund = None
+        if envelope.refund_id is not None:
+            refund = yield from self._webhook_refund(envelope, charge, trusted=key is not None)
+        return self._event(
+            envelope, charge, refund, "signature+refetch" if key is not None else "refetch"
+        )
+
+    # -- webhook helpers ------------------------------------------------------------------------
+
+    def _verified(self, response: httpx.Response, what: str) -> None:
+        if response.status_code == 404:
+            raise WebhookVerificationError(
+                f"{what} named by the webhook is unknown to Omise with these keys"
+            )
+
+    def _webhook_refund(
+        self, envelope: EventEnvelope, charge: Charge, *, trusted: bool
+    ) -> Flow[Refund]:
+        refund_id = envelope.refund_id
+        assert refund_id is not None
+        try:
+            if trusted:
+                return parse_refund(envelope.data, self.name)
+            embedded = (charge.raw or {}).get("refunds")
+            items = embedded.get("data") if isinstance(embedded, dict) else None
+            for item in items if isinstance(items, list) else ():
+                if isinstance(item, dict) and item.get("id") == refund_id:
+                    return parse_refund(item, self.name)
+        except PayloadError as exc:
+            raise WebhookParseError(f"unreadable refund in webhook: {exc}") from None
+        # The charge embeds only its latest refunds; ask for this one directly.
+        response = yield self._requests.retrieve_refund(charge.id, refund_id)
+        self._verified(response, f"refund {refund_id}")
+        payload = self._decode(response)
+        try:
+            return parse_refund(payload, self.name)
+        except PayloadError as exc:
+            raise ProviderError(
+                f"unreadable refund: {exc}",
+                provider=self.name,
+                code="invalid_response",
+                http_status=response.status_code,
+            ) from None
+
+    def _event_from_body(self, envelope: EventEnvelope) -> WebhookEvent:
+        kind = envelope.data.get("object")
+        try:
+            charge = parse_charge(envelope.data, self.name) if kind == "charge" else None
+            refund = parse_refund(envelope.data, self.name) if kind == "refund" else None
+        except PayloadError as exc:
+            raise WebhookParseError(f"unreadable {kind} in webhook: {exc}") from None
+        return self._event(envelope, charge, refund, "signature")
+
+    def _event(
+        self,
+        envelope: EventEnvelope,
+        charge: Charge | None,
+        refund: Refund | None,
+        verified_by: str,
+    ) -> WebhookEvent:
+        return WebhookEvent(
+            provider=self.name,
+            id=envelope.id,
+            type=envelope.key,
+            charge=charge,
+            refund=refund,
+            occurred_at=envelope.created_at,
+            verified_by=verified_by,
+            raw=envelope.raw,
+        )

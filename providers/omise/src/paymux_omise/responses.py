@@ -1,0 +1,395 @@
+"""Omise payloads -> neutral models. Status and code mappings are tables, not branches.
+
+Every reader here raises :class:`PayloadError` on a shape it does not expect; the provider turns
+that into ``ProviderError`` (API answers) or ``WebhookParseError`` (webhooks). Nothing lets a
+``KeyError``/``TypeError``/``ValueError`` out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from paymux import (
+    Charge,
+    ChargeStatus,
+    DisplayQrCode,
+    Failure,
+    FailureReason,
+    Money,
+    NextAction,
+    RedirectToUrl,
+    Refund,
+    RefundStatus,
+)
+from paymux.errors import AuthenticationError, PaymuxError, ProviderError
+
+from .capabilities import refund_deadline
+
+REFERENCE_KEY = "paymux_reference"
+"""Metadata key holding the merchant reference on charges (and refunds) paymux creates."""
+
+# -- tables ------------------------------------------------------------------------------------
+
+CHARGE_STATUSES: Mapping[str, ChargeStatus] = {
+    "pending": ChargeStatus.PENDING,
+    "successful": ChargeStatus.SUCCEEDED,
+    "failed": ChargeStatus.FAILED,
+    "expired": ChargeStatus.EXPIRED,
+    "reversed": ChargeStatus.CANCELED,
+}
+# Not final, so the ledger keeps polling; never a paid state.
+UNKNOWN_CHARGE_STATUS = ChargeStatus.PENDING
+
+FAILURE_REASONS: Mapping[str, FailureReason] = {
+    # The KakaoPay page's list (seed 004).
+    "payment_expired": FailureReason.EXPIRED,
+    "payment_rejected": FailureReason.REJECTED,
+    "failed_processing": FailureReason.PROCESSING_ERROR,
+    "invalid_account": FailureReason.INVALID_ACCOUNT,
+    "insufficient_fund": FailureReason.INSUFFICIENT_FUNDS,
+    # Seen in recorded charges and the generated omise-go v2 enum.
+    "failed_fraud_check": FailureReason.FRAUD_SUSPECTED,
+    "insufficient_balance": FailureReason.INSUFFICIENT_FUNDS,
+    "invalid_account_number": FailureReason.INVALID_ACCOUNT,
+    "invalid_security_code": FailureReason.DECLINED,
+    "payment_cancelled": FailureReason.CANCELED,
+    "timeout": FailureReason.PROCESSING_ERROR,
+}
+
+# Why a charge is over when Omise gave no failure code for it.
+STATUS_FAILURE_REASONS: Mapping[ChargeStatus, FailureReason] = {
+    ChargeStatus.FAILED: FailureReason.UNKNOWN,
+    ChargeStatus.EXPIRED: FailureReason.EXPIRED,
+    ChargeStatus.CANCELED: FailureReason.CANCELED,
+}
+
+REFUND_STATUSES: Mapping[str, RefundStatus] = {
+    "closed": RefundStatus.SUCCEEDED,
+    "pending": RefundStatus.PENDING,
+}
+# Only "closed" has ever been observed; anything else is not yet proof that money went back.
+UNKNOWN_REFUND_STATUS = RefundStatus.PENDING
+
+# Error codes whose meaning is "your credentials are wrong" rather than "this request is wrong".
+AUTHENTICATION_ERROR_CODES = frozenset({"authentication_failure"})
+
+
+class PayloadError(Exception):
+    """An Omise payload does not have the shape paymux reads (internal; always converted)."""
+
+
+# -- small typed readers ------------------------------------------------------------------------
+
+
+def _field(data: Mapping[str, Any], name: str) -> Any:
+    if name not in data:
+        raise PayloadError(f"missing {name!r}")
+    return data[name]
+
+
+def text(data: Mapping[str, Any], name: str) -> str:
+    value = _field(data, name)
+    if not isinstance(value, str) or not value:
+        raise PayloadError(f"{name!r} is not a non-empty string")
+    return value
+
+
+def optional_text(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{name!r} is not a string")
+    return value or None
+
+
+def integer(data: Mapping[str, Any], name: str) -> int:
+    value = _field(data, name)
+    # bool is an int in Python; Omise never sends a boolean amount.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PayloadError(f"{name!r} is not a non-negative integer")
+    return value
+
+
+def mapping(data: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PayloadError(f"{name!r} is not an object")
+    return value
+
+
+def timestamp(data: Mapping[str, Any], *names: str) -> datetime | None:
+    """The first present timestamp among ``names`` (2019 ``created_at``, 2017 ``created``)."""
+    for name in names:
+        value = data.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise PayloadError(f"{name!r} is not a timestamp")
+        try:
+            parsed = datetime.fromisoformat(value.replace(" UTC", "+00:00"))
+        except ValueError:
+            raise PayloadError(f"{name!r} is not an ISO 8601 timestamp") from None
+        if parsed.tzinfo is None:
+            raise PayloadError(f"{name!r} has no time zone")
+        return parsed
+    return None
+
+
+def money(amount: int, currency: Any) -> Money:
+    # 2017-11-02 payloads carry lower-case currency codes.
+    if not isinstance(currency, str):
+        raise PayloadError("'currency' is not a string")
+    try:
+        return Money(amount, currency.upper())
+    except PaymuxError as exc:
+        raise PayloadError(f"unusable amount/currency: {exc}") from None
+
+
+def expect_object(data: Any, kind: str) -> Mapping[str, Any]:
+    if not isinstance(data, dict):
+        raise PayloadError(f"expected a JSON object ({kind}), got {type(data).__name__}")
+    found = data.get("object")
+    if found != kind:
+        raise PayloadError(f"expected object {kind!r}, got {found!r}")
+    return data
+
+
+# -- HTTP answers --------------------------------------------------------------------------------
+
+
+def decode(response: httpx.Response, provider: str) -> Any:
+    """The JSON body of a successful answer; Omise's error object becomes a ``ProviderError``."""
+    try:
+        body: Any = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    status = response.status_code
+    is_error_object = isinstance(body, dict) and body.get("object") == "error"
+    if status >= 400 or is_error_object:
+        raise error_from(status, body if is_error_object else None, provider)
+    if body is None:
+        raise ProviderError(
+            "the answer is not JSON", provider=provider, code="invalid_response", http_status=status
+        )
+    return body
+
+
+def error_from(status: int, body: Mapping[str, Any] | None, provider: str) -> ProviderError:
+    if body is None:
+        summary = "too many requests" if status == 429 else "error without an Omise error object"
+        cls = AuthenticationError if status == 401 else ProviderError
+        return cls(summary, provider=provider, code=None, http_status=status)
+    raw_code, raw_message = body.get("code"), body.get("message")
+    code = raw_code if isinstance(raw_code, str) else None
+    message = raw_message if isinstance(raw_message, str) else None
+    cls = (
+        AuthenticationError
+        if code in AUTHENTICATION_ERROR_CODES or status == 401
+        else ProviderError
+    )
+    return cls(
+        message or "Omise refused the request",
+        provider=provider,
+        code=code,
+        http_status=status,
+        raw=dict(body),
+    )
+
+
+# -- charges -------------------------------------------------------------------------------------
+
+
+def refunded_minor_units(data: Mapping[str, Any]) -> int:
+    # 2019-05-29: refunded_amount; 2017-11-02: refunded (an amount); else the embedded list.
+    for name in ("refunded_amount", "refunded"):
+        value = data.get(name)
+        if value is not None and not isinstance(value, bool):
+            return integer(data, name)
+    refunds = mapping(data, "refunds")
+    items = refunds.get("data") if refunds else None
+    if not isinstance(items, list):
+        return 0
+    total = 0
+    for item in items:
+        if not isinstance(item, dict):
+            raise PayloadError("a refund in 'refunds' is not an object")
+        total += integer(item, "amount")
+    return total
+
+
+def charge_status(
+    data: Mapping[str, Any], amount: int, refunded: int, has_action: bool
+) -> ChargeStatus:
+    status = CHARGE_STATUSES.get(text(data, "status"), UNKNOWN_CHARGE_STATUS)
+    if status is ChargeStatus.PENDING and has_action:
+        return ChargeStatus.REQUIRES_ACTION
+    if status is ChargeStatus.SUCCEEDED:
+        if refunded >= amount > 0 or data.get("voided") is True:
+            return ChargeStatus.REFUNDED
+        if refunded > 0:
+            return ChargeStatus.PARTIALLY_REFUNDED
+    return status
+
+
+def failure(data: Mapping[str, Any], status: ChargeStatus) -> Failure | None:
+    if status not in STATUS_FAILURE_REASONS:
+        return None
+    code = optional_text(data, "failure_code")
+    message = optional_text(data, "failure_message")
+    if code is None:
+        return Failure(reason=STATUS_FAILURE_REASONS[status], code=None, message=message)
+    return Failure(
+        reason=FAILURE_REASONS.get(code, FailureReason.UNKNOWN), code=code, message=message
+    )
+
+
+def next_action(
+    data: Mapping[str, Any], source: Mapping[str, Any] | None, expires_at: datetime | None
+) -> NextAction | None:
+    """What the customer must do for a pending charge, if anything."""
+    if data.get("authorized") is True:
+        # Authorised and waiting for the merchant's capture: nothing left for the customer.
+        return None
+    scannable = mapping(source, "scannable_code") if source else None
+    if scannable is not None:
+        image = mapping(scannable, "image")
+        url = optional_text(image, "download_uri") if image else None
+        if url:
+            return DisplayQrCode(image_url=url, expires_at=expires_at)
+    authorize_uri = optional_text(data, "authorize_uri")
+    if authorize_uri:
+        # app_redirect and redirect alike: Opn's page decides between the app and a QR.
+        return RedirectToUrl(url=authorize_uri, method="GET")
+    return None
+
+
+def method_of(data: Mapping[str, Any], source: Mapping[str, Any] | None) -> str | None:
+    if source is not None:
+        return optional_text(source, "type")
+    return "card" if data.get("card") else None
+
+
+def provider_data(data: Mapping[str, Any], source: Mapping[str, Any] | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if source is not None:
+        for key, name in (
+            ("source_id", "id"),
+            ("source_type", "type"),
+            ("flow", "flow"),
+            ("platform_type", "platform_type"),
+        ):
+            value = source.get(name)
+            if isinstance(value, str) and value:
+                found[key] = value
+    for name in ("transaction", "expires_at", "authorize_uri", "location"):
+        value = data.get(name)
+        if isinstance(value, str) and value:
+            found[name] = value
+    if isinstance(data.get("livemode"), bool):
+        found["livemode"] = "true" if data["livemode"] else "false"
+    return found
+
+
+def parse_charge(payload: Any, provider: str) -> Charge:
+    data = expect_object(payload, "charge")
+    charge_id = text(data, "id")
+    amount = integer(data, "amount")
+    total = money(amount, _field(data, "currency"))
+    refunded = min(refunded_minor_units(data), amount)
+    source = mapping(data, "source")
+    expires_at = timestamp(data, "expires_at")
+    raw_status = text(data, "status")
+    action = (
+        next_action(data, source, expires_at)
+        if CHARGE_STATUSES.get(raw_status) is ChargeStatus.PENDING
+        else None
+    )
+    status = charge_status(data, amount, refunded, action is not None)
+    metadata = mapping(data, "metadata") or {}
+    reference = metadata.get(REFERENCE_KEY)
+    method = method_of(data, source)
+    paid_at = timestamp(data, "paid_at") if status.is_paid else None
+    try:
+        return Charge(
+            provider=provider,
+            id=charge_id,
+            reference=reference if isinstance(reference, str) and reference else None,
+            amount=total,
+            method=method,
+            status=status,
+            next_action=action if status is ChargeStatus.REQUIRES_ACTION else None,
+            failure=failure(data, status),
+            refunded_amount=Money(refunded, total.currency),
+            provider_status=raw_status,
+            created_at=timestamp(data, "created_at", "created"),
+            refund_deadline=refund_deadline(method, paid_at),
+            provider_data=provider_data(data, source),
+            raw=dict(data),
+        )
+    except PaymuxError as exc:
+        raise PayloadError(f"charge {charge_id}: {exc}") from None
+
+
+def find_charge_by_reference(payload: Any, reference: str, provider: str) -> Charge | None:
+    """The charge a search answer holds for ``reference``: a paid one first, else the newest.
+
+    Omise's text search matches substrings, so only an exact metadata match counts.
+    """
+    if not isinstance(payload, dict) or payload.get("object") not in ("search", "list"):
+        raise PayloadError("expected a search result")
+    items = payload.get("data")
+    if not isinstance(items, list):
+        raise PayloadError("search result has no 'data' list")
+    matches = []
+    for item in items:
+        metadata = item.get("metadata") if isinstance(item, dict) else None
+        if isinstance(metadata, dict) and metadata.get(REFERENCE_KEY) == reference:
+            matches.append(parse_charge(item, provider))
+    if not matches:
+        return None
+    paid = [c for c in matches if c.status.is_paid]
+    candidates = paid or matches
+    return max(candidates, key=lambda c: (c.created_at is not None, c.created_at or datetime.min))
+
+
+# -- refunds -------------------------------------------------------------------------------------
+
+
+def parse_refund(payload: Any, provider: str) -> Refund:
+    data = expect_object(payload, "refund")
+    refund_id = text(data, "id")
+    raw_status = optional_text(data, "status")
+    status = REFUND_STATUSES.get(raw_status or "", UNKNOWN_REFUND_STATUS)
+    charge = data.get("charge")
+    # Some versions expand the charge into an object.
+    charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    if not isinstance(charge_id, str) or not charge_id:
+        raise PayloadError("refund has no charge id")
+    metadata = mapping(data, "metadata") or {}
+    reference = metadata.get(REFERENCE_KEY)
+    shown_status = raw_status
+    if data.get("voided") is True:
+        # Refunded before settlement: Omise voided the charge instead; no fee, same outcome.
+        shown_status = f"{raw_status or 'unknown'} (voided)"
+    try:
+        return Refund(
+            provider=provider,
+            id=refund_id,
+            charge_id=charge_id,
+            reference=reference if isinstance(reference, str) and reference else None,
+            amount=money(integer(data, "amount"), _field(data, "currency")),
+            status=status,
+            provider_status=shown_status,
+            created_at=timestamp(data, "created_at", "created"),
+            raw=dict(data),
+        )
+    except PaymuxError as exc:
+        raise PayloadError(f"refund {refund_id}: {exc}") from None

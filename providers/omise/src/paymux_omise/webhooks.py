@@ -1,0 +1,127 @@
+"""Omise webhook signatures and event envelopes.
+
+``Omise-Signature`` is the hex HMAC-SHA256 of ``<Omise-Signature-Timestamp> + "." + <raw body>``
+keyed with the base64-decoded webhook secret. While a secret is being rolled, Omise sends one
+signature per active secret, comma-separated; any one matching is enough.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from paymux.errors import WebhookVerificationError
+
+from .responses import PayloadError, mapping, optional_text, text, timestamp
+
+SIGNATURE_HEADER = "omise-signature"
+TIMESTAMP_HEADER = "omise-signature-timestamp"
+# Enough for two secrets during a roll plus slack; more is an attempt to grind the comparison.
+MAX_SIGNATURES = 8
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup over any mapping (frameworks differ in casing)."""
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == name:
+            return value if isinstance(value, str) else None
+    return None
+
+
+def sign(key: bytes, timestamp_value: str, body: bytes) -> str:
+    return hmac.new(key, timestamp_value.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    key: bytes,
+    now: datetime,
+    tolerance: timedelta,
+) -> None:
+    """Raise :class:`WebhookVerificationError` unless ``body`` is signed with ``key`` and fresh."""
+    signatures = header(headers, SIGNATURE_HEADER)
+    stamp = header(headers, TIMESTAMP_HEADER)
+    if not signatures:
+        raise WebhookVerificationError("missing Omise-Signature header")
+    if not stamp:
+        raise WebhookVerificationError("missing Omise-Signature-Timestamp header")
+    stamp = stamp.strip()
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        raise WebhookVerificationError("Omise-Signature-Timestamp is not a Unix time in seconds")
+    candidates = [part.strip().lower() for part in signatures.split(",")]
+    if len(candidates) > MAX_SIGNATURES:
+        raise WebhookVerificationError("too many signatures in Omise-Signature")
+    expected = sign(key, stamp, body)
+    matched = False
+    for candidate in candidates:
+        # Check every candidate so timing does not reveal which position matched.
+        matched |= hmac.compare_digest(expected.encode("ascii"), candidate.encode("utf-8"))
+    if not matched:
+        raise WebhookVerificationError("Omise-Signature does not match the body")
+    signed_at = datetime.fromtimestamp(int(stamp), UTC)
+    if abs(now - signed_at) > tolerance:
+        raise WebhookVerificationError(
+            f"webhook signed at {signed_at:%Y-%m-%dT%H:%M:%SZ}, outside the"
+            f" {int(tolerance.total_seconds())} s tolerance: a replay, or a clock out of sync"
+        )
+
+
+@dataclass(frozen=True)
+class EventEnvelope:
+    """The parts of an Omise event the provider needs, read without trusting them yet."""
+
+    id: str
+    key: str
+    data: Mapping[str, Any]
+    created_at: datetime | None
+    raw: dict[str, Any]
+
+    @property
+    def charge_id(self) -> str | None:
+        """The charge the event is about (charge events and refund events)."""
+        kind = self.data.get("object")
+        if kind == "charge":
+            value = self.data.get("id")
+        elif kind == "refund":
+            charge = self.data.get("charge")
+            value = charge.get("id") if isinstance(charge, dict) else charge
+        else:
+            return None
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def refund_id(self) -> str | None:
+        if self.data.get("object") != "refund":
+            return None
+        value = self.data.get("id")
+        return value if isinstance(value, str) and value else None
+
+
+def parse_envelope(body: bytes) -> EventEnvelope:
+    """Read an event in the 2017-11-02 or 2019-05-29 shape; raise :class:`PayloadError`."""
+    try:
+        payload: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise PayloadError("the body is not JSON") from None
+    if not isinstance(payload, dict) or payload.get("object") != "event":
+        raise PayloadError("the body is not an Omise event object")
+    data = mapping(payload, "data")
+    if data is None:
+        raise PayloadError("the event has no 'data' object")
+    key = text(payload, "key")
+    if optional_text(data, "object") is None:
+        raise PayloadError("the event's data has no 'object'")
+    return EventEnvelope(
+        id=text(payload, "id"),
+        key=key,
+        data=data,
+        created_at=timestamp(payload, "created_at", "created"),
+        raw=payload,
+    )
