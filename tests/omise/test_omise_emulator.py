@@ -1,0 +1,145 @@
+"""The Omise emulator: the official client agrees with it, and paymux runs whole checkouts on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import omise
+import pytest
+
+from paymux import ChargeRequest, ChargeStatus, Customer, Gateway, Money, RedirectToUrl, ReturnUrls
+from paymux.errors import AuthenticationError, WebhookVerificationError
+from paymux.sandbox import Sandbox
+from paymux.sandbox.checkout import Shopper
+from paymux_omise.emulator import PUBLIC_KEY, SECRET_KEY, OmiseEmulator
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(emulators={"omise": OmiseEmulator}) as running:
+        yield running
+
+
+@pytest.fixture
+def official_client(sandbox: Sandbox) -> Iterator[None]:
+    saved = (omise.api_secret, omise.api_public, omise.api_main, omise.api_version)
+    omise.api_secret, omise.api_public = SECRET_KEY, PUBLIC_KEY
+    # The client joins paths with urljoin, which needs the trailing slash.
+    omise.api_main, omise.api_version = f"{sandbox.base_url}/omise/", "2019-05-29"
+    yield
+    omise.api_secret, omise.api_public, omise.api_main, omise.api_version = saved
+
+
+@pytest.mark.usefixtures("official_client")
+def test_official_omise_client_against_the_emulator(sandbox: Sandbox) -> None:
+    source = omise.Source.create(
+        type="kakaopay", amount=150000, currency="SGD", platform_type="WEB"
+    )
+    assert source.flow == "app_redirect"
+    assert source.charge_status == "unknown"
+
+    charge = omise.Charge.create(
+        amount=150000,
+        currency="SGD",
+        source=source.id,
+        return_uri="https://shop.example/orders/1/paid",
+        metadata={"paymux_reference": "official-1"},
+    )
+    assert charge.status == "pending"
+    page = httpx.get(charge.authorize_uri, follow_redirects=True, trust_env=False)
+    assert "1,500.00 SGD" in page.text
+
+    sandbox.hub.act("omise", charge.id, "pay")
+    assert omise.Charge.retrieve(charge.id).status == "successful"
+
+    refund = charge.refund(amount=50000)
+    assert refund.status == "closed"
+    assert refund.amount == 50000
+    assert omise.Charge.retrieve(charge.id).refunded_amount == 50000
+
+    with pytest.raises(omise.errors.NotFoundError):
+        omise.Charge.retrieve("chrg_test_missing")
+
+
+@pytest.mark.usefixtures("official_client")
+def test_emulator_refuses_what_omise_refuses() -> None:
+    source = omise.Source.create(type="kakaopay", amount=10000, currency="SGD")
+    with pytest.raises(omise.errors.BaseError, match="match the source"):
+        omise.Charge.create(
+            amount=20000, currency="SGD", source=source.id, return_uri="https://s.example/r"
+        )
+    omise.api_secret = "skey_test_wrong"
+    with pytest.raises(omise.errors.AuthenticationFailureError):
+        omise.Charge.retrieve("chrg_test_x")
+
+
+def singapore(reference: str, amount: str = "15.00") -> ChargeRequest:
+    return ChargeRequest(
+        reference=reference,
+        amount=Money.of(amount, "SGD"),
+        method="kakaopay",
+        country="SG",
+        customer=Customer(id="c-sg", ip_address="192.0.2.30"),
+        return_urls=ReturnUrls(success=f"https://shop.example/{reference}/paid"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "status"),
+    [
+        ("pay", ChargeStatus.SUCCEEDED),
+        ("decline", ChargeStatus.FAILED),
+        ("abandon", ChargeStatus.EXPIRED),
+    ],
+)
+def test_paymux_checkout_ends_in_the_customers_choice(
+    sandbox: Sandbox, action: str, status: ChargeStatus
+) -> None:
+    with Gateway(providers=sandbox.provider_settings()) as gw:
+        shopper = Shopper(gw, sandbox.hub)
+        result = shopper.checkout(singapore(f"emu-{action}"), action=action)  # type: ignore[arg-type]
+        shopper.close()
+    assert result.next_actions == ["redirect_to_url (GET)"]
+    assert result.charge.status is status
+    assert result.callbacks == 1
+
+
+def test_refunds_and_lookup_by_reference(sandbox: Sandbox) -> None:
+    with Gateway(providers=sandbox.provider_settings()) as gw:
+        shopper = Shopper(gw, sandbox.hub)
+        result = shopper.checkout(
+            singapore("emu-refunds", "20.00"), refunds=(Money.of("5.00", "SGD"), None)
+        )
+        shopper.close()
+        assert result.charge.status is ChargeStatus.REFUNDED
+        assert [r.amount for r in result.refunds] == [
+            Money.of("5.00", "SGD"),
+            Money.of("15.00", "SGD"),
+        ]
+        found = gw.retrieve_charge("omise", reference="emu-refunds")
+        assert found.id == result.charge.id
+        again = gw.create_charge(singapore("emu-refunds", "20.00"))
+        assert again.id == result.charge.id, "a repeated reference returns the first charge"
+
+
+def test_wrong_keys_and_forged_webhooks(sandbox: Sandbox) -> None:
+    settings = sandbox.provider_settings()["omise"]
+    with (
+        Gateway(providers={"omise": {**settings, "secret_key": "skey_test_wrong"}}) as gw,
+        pytest.raises(AuthenticationError),
+    ):
+        gw.retrieve_charge("omise", "chrg_test_x")
+    with Gateway(providers=sandbox.provider_settings()) as gw:
+        charge = gw.create_charge(singapore("emu-forge"))
+        assert isinstance(charge.next_action, RedirectToUrl)
+        sandbox.hub.act("omise", charge.id, "pay")
+        assert sandbox.hub.callbacks.wait_idle()
+        received = [c for c in sandbox.hub.inbox("omise") if charge.id.encode() in c.body][-1]
+        forged = received.body.replace(b'"successful"', b'"failed"')
+        with pytest.raises(WebhookVerificationError):
+            gw.parse_webhook("omise", forged, received.headers)
+        assert (
+            gw.parse_webhook("omise", received.body, received.headers).charge.status
+            is ChargeStatus.SUCCEEDED
+        )
