@@ -1,0 +1,174 @@
+"""Callbacks: verify the signature, then translate into a :class:`WebhookEvent`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from paymux.errors import InvalidRequest, WebhookParseError, WebhookVerificationError
+from paymux.models import Charge, WebhookEvent
+from paymux.money import Money
+from paymux.status import ChargeStatus, RefundStatus
+
+from .actions import next_action
+from .responses import (
+    REFUND_OPERATION_TYPES,
+    Malformed,
+    build_charge,
+    build_refund,
+    charge_status,
+    money,
+    obj,
+    text,
+    when,
+    without_signatures,
+)
+from .settings import EcommpaySettings
+from .signing import find_signatures, verify
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def verified_payload(body: bytes, settings: EcommpaySettings) -> dict[str, Any]:
+    """The callback's JSON object once its signature checks out; nothing is read before that."""
+    try:
+        payload = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError, TypeError):
+        raise WebhookVerificationError(
+            "the callback body is not JSON, so it cannot be verified"
+        ) from None
+    if not isinstance(payload, dict):
+        raise WebhookVerificationError(
+            "the callback body is not a JSON object, so it cannot be verified"
+        )
+    if not find_signatures(payload):
+        raise WebhookVerificationError("the callback carries no signature")
+    if not verify(payload, settings.secret_key):
+        raise WebhookVerificationError(
+            "the callback's signature does not match the project's secret key"
+        )
+    project = payload.get("project_id", obj_or_empty(payload.get("general")).get("project_id"))
+    if project is not None and str(project) != str(settings.project_id):
+        # Signed with our key but for another project: a misrouted callback, not ours to apply.
+        raise WebhookVerificationError(
+            f"the callback is for project {project}, not {settings.project_id}"
+        )
+    return payload
+
+
+def obj_or_empty(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def translate(payload: Mapping[str, Any], provider: str) -> WebhookEvent:
+    payment = obj(payload, "payment", required=True)
+    operation = obj(payload, "operation")
+    payment_id = text(payment, "id") or text(obj(payload, "general"), "payment_id")
+    if payment_id is None:
+        raise Malformed("'payment.id' is missing")
+    op_type = (text(operation, "type") or "sale").lower()
+    op_status = (text(operation, "status") or "").lower()
+    occurred_at = when(operation.get("date")) or when(payment.get("date"))
+    refund = None
+    if op_type in REFUND_OPERATION_TYPES:
+        refund = build_refund(provider, payment_id, operation, payload)
+        charge = _charge_after_refund(provider, payload, operation, refund.amount, refund.status)
+    else:
+        charge = _charge_after_sale(provider, payload, operation, occurred_at)
+    # Redeliveries repeat operation id and status; a new status of one operation is a new event.
+    operation_id = text(operation, "id") or text(operation, "request_id")
+    status_word = op_status or (text(payment, "status") or "").lower()
+    event_id = f"{operation_id}:{status_word}" if operation_id else f"{payment_id}:{status_word}"
+    event_type = f"refund.{refund.status}" if refund else f"charge.{charge.status}"
+    return WebhookEvent(
+        provider=provider,
+        id=event_id,
+        type=event_type,
+        charge=charge,
+        refund=refund,
+        occurred_at=occurred_at,
+        raw=without_signatures(payload),
+    )
+
+
+def _charge_after_sale(
+    provider: str, payload: Mapping[str, Any], operation: Mapping[str, Any], occurred_at: Any
+) -> Charge:
+    payment = obj(payload, "payment")
+    amount = money(payment, "sum") or money(operation, "sum_initial")
+    if amount is None:
+        raise Malformed("the callback states no payment amount")
+    status = charge_status(text(payment, "status"), text(operation, "status"))
+    action = None
+    if not status.is_final:
+        action = next_action(payload, occurred_at)
+        if action is not None:
+            status = ChargeStatus.REQUIRES_ACTION
+    return build_charge(
+        provider,
+        payload,
+        operation=operation,
+        amount=amount,
+        refunded=None,
+        status=status,
+        next_action=action,
+    )
+
+
+def _charge_after_refund(
+    provider: str,
+    payload: Mapping[str, Any],
+    operation: Mapping[str, Any],
+    refund_amount: Money,
+    refund_status: RefundStatus,
+) -> Charge:
+    payment = obj(payload, "payment")
+    # After a refund, payment.sum is what is left of the payment, not what was paid.
+    remaining = money(payment, "sum")
+    if remaining is None:
+        raise Malformed("the refund callback states no remaining payment amount")
+    if remaining.currency != refund_amount.currency:
+        raise Malformed("the refund and the payment are in different currencies")
+    if refund_status is RefundStatus.SUCCEEDED:
+        # The callback alone does not say what was refunded before; amount and refunded_amount are
+        # the remainder plus this refund, so what is left to refund (amount - refunded) is exact.
+        amount = remaining + refund_amount
+        status = ChargeStatus.REFUNDED if remaining.amount == 0 else ChargeStatus.PARTIALLY_REFUNDED
+        return build_charge(
+            provider,
+            payload,
+            operation=operation,
+            amount=amount,
+            refunded=refund_amount,
+            status=status,
+            next_action=None,
+        )
+    # Pending or declined: the payment is as it was (a declined refund leaves it paid).
+    status = charge_status(text(payment, "status"), None)
+    charge = build_charge(
+        provider,
+        payload,
+        operation=operation,
+        amount=remaining,
+        refunded=None,
+        status=status,
+        next_action=None,
+    )
+    # The refund's decline is the refund's failure, not the payment's.
+    return charge.model_copy(update={"failure": None}) if status.is_paid else charge
+
+
+def parse_callback(body: bytes, settings: EcommpaySettings, provider: str) -> WebhookEvent:
+    payload = verified_payload(body, settings)
+    try:
+        return translate(payload, provider)
+    except Malformed as exc:
+        raise WebhookParseError(f"ECommPay callback: {exc}") from None
+    except InvalidRequest as exc:
+        # Values the neutral models refuse (an unknown currency, an amount out of range).
+        raise WebhookParseError(f"ECommPay callback: {exc.reason}") from None
+    except RecursionError:
+        raise WebhookParseError("ECommPay callback: nested too deeply") from None

@@ -1,0 +1,68 @@
+"""Signed Payment Page URLs: the hosted page instead of Gate, with the method chosen in advance."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from paymux.errors import InvalidRequest
+from paymux.models import Capability, ChargeRequest
+from paymux.next_action import RedirectToUrl
+
+from .capabilities import PAYMENT_PAGE_METHODS
+from .settings import EcommpaySettings
+from .signing import sign
+
+
+def payment_page_params(request: ChargeRequest, settings: EcommpaySettings) -> dict[str, Any]:
+    """The Payment Page parameters (flat, unsigned) for ``request``."""
+    forced = PAYMENT_PAGE_METHODS.get(request.method)
+    if forced is None:
+        raise InvalidRequest(f"the Payment Page has no method {request.method!r}", field="method")
+    params: dict[str, Any] = {
+        "project_id": settings.project_id,
+        "payment_id": request.reference,
+        "payment_amount": request.amount.amount,
+        "payment_currency": request.amount.currency,
+        "customer_id": request.customer.id,
+        "force_payment_method": forced,
+    }
+    customer = request.customer
+    optional = {
+        "customer_email": customer.email,
+        "customer_phone": customer.phone,
+        "customer_first_name": customer.first_name,
+        "customer_last_name": customer.last_name,
+        "payment_description": request.description,
+        "language_code": request.language,
+        "merchant_callback_url": settings.callback_url,
+    }
+    if request.return_urls is not None:
+        optional["merchant_success_url"] = request.return_urls.success
+        optional["merchant_fail_url"] = request.return_urls.decline
+        optional["merchant_return_url"] = request.return_urls.back
+    params.update({k: v for k, v in optional.items() if v})
+    return params
+
+
+def payment_page_url(
+    request: ChargeRequest, settings: EcommpaySettings, capability: Capability
+) -> RedirectToUrl:
+    """Where to send the customer; the page itself collects what Gate would need (IP, phone)."""
+    limits = capability.range_for(request.amount.currency)
+    if limits is None or not limits.admits(request.amount):
+        allowed = ", ".join(str(r) for r in capability.amounts)
+        raise InvalidRequest(
+            f"{request.amount} is not accepted by ECommPay {request.method} ({allowed})",
+            field="amount",
+        )
+    if capability.countries is not None and request.country not in capability.countries:
+        raise InvalidRequest(
+            f"ECommPay {request.method} is offered only in {', '.join(capability.countries)}",
+            field="country",
+        )
+    params = payment_page_params(request, settings)
+    params["signature"] = sign(params, settings.secret_key)
+    return RedirectToUrl(
+        url=f"{settings.payment_page_url}/payment?{urlencode(params)}", method="GET"
+    )

@@ -1,0 +1,173 @@
+"""The ECommPay Gate provider: KakaoPay (QR), Payco and card-partner (redirect)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+from paymux.errors import InvalidRequest, RefundNotAllowed
+from paymux.models import Capability, Charge, ChargeRequest, Refund, WebhookEvent
+from paymux.money import Money
+from paymux.next_action import RedirectToUrl
+from paymux.provider import ChargeLookup, Flow, Provider, ProviderSettings
+from paymux.status import ChargeStatus, RefundStatus
+
+from . import requests as gate
+from .callbacks import parse_callback
+from .capabilities import capabilities
+from .payment_page import payment_page_url
+from .responses import accepted
+from .settings import EcommpaySettings
+from .status_answer import charge_from_status
+
+
+class EcommpayProvider(Provider[EcommpaySettings]):
+    """ECommPay Gate. Results arrive by signed callback; every synchronous "success" only means
+    the platform accepted the request, so new charges and refunds start ``pending``."""
+
+    plugin_name: ClassVar[str] = "ecommpay"
+    settings_model: ClassVar[type[ProviderSettings]] = EcommpaySettings
+
+    def capabilities(self) -> list[Capability]:
+        return capabilities(self.name)
+
+    def describe(self) -> dict[str, str]:
+        return {"gate": self.settings.base_url, "project_id": str(self.settings.project_id)}
+
+    def reconcile_after(self, charge: Charge) -> timedelta:
+        return timedelta(seconds=self.settings.base_time_seconds)
+
+    def lookup(self, id_or_reference: str) -> ChargeLookup:
+        # ECommPay knows a payment only by the merchant's payment_id, which is our reference.
+        return ChargeLookup(charge_id=id_or_reference, reference=id_or_reference)
+
+    def _capability(self, method: str | None) -> Capability:
+        capability = self.capability_for(method) if method else None
+        if capability is None:
+            known = ", ".join(c.method for c in self.capabilities())
+            raise InvalidRequest(
+                f"ECommPay does not offer method {method!r} (only {known})", field="method"
+            )
+        return capability
+
+    # -- charges ---------------------------------------------------------------------------
+
+    def create_charge(self, request: ChargeRequest) -> Flow[Charge]:
+        capability = self._capability(request.method)
+        gate.check_charge_request(request, capability)
+        body = gate.sale_body(request, self.settings)
+        response = yield gate.gate_request(
+            self.settings,
+            f"payment/{gate.gate_path(request.method)}/sale",
+            body,
+            operation="create_charge",
+            # Safe: payment_id is the merchant's unique reference, so a repeat cannot make a second
+            # payment; the platform answers 3041 "payment id already exists" instead.
+            retry_safe=True,
+        )
+        answer = accepted(response, self.name)
+        return Charge(
+            provider=self.name,
+            id=request.reference,
+            reference=request.reference,
+            amount=request.amount,
+            method=request.method,
+            status=ChargeStatus.PENDING,
+            provider_status="accepted",
+            created_at=datetime.now(UTC),
+            provider_data={"request_id": str(answer["request_id"])},
+            raw=answer,
+        )
+
+    def retrieve_charge(self, lookup: ChargeLookup) -> Flow[Charge]:
+        payment_id = (
+            lookup.charge_id or lookup.reference or (lookup.charge.id if lookup.charge else None)
+        )
+        if not payment_id:
+            raise InvalidRequest(
+                "give the payment id (the charge reference) to look up", field="charge_id"
+            )
+        response = yield gate.gate_request(
+            self.settings,
+            "payment/status",
+            gate.status_body(payment_id, self.settings),
+            operation="retrieve_charge",
+            retry_safe=True,  # a read
+        )
+        return charge_from_status(response, self.settings, self.name, known=lookup.charge)
+
+    def payment_page_url(self, request: ChargeRequest) -> RedirectToUrl:
+        """A signed Payment Page link with the method preselected (no Gate request is made)."""
+        return payment_page_url(request, self.settings, self._capability(request.method))
+
+    # -- refunds ---------------------------------------------------------------------------
+
+    def refund(
+        self, charge: Charge, amount: Money, *, reason: str | None, reference: str
+    ) -> Flow[Refund]:
+        path = gate.gate_path(charge.method)
+        self.check_refund(charge, amount)
+        if amount > charge.refundable_amount:
+            raise RefundNotAllowed(
+                f"{amount} is more than what is left to refund of {charge.id}"
+                f" ({charge.refundable_amount})"
+            )
+        body = gate.refund_body(
+            charge, amount, reason=reason, reference=reference, settings=self.settings
+        )
+        response = yield gate.gate_request(
+            self.settings,
+            f"payment/{path}/refund",
+            body,
+            operation="refund",
+            # Safe: merchant_refund_id is unique per refund, so a repeat is refused with 3230
+            # instead of refunding twice.
+            retry_safe=True,
+        )
+        answer = accepted(response, self.name)
+        return Refund(
+            provider=self.name,
+            id=str(answer["request_id"]),
+            charge_id=charge.id,
+            reference=reference,
+            amount=amount,
+            status=RefundStatus.PENDING,
+            provider_status="accepted",
+            created_at=datetime.now(UTC),
+            raw=answer,
+        )
+
+    # -- callbacks and clarification -------------------------------------------------------
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[WebhookEvent]:
+        # ECommPay signs the JSON body itself; no header takes part.
+        event = parse_callback(bytes(body), self.settings, self.name)
+        yield from ()
+        return event
+
+    def clarify(self, charge: Charge, fields: Mapping[str, str]) -> Flow[Charge]:
+        if charge.status.is_final:
+            raise InvalidRequest(
+                f"charge {charge.id} is {charge.status}; nothing to clarify", field="charge"
+            )
+        body = gate.clarification_body(charge.id, fields, self.settings)
+        response = yield gate.gate_request(
+            self.settings,
+            "payment/clarification",
+            body,
+            operation="clarify",
+            # The same details twice move no money; at worst the platform refuses the repeat.
+            retry_safe=True,
+        )
+        answer = accepted(response, self.name)
+        data = dict(charge.provider_data)
+        data["clarification_request_id"] = str(answer["request_id"])
+        return charge.model_copy(
+            update={
+                "status": ChargeStatus.PENDING,
+                "next_action": None,
+                "provider_status": "clarification accepted",
+                "provider_data": data,
+            }
+        )

@@ -1,0 +1,190 @@
+"""Neutral requests -> Gate request bodies, with the checks the Gate would otherwise fail on."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from paymux.errors import InvalidRequest
+from paymux.models import Capability, Charge, ChargeRequest
+from paymux.money import Money
+from paymux.provider import mark
+
+from .capabilities import GATE_METHODS, NEEDS_RETURN_URL
+from .settings import EcommpaySettings
+from .signing import signed
+
+SUPPORTED_OPTIONS = frozenset({"device_type"})
+DEVICE_TYPES = frozenset({"APP", "WEB", "OTHERS"})
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
+
+
+def gate_path(method: str | None) -> str:
+    segment = GATE_METHODS.get(method or "")
+    if segment is None:
+        known = ", ".join(GATE_METHODS)
+        raise InvalidRequest(
+            f"ECommPay does not offer method {method!r} (only {known})", field="method"
+        )
+    return segment
+
+
+def _general(settings: EcommpaySettings, payment_id: str) -> dict[str, Any]:
+    general: dict[str, Any] = {"project_id": settings.project_id, "payment_id": payment_id}
+    if settings.callback_url:
+        general["merchant_callback_url"] = settings.callback_url
+    return general
+
+
+def check_charge_request(request: ChargeRequest, capability: Capability) -> None:
+    """Everything the Gate or the method would refuse, checked before anything is sent."""
+    limits = capability.range_for(request.amount.currency)
+    if limits is None:
+        currencies = ", ".join(r.currency for r in capability.amounts)
+        raise InvalidRequest(
+            f"ECommPay {request.method} takes only {currencies}, not {request.amount.currency}",
+            field="amount.currency",
+        )
+    if not limits.admits(request.amount):
+        raise InvalidRequest(
+            f"{request.amount} is outside ECommPay {request.method}'s limits ({limits})",
+            field="amount",
+        )
+    if capability.countries is not None and request.country not in capability.countries:
+        raise InvalidRequest(
+            f"ECommPay {request.method} is offered only in {', '.join(capability.countries)}",
+            field="country",
+        )
+    if not request.customer.ip_address:
+        raise InvalidRequest(
+            "the Gate requires the customer's IP address", field="customer.ip_address"
+        )
+    if request.method in NEEDS_RETURN_URL and request.return_urls is None:
+        raise InvalidRequest(
+            f"ECommPay {request.method} needs return URLs to bring the customer back",
+            field="return_urls",
+        )
+    unknown = sorted(set(request.provider_options) - SUPPORTED_OPTIONS)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown ECommPay option(s) {', '.join(unknown)}"
+            f" (supported: {', '.join(sorted(SUPPORTED_OPTIONS))})",
+            field="provider_options",
+        )
+    device = request.provider_options.get("device_type")
+    if device is not None and device not in DEVICE_TYPES:
+        raise InvalidRequest(
+            f"device_type must be one of {', '.join(sorted(DEVICE_TYPES))}",
+            field="provider_options.device_type",
+        )
+
+
+def sale_body(request: ChargeRequest, settings: EcommpaySettings) -> dict[str, Any]:
+    customer = request.customer
+    customer_obj: dict[str, Any] = {"id": customer.id, "ip_address": customer.ip_address}
+    for name in ("email", "phone", "first_name", "last_name"):
+        value = getattr(customer, name)
+        if value:
+            customer_obj[name] = value
+    if "device_type" in request.provider_options:
+        customer_obj["device_type"] = request.provider_options["device_type"]
+    # KRW has no minor unit, so minor units are whole won as the wallets want; KES/USD in cents.
+    payment: dict[str, Any] = {"amount": request.amount.amount, "currency": request.amount.currency}
+    if request.description:
+        payment["description"] = request.description
+    body: dict[str, Any] = {
+        "general": _general(settings, request.reference),
+        "customer": customer_obj,
+        "payment": payment,
+    }
+    urls = request.return_urls
+    if urls is not None:
+        # The wallets want all three; a page that is not given falls back to the success page,
+        # which must check the charge status anyway (a redirect proves nothing).
+        body["return_url"] = {
+            "success": urls.success,
+            "decline": urls.decline or urls.success,
+            "return": urls.back or urls.success,
+        }
+    return body
+
+
+def refund_body(
+    charge: Charge,
+    amount: Money,
+    *,
+    reason: str | None,
+    reference: str,
+    settings: EcommpaySettings,
+) -> dict[str, Any]:
+    payment: dict[str, Any] = {
+        "description": reason or f"Refund of {charge.id}",
+        "merchant_refund_id": reference,
+    }
+    already = charge.refunded_amount.amount if charge.refunded_amount else 0
+    # Amount and currency are sent only for a partial refund; without them the Gate refunds the
+    # whole payment. After an earlier partial refund every further refund states its amount.
+    if amount != charge.amount or already:
+        payment["amount"] = amount.amount
+        payment["currency"] = amount.currency
+    return {"general": _general(settings, charge.id), "payment": payment}
+
+
+def status_body(payment_id: str, settings: EcommpaySettings) -> dict[str, Any]:
+    return {"general": {"project_id": settings.project_id, "payment_id": payment_id}}
+
+
+def clarification_body(
+    payment_id: str, fields: Mapping[str, str], settings: EcommpaySettings
+) -> dict[str, Any]:
+    """``{"customer.phone": "..."}`` -> ``{"customer": {"phone": "..."}}`` next to ``general``."""
+    if not fields:
+        raise InvalidRequest("give at least one field to send", field="fields")
+    body: dict[str, Any] = {"general": _general(settings, payment_id)}
+    for name, value in fields.items():
+        if (
+            not isinstance(name, str)
+            or not _FIELD_NAME.fullmatch(name)
+            or name.startswith("general.")
+        ):
+            raise InvalidRequest(
+                f"{name!r} is not a field name the platform asks for"
+                " (dotted names such as 'customer.phone')",
+                field="fields",
+            )
+        if not isinstance(value, str):
+            raise InvalidRequest("values must be strings", field=f"fields.{name}")
+        node = body
+        *parents, leaf = name.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise InvalidRequest(f"{name!r} collides with another field", field="fields")
+            node = child
+        if isinstance(node.get(leaf), dict):
+            raise InvalidRequest(f"{name!r} collides with another field", field="fields")
+        node[leaf] = value
+    return body
+
+
+def gate_request(
+    settings: EcommpaySettings,
+    path: str,
+    body: Mapping[str, Any],
+    *,
+    operation: str,
+    retry_safe: bool,
+) -> httpx.Request:
+    """A signed ``POST {base_url}/v2/{path}``."""
+    payload = signed(body, settings.secret_key)
+    request = httpx.Request(
+        "POST",
+        f"{settings.base_url}/v2/{path}",
+        content=json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    return mark(request, operation=operation, retry_safe=retry_safe)

@@ -1,0 +1,161 @@
+"""ECommPay's signature: one HMAC-SHA512 scheme for Gate bodies, callbacks, status answers and
+Payment Page URLs.
+
+The signed text is every leaf of the JSON object (minus ``signature`` itself) written as
+``path:value``, sorted, and joined with ``;``. The official SDKs disagree on one detail, the order
+of list indexes past 9: PHP (the reference implementation) sorts paths naturally (``items:2`` before
+``items:10``), Python/Go/Java bytewise. We sign the PHP way and accept either when verifying.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pydantic import SecretStr
+
+# The SDKs of every language skip this key at any depth: it only tells the Payment Page how to open.
+_IGNORED_KEYS = frozenset({"frame_mode"})
+_DIGITS = re.compile(r"([0-9]+)")  # ASCII only, as PHP's natural order
+
+# Deeper than any real ECommPay payload; stops hostile input from exhausting the stack.
+MAX_DEPTH = 32
+
+
+class SignatureInputError(ValueError):
+    """The object cannot be signed (too deep, or a value type JSON does not have)."""
+
+
+def _render(value: Any) -> str:
+    # bool before int: True is an int in Python but the platform writes it as 1.
+    if value is True:
+        return "1"
+    if value is False:
+        return "0"
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        # Only reached for received payloads (we never send floats). PHP prints 1.0 as "1".
+        return str(int(value)) if value.is_integer() else repr(value)
+    raise SignatureInputError(f"cannot sign a value of type {type(value).__name__}")
+
+
+def _flatten(
+    node: Mapping[Any, Any] | list[Any], prefix: str, depth: int
+) -> Iterator[tuple[str, str]]:
+    if depth > MAX_DEPTH:
+        raise SignatureInputError(f"nested deeper than {MAX_DEPTH} levels")
+    items = node.items() if isinstance(node, Mapping) else enumerate(node)
+    for key, value in items:
+        if key in _IGNORED_KEYS:
+            continue
+        # A ':' inside a key would be mistaken for a level separator; PHP/Java double it.
+        part = str(key).replace(":", "::")
+        path = f"{prefix}:{part}" if prefix else part
+        if isinstance(value, Mapping | list):
+            # An empty container yields nothing: its key disappears from the signed text.
+            yield from _flatten(value, path, depth + 1)
+        else:
+            yield path, _render(value)
+
+
+def _natural_key(path: str) -> tuple[tuple[int, int, str], ...]:
+    # Digit runs compare as numbers. A text run never starts with a digit, so its first character
+    # alone decides against a digit run, exactly as the byte comparison PHP falls back to.
+    chunks = []
+    for chunk in _DIGITS.split(path):
+        if not chunk:
+            continue
+        if _DIGITS.fullmatch(chunk):
+            chunks.append((ord("0"), int(chunk), chunk))
+        else:
+            chunks.append((ord(chunk[0]), 0, chunk))
+    return tuple(chunks)
+
+
+def _unsigned(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` without its signature, at top level or in ``general``."""
+    data = {k: v for k, v in params.items() if k != "signature"}
+    general = data.get("general")
+    if isinstance(general, Mapping) and "signature" in general:
+        data["general"] = {k: v for k, v in general.items() if k != "signature"}
+    return data
+
+
+def string_to_sign(params: Mapping[str, Any], *, natural: bool = True) -> str:
+    """The text that is signed, for diagnosing a mismatch. ``natural=False``: bytewise order."""
+    leaves = list(_flatten(_unsigned(params), "", 0))
+    if natural:
+        leaves.sort(key=lambda leaf: _natural_key(leaf[0]))
+    else:
+        leaves.sort(key=lambda leaf: leaf[0])
+    return ";".join(f"{path}:{value}" for path, value in leaves)
+
+
+def _secret_bytes(secret_key: str | SecretStr) -> bytes:
+    raw = secret_key.get_secret_value() if isinstance(secret_key, SecretStr) else secret_key
+    return raw.encode("utf-8")
+
+
+def _digest(text: str, secret_key: str | SecretStr) -> str:
+    mac = hmac.new(_secret_bytes(secret_key), text.encode("utf-8"), hashlib.sha512)
+    return base64.b64encode(mac.digest()).decode("ascii")
+
+
+def sign(params: Mapping[str, Any], secret_key: str | SecretStr) -> str:
+    """The signature of ``params`` (any ``signature`` already in it is left out)."""
+    return _digest(string_to_sign(params), secret_key)
+
+
+def signed(params: Mapping[str, Any], secret_key: str | SecretStr) -> dict[str, Any]:
+    """A copy of a Gate request body with ``general.signature`` filled in."""
+    body = dict(params)
+    general = dict(body.get("general") or {})
+    general.pop("signature", None)
+    body["general"] = general
+    general["signature"] = sign(body, secret_key)
+    return body
+
+
+def find_signatures(params: Mapping[str, Any]) -> list[str]:
+    """The signatures a payload carries: top-level ``signature`` and/or ``general.signature``."""
+    found = []
+    top = params.get("signature")
+    if isinstance(top, str) and top:
+        found.append(top)
+    general = params.get("general")
+    if isinstance(general, Mapping):
+        inner = general.get("signature")
+        if isinstance(inner, str) and inner:
+            found.append(inner)
+    return found
+
+
+def verify(params: Mapping[str, Any], secret_key: str | SecretStr) -> bool:
+    """True when ``params`` carries a signature made with ``secret_key`` over its other fields.
+
+    Both list-index orders the official SDKs produce are accepted; the comparison runs in
+    constant time. A payload that cannot be signed at all (too deep, odd types) does not verify.
+    """
+    claimed = find_signatures(params)
+    if not claimed:
+        return False
+    try:
+        texts = {string_to_sign(params, natural=True), string_to_sign(params, natural=False)}
+    except (SignatureInputError, RecursionError):
+        return False
+    expected = [_digest(text, secret_key) for text in texts]
+    ok = False
+    for candidate in claimed:
+        for good in expected:
+            # Both sides ASCII-encoded so compare_digest accepts any claimed text.
+            ok |= hmac.compare_digest(candidate.encode("utf-8"), good.encode("ascii"))
+    return ok
