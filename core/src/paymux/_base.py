@@ -26,7 +26,9 @@ class Model(BaseModel):
     ``paymux.errors.PaymuxError`` instead, and get the offending field's name.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # Schemas are built on first use: most of a model's cost is its schema, and a process that
+    # imports paymux to read one setting should not pay for all of them.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, defer_build=True)
 
     def __init__(self, /, **data: Any) -> None:
         try:
