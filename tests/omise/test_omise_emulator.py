@@ -100,7 +100,7 @@ def test_paymux_checkout_ends_in_the_customers_choice(
         shopper = Shopper(gw, sandbox.hub)
         result = shopper.checkout(singapore(f"emu-{action}"), action=action)  # type: ignore[arg-type]
         shopper.close()
-    assert result.next_actions == ["redirect_to_url (GET)"]
+    assert result.next_actions == ["GET redirect"]
     assert result.charge.status is status
     assert result.callbacks == 1
 

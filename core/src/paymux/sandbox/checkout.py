@@ -75,13 +75,13 @@ class Shopper:
         """Do what the next action asks (if anything), then wait for the provider's word."""
         next_action = charge.next_action
         if isinstance(next_action, DisplayQrCode):
-            result.next_actions.append("display_qr_code")
+            result.next_actions.append("QR code")
             if self.on_qr is not None:
                 self.on_qr(next_action)
             # Scanning opens the wallet app, where the customer approves or declines.
             self.hub.act(charge.provider, charge.id, action)
         elif isinstance(next_action, RedirectToUrl):
-            result.next_actions.append(f"redirect_to_url ({next_action.method})")
+            result.next_actions.append(f"{next_action.method} redirect")
             if next_action.method == "POST":
                 page = self.browser.post(next_action.url, data=next_action.form_fields)
             else:
@@ -89,7 +89,7 @@ class Shopper:
             page.raise_for_status()
             self.hub.act(charge.provider, charge.id, action)
         elif isinstance(next_action, ProvideInformation):
-            result.next_actions.append("provide_information")
+            result.next_actions.append("clarify")
             wanted = {f.name: self.clarify_values.get(f.name, "") for f in next_action.fields}
             charge = self.gw.clarify(charge, wanted)
         updated = self._next_event_for(charge)

@@ -52,28 +52,28 @@ def scenarios(run: str) -> list[Scenario]:
     singaporean = Customer(id="customer-sg-1", ip_address="192.0.2.30", email="wei@example.com")
     return [
         Scenario(
-            "KakaoPay, Korea (QR code)",
+            "KakaoPay KR",
             request("kakaopay-kr", Money(10_000, "KRW"), "kakaopay", "KR", korean),
             (Money(3_000, "KRW"),),
             ChargeStatus.PARTIALLY_REFUNDED,
             Money(3_000, "KRW"),
         ),
         Scenario(
-            "Payco, Korea (POST redirect)",
+            "Payco KR",
             request("payco-kr", Money(25_000, "KRW"), "payco", "KR", korean),
             (None,),
             ChargeStatus.REFUNDED,
             Money(25_000, "KRW"),
         ),
         Scenario(
-            "Card, Kenya (clarification, redirect)",
+            "Card KE",
             request("card-ke", Money.of("2500.00", "KES"), "card", "KE", kenyan),
             (None,),
             ChargeStatus.REFUNDED,
             Money.of("2500.00", "KES"),
         ),
         Scenario(
-            "KakaoPay, Singapore (authorize URL)",
+            "KakaoPay SG",
             request("kakaopay-sg", Money.of("15.00", "SGD"), "kakaopay", "SG", singaporean),
             (Money.of("5.00", "SGD"),),
             ChargeStatus.PARTIALLY_REFUNDED,
@@ -86,7 +86,8 @@ def run_demo(port: int = 0) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    # Wide enough for the result table even when the output goes to a log rather than a terminal.
+    console = Console(highlight=False, width=max(112, Console().width))
     started = time.monotonic()
     with Sandbox(port=port) as sandbox:
         missing = {"ecommpay", "omise"} - set(sandbox.emulators)
@@ -124,15 +125,7 @@ def run_demo(port: int = 0) -> int:
                 shopper.close()
 
     table = Table(title="paymux demo: checkouts on the embedded sandbox")
-    for column in (
-        "checkout",
-        "route",
-        "next action",
-        "callbacks",
-        "final status",
-        "refunded",
-        "ok",
-    ):
+    for column in ("checkout", "route", "next actions", "callbacks", "status", "refunded", "ok"):
         table.add_column(column)
     failures = 0
     for scenario, result, error in results:
@@ -150,7 +143,7 @@ def run_demo(port: int = 0) -> int:
         table.add_row(
             scenario.title,
             result.provider,
-            ", ".join(result.next_actions) or "-",
+            " > ".join(result.next_actions) or "-",
             str(result.callbacks),
             result.charge.status.value,
             str(result.charge.refunded_amount),
