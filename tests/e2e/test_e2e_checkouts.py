@@ -1,0 +1,142 @@
+"""The demo's checkouts as end-to-end tests: real loopback HTTP, both emulators, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from paymux import AsyncGateway, ChargeStatus, Gateway
+from paymux.cli import main
+from paymux.errors import ProviderError, TransportError
+from paymux.sandbox import Sandbox
+from paymux.sandbox.checkout import Shopper
+from paymux.sandbox.demo import Scenario, scenarios
+
+T = TypeVar("T")
+
+EXPECTED_ACTIONS = {
+    "KakaoPay KR": (["QR code"], "ecommpay"),
+    "Payco KR": (["POST redirect"], "ecommpay"),
+    "Card KE": (["clarify", "POST redirect"], "ecommpay"),
+    "KakaoPay SG": (["GET redirect"], "omise"),
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as running:
+        assert set(running.emulators) == {"ecommpay", "omise"}
+        yield running
+
+
+class AsyncGatewayOnALoop:
+    """Drives an AsyncGateway on its own event loop, so the scripted customer can use it."""
+
+    def __init__(self, settings: dict[str, dict[str, Any]]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.gw = self._wait(self._make(settings))
+
+    async def _make(self, settings: dict[str, dict[str, Any]]) -> AsyncGateway:
+        return AsyncGateway(providers=settings)
+
+    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    def route(self, request: Any) -> Any:
+        return self.gw.route(request)
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.gw, name)
+        return lambda *args, **kwargs: self._wait(method(*args, **kwargs))
+
+    def close(self) -> None:
+        self._wait(self.gw.aclose())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+
+def _check(scenario: Scenario, shopper: Shopper) -> None:
+    result = shopper.checkout(scenario.request, refunds=scenario.refunds)
+    actions, provider = EXPECTED_ACTIONS[scenario.title]
+    assert result.provider == provider
+    assert result.next_actions == actions
+    assert result.charge.status is scenario.expected
+    assert result.charge.refunded_amount == scenario.expected_refunded
+    assert result.callbacks >= 1, "the outcome came from a verified callback"
+
+
+@pytest.mark.parametrize("index", range(4), ids=[s.title for s in scenarios("ids")])
+def test_demo_checkout_with_the_sync_gateway(sandbox: Sandbox, index: int) -> None:
+    scenario = scenarios("sync")[index]
+    with Gateway(providers=sandbox.provider_settings()) as gw:
+        shopper = Shopper(gw, sandbox.hub)
+        try:
+            _check(scenario, shopper)
+        finally:
+            shopper.close()
+
+
+@pytest.mark.parametrize("index", range(4), ids=[s.title for s in scenarios("ids")])
+def test_demo_checkout_with_the_async_gateway(sandbox: Sandbox, index: int) -> None:
+    scenario = scenarios("async")[index]
+    gw = AsyncGatewayOnALoop(sandbox.provider_settings())
+    shopper = Shopper(gw, sandbox.hub)  # type: ignore[arg-type]
+    try:
+        _check(scenario, shopper)
+    finally:
+        shopper.close()
+        gw.close()
+
+
+def test_declined_payments_fail_with_a_reason(sandbox: Sandbox) -> None:
+    with Gateway(providers=sandbox.provider_settings()) as gw:
+        shopper = Shopper(gw, sandbox.hub)
+        for scenario in scenarios("declined"):
+            result = shopper.checkout(scenario.request, action="decline")
+            assert result.charge.status is ChargeStatus.FAILED, scenario.title
+            assert result.charge.failure is not None
+        shopper.close()
+
+
+def test_paymux_demo_command_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "4 of 4 checkouts ended as expected" in out
+
+
+def test_dropped_connection_after_a_gate_sale_does_not_pay_twice(sandbox: Sandbox) -> None:
+    scenario = scenarios("drop-ecommpay")[1]
+    sandbox.faults.update({"once": [("/ecommpay/v2/payment/wallet/payco/sale", "drop")]})
+    with Gateway(providers=sandbox.provider_settings()) as gw:
+        with pytest.raises(TransportError) as info:
+            gw.create_charge(scenario.request)
+        assert info.value.request_sent is True
+        # The checkout tries again with the same reference: the Gate refuses a second payment.
+        with pytest.raises(ProviderError) as again:
+            gw.create_charge(scenario.request)
+        assert again.value.code == "3041"
+        found = gw.retrieve_charge("ecommpay", reference=scenario.request.reference)
+        assert found.id == scenario.request.reference
+    emulator: Any = sandbox.emulators["ecommpay"]
+    assert scenario.request.reference in emulator.payments
+
+
+def test_dropped_connection_after_an_omise_charge_does_not_pay_twice(sandbox: Sandbox) -> None:
+    scenario = scenarios("drop-omise")[3]
+    emulator: Any = sandbox.emulators["omise"]
+    before = len(emulator.charges)
+    sandbox.faults.update({"once": [("/omise/charges", "drop")]})
+    with Gateway(providers=sandbox.provider_settings()) as gw:
+        with pytest.raises(TransportError):
+            gw.create_charge(scenario.request)
+        # Omise has no idempotency key; paymux finds the first charge by its reference instead.
+        charge = gw.create_charge(scenario.request)
+        assert charge.reference == scenario.request.reference
+    assert len(emulator.charges) == before + 1
