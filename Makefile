@@ -34,8 +34,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy core/src $(foreach p,$(PROVIDERS),$(dir $(p))src)
 
-test: $(STAMP) $(CORE_VENV)/.installed lint typecheck
+test: $(STAMP) $(CORE_VENV)/.installed lint typecheck docs
 	$(BIN)/python -m pytest
+
+# The documentation site; --strict turns broken links and references into failures.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 demo: $(STAMP)
 	$(BIN)/paymux demo

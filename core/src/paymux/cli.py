@@ -32,7 +32,8 @@ def _gateway(args: argparse.Namespace) -> Any:
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Tables stay readable when the output goes to a file or a CI log (80 columns by default).
+    return Console(highlight=False, width=max(110, Console().width))
 
 
 def cmd_providers(args: argparse.Namespace) -> int:
@@ -63,7 +64,10 @@ def cmd_providers(args: argparse.Namespace) -> int:
     for cap in gw.capabilities():
         table.add_row(
             cap.provider,
-            cap.method + (f" ({cap.provider_method})" if cap.provider_method else ""),
+            cap.method
+            + (
+                f" ({cap.provider_method})" if cap.provider_method not in (None, cap.method) else ""
+            ),
             ", ".join(cap.countries) if cap.countries else "any",
             "\n".join(
                 f"{r.currency} {r.minimum:,}..{r.maximum:,}"

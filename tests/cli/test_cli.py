@@ -1,0 +1,187 @@
+"""The ``paymux`` command: help, exit codes, and no tracebacks for user errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paymux.cli import main
+from paymux_ecommpay import sign
+from paymux_ecommpay.emulator import PROJECT_ID, SECRET_KEY
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "paymux.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_help_lists_every_command() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("demo", "sandbox", "providers", "route", "webhook", "reconcile", "ledger"):
+        assert command in result.stdout
+
+
+def test_usage_errors_exit_2_without_traceback() -> None:
+    result = run("route", "--method", "kakaopay")
+    assert result.returncode == 2
+    assert "required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_providers_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["providers"]) == 0
+    out = capsys.readouterr().out
+    assert "ecommpay" in out and "omise" in out
+    assert "card-partner" in out and "SG, TH" in out
+
+
+def test_route_explains_the_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "route",
+                "--method",
+                "kakaopay",
+                "--country",
+                "SG",
+                "--currency",
+                "SGD",
+                "--amount",
+                "15.00",
+                "--major",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("chosen: omise")
+    assert "rejected ecommpay: kakaopay is not offered in SG" in out
+
+
+def test_route_with_no_provider_exits_1_with_reasons(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "route",
+                "--method",
+                "kakaopay",
+                "--country",
+                "KR",
+                "--currency",
+                "KRW",
+                "--amount",
+                "10.5",
+                "--major",
+            ]
+        )
+        == 1
+    )
+    assert "decimal place" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "route",
+                "--method",
+                "payco",
+                "--country",
+                "SG",
+                "--currency",
+                "SGD",
+                "--amount",
+                "100",
+            ]
+        )
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "no provider can take payco" in err
+    assert "omise: does not offer method 'payco'" in err
+
+
+def _callback() -> dict[str, object]:
+    body: dict[str, object] = {
+        "project_id": PROJECT_ID,
+        "payment": {
+            "id": "order-1",
+            "type": "purchase",
+            "status": "success",
+            "method": "kakaopay",
+            "sum": {"amount": 1000, "currency": "KRW"},
+        },
+        "operation": {
+            "id": 77,
+            "type": "sale",
+            "status": "success",
+            "code": "0",
+            "message": "Success",
+            "request_id": "r-1",
+            "sum_initial": {"amount": 1000, "currency": "KRW"},
+        },
+    }
+    body["signature"] = sign(body, SECRET_KEY)
+    return body
+
+
+def test_webhook_verify_accepts_a_signed_callback(tmp_path: Path) -> None:
+    saved = tmp_path / "callback.json"
+    saved.write_text(json.dumps(_callback()))
+    result = run(
+        "webhook",
+        "verify",
+        "ecommpay",
+        str(saved),
+        "--set",
+        f"project_id={PROJECT_ID}",
+        "--set",
+        f"secret_key={SECRET_KEY}",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["verified"] is True
+    assert summary["charge"]["status"] == "succeeded"
+    assert SECRET_KEY not in result.stdout + result.stderr
+
+
+def test_webhook_verify_rejects_a_tampered_callback(tmp_path: Path) -> None:
+    body = _callback()
+    body["payment"]["sum"]["amount"] = 1  # type: ignore[index]
+    saved = tmp_path / "callback.json"
+    saved.write_text(json.dumps(body))
+    result = run(
+        "webhook",
+        "verify",
+        "ecommpay",
+        str(saved),
+        "--set",
+        f"project_id={PROJECT_ID}",
+        "--set",
+        f"secret_key={SECRET_KEY}",
+    )
+    assert result.returncode == 1
+    assert "signature does not match" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = run(
+        "webhook",
+        "verify",
+        "ecommpay",
+        str(tmp_path / "nope.json"),
+        "--set",
+        "project_id=1",
+        "--set",
+        "secret_key=x",
+    )
+    assert result.returncode == 2
+    assert "No such file" in result.stderr
