@@ -91,6 +91,7 @@ class FakePay(Provider[FakePaySettings]):
         )
 
     def create_charge(self, request: ChargeRequest) -> Flow[Charge]:
+        self.check_capability(request)
         if request.customer.ip_address is None:
             raise InvalidRequest("fakepay needs the customer's IP", field="customer.ip_address")
         body = {

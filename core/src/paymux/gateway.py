@@ -111,7 +111,12 @@ class _Core:
         self, request: ChargeRequest, provider: str | None
     ) -> tuple[str, Flow[Charge]]:
         request = _checked(request, ChargeRequest, "request")
-        name = provider if provider is not None else self.route(request).provider
+        if provider is None:
+            name = self.route(request).provider
+        else:
+            # An explicit choice skips routing, not the capability check.
+            name = provider
+            self.provider(name).check_capability(request)
         return name, self.provider(name).create_charge(request)
 
     def _retrieve_flow(

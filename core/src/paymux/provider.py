@@ -161,6 +161,30 @@ class Provider(ABC, Generic[S]):
 
     # -- helpers for subclasses --------------------------------------------------------------
 
+    def check_capability(self, request: ChargeRequest) -> Capability:
+        """The capability that takes ``request``; :class:`InvalidRequest` naming the field if none.
+
+        Call it first in ``create_charge``: a flow driven without the router (an explicit
+        ``provider=``, or a test) must refuse what the provider would refuse, before any request.
+        """
+        capability = self.capability_for(request.method)
+        if capability is None:
+            offered = ", ".join(c.method for c in self.capabilities())
+            raise InvalidRequest(
+                f"{self.name} does not offer method {request.method!r} (only {offered})",
+                field="method",
+            )
+        why = capability.why_not(request)
+        if why is not None:
+            if capability.countries is not None and request.country not in capability.countries:
+                field = "country"
+            elif capability.range_for(request.amount.currency) is None:
+                field = "amount.currency"
+            else:
+                field = "amount"
+            raise InvalidRequest(why, field=field)
+        return capability
+
     def check_refund(self, charge: Charge, amount: Money) -> None:
         """Generic refund rules from the capability table; providers add their own."""
         capability = self.capability_for(charge.method) if charge.method else None
