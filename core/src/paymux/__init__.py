@@ -25,7 +25,7 @@ from .status import ChargeStatus, FailureReason, RefundStatus, RefundSupport
 
 if TYPE_CHECKING:
     from .gateway import AsyncGateway, Gateway
-    from .ledger import Ledger
+    from .ledger import AsyncLedger, Ledger
     from .plugins import available_providers
 
 # Loaded on first use so that `import paymux` stays cheap (no stevedore, tenacity or SQLAlchemy).
@@ -33,6 +33,7 @@ _LAZY = {
     "Gateway": "gateway",
     "AsyncGateway": "gateway",
     "Ledger": "ledger",
+    "AsyncLedger": "ledger",
     "available_providers": "plugins",
 }
 
@@ -51,6 +52,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AmountRange",
     "AsyncGateway",
+    "AsyncLedger",
     "Capability",
     "Charge",
     "ChargeRequest",

@@ -49,7 +49,8 @@ REFUND_GROWS: frozenset[tuple[ChargeStatus, ChargeStatus]] = frozenset(
 """Moves allowed only when the refunded amount strictly grows."""
 
 CONFLICTS: frozenset[tuple[ChargeStatus, ChargeStatus]] = frozenset(
-    {(a, b) for a in _FAILED_FINALS for b in _PAID} | {(a, b) for a in _PAID for b in _FAILED_FINALS}
+    {(a, b) for a in _FAILED_FINALS for b in _PAID}
+    | {(a, b) for a in _PAID for b in _FAILED_FINALS}
 )
 """Reports that contradict a final outcome: money taken vs not taken. Flagged, never applied."""
 
@@ -139,7 +140,9 @@ def apply(current: State, incoming: State) -> Outcome:
         return Outcome(current, Verdict.SAME)
     pair = (current.status, new.status)
     if pair in CONFLICTS:
-        return Outcome(current, Verdict.CONFLICT, f"reported {new.status} for a {current.status} charge")
+        return Outcome(
+            current, Verdict.CONFLICT, f"reported {new.status} for a {current.status} charge"
+        )
     if current.status in _PAID and new.status in _PAID:
         # The join: the larger refunded amount wins, wherever it came from.
         merged = _normalized(replace(current, refunded=max(current.refunded, new.refunded)))
@@ -153,5 +156,9 @@ def apply(current: State, incoming: State) -> Outcome:
 
 def refund_state(current: State, refunded_total: int) -> State:
     """What a set of successful refunds (``refunded_total``) says about the charge."""
-    return State(S.PARTIALLY_REFUNDED if refunded_total else S.SUCCEEDED, current.amount,
-                 current.currency, refunded_total)
+    return State(
+        S.PARTIALLY_REFUNDED if refunded_total else S.SUCCEEDED,
+        current.amount,
+        current.currency,
+        refunded_total,
+    )

@@ -1,0 +1,30 @@
+"""The ledger: durable charge state, webhook application, refunds and reconciliation.
+
+Needs the ``ledger`` extra (SQLAlchemy); PostgreSQL also needs ``postgres`` (psycopg 3).
+"""
+
+from __future__ import annotations
+
+from .ledger import AsyncLedger, Ledger
+from .records import Entry, EventRecord, Flag, ReconcileReport, RefundRecord, WebhookResult
+from .schema import SCHEMA_VERSION
+from .state_machine import TRANSITIONS, State, Verdict, apply
+from .store import ConcurrentUpdate, LedgerError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TRANSITIONS",
+    "AsyncLedger",
+    "ConcurrentUpdate",
+    "Entry",
+    "EventRecord",
+    "Flag",
+    "Ledger",
+    "LedgerError",
+    "ReconcileReport",
+    "RefundRecord",
+    "State",
+    "Verdict",
+    "WebhookResult",
+    "apply",
+]

@@ -1,0 +1,179 @@
+"""``paymux reconcile`` and ``paymux ledger show``; the dispatcher in ``paymux.cli`` calls these.
+
+Both take an argparse namespace with ``db`` (ledger URL), ``config`` (paymux.toml) and, for
+reconcile, ``older_than`` (seconds); show also takes ``reference``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from ..errors import ConfigurationError
+from .records import Entry
+
+EXIT_OK, EXIT_FAILED = 0, 1
+DEFAULT_DB = "sqlite:///paymux.db"
+
+
+def _gateway(args: argparse.Namespace) -> Any:
+    if getattr(args, "config", None):
+        from ..gateway import Gateway
+
+        return Gateway.from_config(args.config)
+    # Without --config the main CLI falls back to the embedded sandbox's settings.
+    from .. import cli
+
+    return cli._gateway(args)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def reconcile_command(args: argparse.Namespace) -> int:
+    """Poll the provider for stale open charges; progress bar, then a summary. Exit 1 on errors."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from .ledger import Ledger
+
+    seconds = getattr(args, "older_than", 300)
+    if seconds is None or seconds < 0:
+        raise ConfigurationError("--older-than must be a number of seconds >= 0")
+    console = _console()
+    with Ledger(_gateway(args), url=getattr(args, "db", None) or DEFAULT_DB) as ledger:
+        columns = (
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task("reconciling", total=None)
+
+            def progress(done: int, total: int, reference: str) -> None:
+                bar.update(
+                    task, completed=done, total=total, description=f"reconciling {reference}"
+                )
+
+            report = ledger.reconcile(older_than=timedelta(seconds=seconds), progress=progress)
+            bar.update(
+                task,
+                description="reconciled",
+                total=max(report.checked + report.skipped, 1),
+                completed=max(report.checked + report.skipped, 1),
+            )
+
+    summary = Table(title=f"Reconcile ({ledger.store.describe()})", show_header=False)
+    for label, value in (
+        ("checked", report.checked),
+        ("changed", report.changed),
+        ("unchanged", report.unchanged),
+        ("not due yet", report.skipped),
+        ("flagged", report.flagged),
+        ("errors", len(report.errors)),
+    ):
+        summary.add_row(label, str(value))
+    console.print(summary)
+    for reference, before, after in report.transitions:
+        console.print(f"  {reference}: {before} -> {after}")
+    for reference, error in report.errors.items():
+        console.print(f"  [red]{reference}: {error}[/red]")
+    return EXIT_FAILED if report.errors else EXIT_OK
+
+
+def show_command(args: argparse.Namespace) -> int:
+    """Print one charge: state, refunds, events, flags. Needs no provider settings."""
+    from .store import Store
+    from .tx import entry_of
+
+    reference = args.reference
+    url = getattr(args, "db", None) or DEFAULT_DB
+    console = _console()
+    database = make_url(url).database
+    on_disk = url.startswith("sqlite") and database not in (None, "", ":memory:")
+    if on_disk and not Path(str(database)).exists():
+        # Looking must not create an empty ledger where the user mistyped a path.
+        console.print(f"[red]no ledger database at {database}[/red]")
+        return EXIT_FAILED
+    store = Store(url)
+    try:
+        store.ensure_schema()
+        entry = store.read(lambda conn: entry_of(conn, reference))
+    finally:
+        store.dispose()
+    if entry is None:
+        console.print(f"[red]no charge {reference!r} in {store.describe()}[/red]")
+        return EXIT_FAILED
+    render_entry(console, entry)
+    return EXIT_OK
+
+
+def render_entry(console: Any, entry: Entry) -> None:
+    from rich.table import Table
+
+    head = Table(title=f"Charge {entry.reference}", show_header=False)
+    rows: list[tuple[str, str]] = [
+        ("provider", entry.provider),
+        ("provider id", entry.provider_id or "-"),
+        ("status", entry.status),
+        ("amount", f"{entry.amount}  ({entry.amount.amount} minor units)"),
+        ("refunded", f"{entry.refunded}"),
+        (
+            "creation",
+            entry.create_state + (f" ({entry.create_error})" if entry.create_error else ""),
+        ),
+        ("version", str(entry.version)),
+        ("created", entry.created_at.isoformat()),
+        ("updated", entry.updated_at.isoformat()),
+        ("last polled", entry.checked_at.isoformat() if entry.checked_at else "-"),
+    ]
+    charge = entry.charge
+    if charge is not None:
+        if charge.next_action is not None:
+            rows.append(("next action", charge.next_action.type))
+        if charge.failure is not None:
+            rows.append(("failure", f"{charge.failure.reason} ({charge.failure.code or '-'})"))
+        if charge.provider_status:
+            rows.append(("provider status", charge.provider_status))
+    for label, value in rows:
+        head.add_row(label, value)
+    console.print(head)
+    if entry.refunds:
+        refunds = Table(title="Refunds")
+        for column in ("reference", "provider id", "amount", "status", "created"):
+            refunds.add_column(column)
+        for r in entry.refunds:
+            refunds.add_row(
+                r.reference or "-",
+                r.provider_id or "-",
+                str(r.amount),
+                r.status,
+                r.created_at.isoformat(),
+            )
+        console.print(refunds)
+    if entry.events:
+        events = Table(title="Events")
+        for column in ("received", "source", "event id", "type", "outcome", "status after"):
+            events.add_column(column)
+        for e in entry.events:
+            events.add_row(
+                e.received_at.isoformat(),
+                e.source,
+                e.event_id,
+                e.type,
+                e.outcome,
+                e.status_after or "-",
+            )
+        console.print(events)
+    if entry.flags:
+        console.print("[bold red]Flags (not applied; needs a look):[/bold red]")
+        for f in entry.flags:
+            console.print(f"  [red]{f.kind}[/red] {f.detail} (event {f.event_id or '-'})")

@@ -1,0 +1,590 @@
+"""``Ledger`` (sync) and ``AsyncLedger``: durable payment state on top of a gateway.
+
+Each operation is written once, as a generator of steps (a database transaction, a gateway call,
+a pause), in the same spirit as the providers' sans-IO flows. ``Ledger`` runs the steps directly;
+``AsyncLedger`` awaits the gateway and runs database steps in a worker thread, so the event loop
+never blocks on a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Generator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar, cast
+
+from sqlalchemy import Connection, Engine
+
+from ..errors import InvalidRequest, PaymuxError, ProviderError, TransportError
+from ..gateway import AsyncGateway, Gateway
+from ..models import Charge, ChargeRequest, Refund, WebhookEvent
+from ..money import Money
+from ..status import ChargeStatus
+from . import tx
+from .records import Entry, Flag, ReconcileReport, WebhookResult
+from .store import Store, utcnow
+
+T = TypeVar("T")
+G = TypeVar("G", Gateway, AsyncGateway)
+log = logging.getLogger("paymux.ledger")
+
+Until = ChargeStatus | Collection[ChargeStatus] | Callable[[Charge], bool] | None
+Progress = Callable[[int, int, str], None]
+"""``progress(done, total, reference)``, called after each charge ``reconcile`` looked at."""
+
+
+@dataclass(frozen=True)
+class _Db:
+    work: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class _Net:
+    method: str
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _Pause:
+    seconds: float
+
+
+_Step = _Db | _Net | _Pause
+_Op = Generator[_Step, Any, T]
+
+
+def _net(method: str, *args: Any, **kwargs: Any) -> _Net:
+    return _Net(method, args, kwargs)
+
+
+def _predicate(until: Until) -> Callable[[Charge], bool]:
+    if until is None:
+        return lambda charge: charge.status.is_final
+    if isinstance(until, ChargeStatus):
+        return lambda charge: charge.status is until
+    if callable(until):
+        return until
+    wanted = frozenset(ChargeStatus(s) for s in until)
+    return lambda charge: charge.status in wanted
+
+
+def _create_rejected(error: ProviderError) -> bool:
+    """True when the provider's refusal proves no payment was created."""
+    status = error.http_status
+    return status is not None and 400 <= status < 500 and status not in (408, 409, 429)
+
+
+class _LedgerBase(Generic[G]):
+    _gateway_type: type[G]
+
+    def __init__(
+        self,
+        gateway: G,
+        url: str | Engine = "sqlite:///paymux.db",
+        *,
+        create_lease: timedelta = timedelta(minutes=2),
+        busy_timeout: float = 30.0,
+        clock: Callable[[], datetime] | None = None,
+        echo: bool = False,
+    ) -> None:
+        if not isinstance(gateway, self._gateway_type):
+            raise InvalidRequest(
+                f"{type(self).__name__} needs a {self._gateway_type.__name__},"
+                f" got {type(gateway).__name__}",
+                field="gateway",
+            )
+        self.gateway: G = gateway
+        self.store = Store(url, busy_timeout=busy_timeout, echo=echo)
+        self.create_lease = create_lease
+        self._clock = clock or utcnow
+        self._changed = threading.Condition()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.store.describe()!r})"
+
+    # -- database steps ----------------------------------------------------------------------
+
+    def _ctx(self) -> tx.Ctx:
+        return tx.Ctx(self.store, self._clock())
+
+    def _write(self, work: Callable[[Connection, tx.Ctx], T]) -> _Db:
+        def run() -> T:
+            self.store.ensure_schema()
+            result = self.store.write(lambda conn: work(conn, self._ctx()))
+            with self._changed:
+                self._changed.notify_all()
+            return result
+
+        return _Db(run)
+
+    def _release(self, reference: str, state: str, why: str) -> _Db:
+        """Give up a create claim, saying what is known about the provider's side."""
+        return self._write(lambda c, x: tx.release_create(c, x, reference, state, why))
+
+    def _read(self, work: Callable[[Connection], T]) -> _Db:
+        def run() -> T:
+            self.store.ensure_schema()
+            return self.store.read(work)
+
+        return _Db(run)
+
+    # -- operations, written once ------------------------------------------------------------
+
+    def _create_op(self, request: ChargeRequest, provider: str | None) -> _Op[Charge]:
+        if not isinstance(request, ChargeRequest):
+            raise InvalidRequest(
+                f"expected ChargeRequest, got {type(request).__name__}", field="request"
+            )
+        name = provider if provider is not None else self.gateway.route(request).provider
+        self.gateway.provider(name)  # an unknown provider fails before anything is recorded
+        pause = 0.02
+        while True:
+            claim = cast(
+                tx.Claim,
+                (
+                    yield self._write(
+                        lambda c, x: tx.claim_create(
+                            c, x, request, name, provider is not None, self.create_lease
+                        )
+                    )
+                ),
+            )
+            if claim.action == "return":
+                assert claim.charge is not None
+                return claim.charge
+            if claim.action == "wait":
+                log.debug(
+                    "ledger: %s is being created by another caller; waiting", request.reference
+                )
+                yield _Pause(pause)
+                pause = min(pause * 2, 0.5)
+                continue
+            break
+        if claim.action == "recover":
+            found = yield from self._recover_op(request.reference, claim.provider)
+            if found is not None:
+                return found
+        try:
+            charge = cast(Charge, (yield _net("create_charge", request, provider=claim.provider)))
+        except TransportError as error:
+            if not error.request_sent:
+                yield self._release(request.reference, "new", str(error))
+                raise
+            yield self._release(request.reference, "unknown", str(error))
+            # The provider may have the payment: one look-up now, before handing the error back.
+            try:
+                found = yield from self._recover_op(request.reference, claim.provider, resend=False)
+            except PaymuxError:
+                raise error from None
+            if found is None:
+                raise
+            return found
+        except ProviderError as error:
+            state = "rejected" if _create_rejected(error) else "unknown"
+            yield self._release(request.reference, state, str(error))
+            raise
+        except BaseException as error:
+            # Anything else (a bug, KeyboardInterrupt) may have happened after the POST left.
+            yield self._release(request.reference, "unknown", type(error).__name__)
+            raise
+        done = yield self._write(lambda c, x: tx.complete_create(c, x, request.reference, charge))
+        return cast(Charge, done)
+
+    def _recover_op(
+        self, reference: str, provider: str, *, resend: bool = True
+    ) -> _Op[Charge | None]:
+        """Find a payment whose creation may have reached the provider. None: it does not exist
+        (and, with ``resend``, the caller holds the claim to send it)."""
+        try:
+            charge = cast(Charge, (yield _net("retrieve_charge", provider, reference=reference)))
+        except ProviderError as error:
+            if error.http_status == 404:
+                log.info("ledger: %s was never created at %s; sending it", reference, provider)
+                if not resend:
+                    yield self._release(reference, "new", str(error))
+                return None
+            yield self._release(reference, "unknown", str(error))
+            raise
+        except BaseException as error:
+            yield self._release(reference, "unknown", type(error).__name__)
+            raise
+        log.info("ledger: recovered %s from %s by reference", reference, provider)
+        done = yield self._write(lambda c, x: tx.complete_create(c, x, reference, charge))
+        return cast(Charge, done)
+
+    def _webhook_op(
+        self, provider: str, body: bytes | str, headers: Mapping[str, str] | None
+    ) -> _Op[WebhookResult]:
+        # Verification happens before any database work: a forged body changes nothing.
+        event = cast(WebhookEvent, (yield _net("parse_webhook", provider, body, headers)))
+        result = yield from self._event_op(event)
+        return result
+
+    def _event_op(self, event: WebhookEvent) -> _Op[WebhookResult]:
+        if not isinstance(event, WebhookEvent):
+            raise InvalidRequest(
+                f"expected WebhookEvent, got {type(event).__name__}", field="event"
+            )
+        result = yield self._write(lambda c, x: tx.handle_event(c, x, event))
+        return cast(WebhookResult, result)
+
+    def _refresh_op(self, reference: str) -> _Op[Charge | None]:
+        state, _, charge = cast(
+            tuple[str, datetime | None, Charge | None],
+            (yield self._read(lambda c: tx.create_state(c, reference))),
+        )
+        if charge is None:
+            entry = cast(Entry | None, (yield self._read(lambda c: tx.entry_of(c, reference))))
+            if entry is None or state not in ("unknown", "sending"):
+                return charge
+            fetched = cast(
+                Charge, (yield _net("retrieve_charge", entry.provider, reference=reference))
+            )
+        else:
+            fetched = cast(Charge, (yield _net("retrieve_charge", charge)))
+        applied = yield self._write(lambda c, x: tx.apply_poll(c, x, reference, fetched))
+        return cast(Charge | None, applied[0])
+
+    def _refund_op(
+        self, charge: Charge | str, amount: Money | None, reason: str | None, reference: str | None
+    ) -> _Op[Refund]:
+        charge_reference = charge.reference if isinstance(charge, Charge) else charge
+        if not isinstance(charge_reference, str):
+            raise InvalidRequest(
+                "give the charge's reference (or a Charge that has one)", field="charge"
+            )
+        if amount is not None and not isinstance(amount, Money):
+            raise InvalidRequest(f"expected Money, got {type(amount).__name__}", field="amount")
+        held = cast(
+            tx.Reservation,
+            (
+                yield self._write(
+                    lambda c, x: tx.reserve_refund(
+                        c, x, charge_reference, amount, reason, reference
+                    )
+                )
+            ),
+        )
+        if held.existing is not None:
+            return held.existing
+        try:
+            refund = cast(
+                Refund,
+                (yield _net("refund", held.charge, held.amount, reason, reference=held.reference)),
+            )
+        except TransportError as error:
+            # Sent: the provider may have refunded, so the amount stays held until a webhook,
+            # a retry with the same reference, or an operator settles it.
+            status = "unknown" if error.request_sent else "failed"
+            yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, status))
+            raise
+        except PaymuxError:
+            yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, "failed"))
+            raise
+        except BaseException:
+            yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, "unknown"))
+            raise
+        yield self._write(
+            lambda c, x: tx.finish_refund(c, x, charge_reference, held.refund_row, refund)
+        )
+        return refund
+
+    def _reconcile_op(
+        self, older_than: timedelta, limit: int | None, progress: Progress | None
+    ) -> _Op[ReconcileReport]:
+        if not isinstance(older_than, timedelta) or older_than < timedelta(0):
+            raise InvalidRequest("must be a non-negative timedelta", field="older_than")
+        report = ReconcileReport()
+        found = cast(
+            list[tx.Candidate],
+            (yield self._write(lambda c, x: tx.candidates(c, x, older_than, limit))),
+        )
+        total = len(found)
+        for done, candidate in enumerate(found, 1):
+            yield from self._reconcile_one(candidate, report)
+            if progress is not None:
+                progress(done, total, candidate.reference)
+        return report
+
+    def _reconcile_one(self, candidate: tx.Candidate, report: ReconcileReport) -> _Op[None]:
+        reference = candidate.reference
+        try:
+            provider = self.gateway.provider(candidate.provider)
+            if candidate.charge is not None:
+                due = candidate.created_at + provider.reconcile_after(candidate.charge)
+                if due > self._clock():
+                    report.skipped += 1
+                    return
+                fetched = cast(Charge, (yield _net("retrieve_charge", candidate.charge)))
+            else:
+                fetched = cast(
+                    Charge, (yield _net("retrieve_charge", candidate.provider, reference=reference))
+                )
+        except ProviderError as error:
+            report.checked += 1
+            if candidate.charge is None and error.http_status == 404:
+                # The create request never produced a payment: nothing to wait for.
+                yield self._write(
+                    lambda c, x: tx.mark_checked(
+                        c, x, reference, create_state="rejected", error="not found at the provider"
+                    )
+                )
+                report.unchanged += 1
+                return
+            report.errors[reference] = str(error)
+            return
+        except PaymuxError as error:
+            report.checked += 1
+            report.errors[reference] = str(error)
+            return
+        report.checked += 1
+        before = candidate.charge.status.value if candidate.charge else "pending"
+        charge, changed, _verdict, flags = cast(
+            tuple[Charge | None, bool, str, tuple[Flag, ...]],
+            (yield self._write(lambda c, x: tx.apply_poll(c, x, reference, fetched))),
+        )
+        if flags:
+            report.flagged += 1
+        if changed and charge is not None:
+            report.changed += 1
+            report.transitions.append((reference, before, charge.status.value))
+        else:
+            report.unchanged += 1
+
+    def _wait_op(self, reference: str, until: Until, timeout: float) -> _Op[Charge | None]:
+        done = _predicate(until)
+        deadline = time.monotonic() + timeout
+        pause = 0.02
+        while True:
+            charge = cast(
+                Charge | None, (yield self._read(lambda c: tx.charge_of_ref(c, reference)))
+            )
+            if charge is not None and done(charge):
+                return charge
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return charge
+            yield _Pause(min(pause, left))
+            pause = min(pause * 2, 0.5)
+
+    # -- reads (no network; the same for sync and async callers) -------------------------------
+
+    def entry(self, reference: str) -> Entry | None:
+        """Everything recorded about one charge: state, refunds, events, flags."""
+        self.store.ensure_schema()
+        return self.store.read(lambda c: tx.entry_of(c, reference))
+
+    def flags(self, reference: str | None = None) -> tuple[Flag, ...]:
+        """Reports the ledger refused to apply silently (all charges, or one)."""
+        self.store.ensure_schema()
+        return self.store.read(lambda c: tx.flags_of(c, reference))
+
+    def schema_version(self) -> int:
+        return self.store.schema_version()
+
+
+class Ledger(_LedgerBase[Gateway]):
+    """Durable payment state for a synchronous :class:`~paymux.Gateway`.
+
+    >>> ledger = Ledger(gw, url="sqlite:///paymux.db")       # or postgresql+psycopg://...
+    >>> charge = ledger.create_charge(request)               # idempotent per request.reference
+    >>> ledger.handle_webhook("omise", body=raw, headers=headers).charge
+    >>> ledger.reconcile(older_than=timedelta(minutes=5))
+    """
+
+    _gateway_type = Gateway
+
+    def _drive(self, op: _Op[T]) -> T:
+        try:
+            step = next(op)
+            while True:
+                try:
+                    if isinstance(step, _Db):
+                        result = step.work()
+                    elif isinstance(step, _Net):
+                        result = getattr(self.gateway, step.method)(*step.args, **step.kwargs)
+                    else:
+                        with self._changed:
+                            # Woken early when this process changes a charge; otherwise polls,
+                            # because the webhook may land on another instance.
+                            self._changed.wait(step.seconds)
+                        result = None
+                except BaseException as error:
+                    step = op.throw(error)
+                    continue
+                step = op.send(result)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        finally:
+            op.close()
+
+    def create_charge(self, request: ChargeRequest, provider: str | None = None) -> Charge:
+        """Record, then create the payment at the provider; idempotent per ``request.reference``.
+
+        A second call with the same reference returns the first charge and never creates a second
+        provider payment (a concurrent second call waits for the first). After a network failure
+        that may have reached the provider, the next call looks the payment up by reference
+        instead of sending it again.
+        """
+        return self._drive(self._create_op(request, provider))
+
+    def get(self, reference: str) -> Charge | None:
+        """The charge as the ledger knows it; None if unknown or not yet accepted by the provider."""
+        self.store.ensure_schema()
+        return self.store.read(lambda c: tx.charge_of_ref(c, reference))
+
+    def handle_webhook(
+        self, provider: str, body: bytes | str, headers: Mapping[str, str] | None = None
+    ) -> WebhookResult:
+        """Verify, dedupe (by ``WebhookEvent.id``) and apply a callback.
+
+        Raises ``WebhookVerificationError``/``WebhookParseError`` (and changes nothing) for a
+        forged or unreadable body. ``result.charge`` is the charge after the event.
+        """
+        return self._drive(self._webhook_op(provider, body, headers))
+
+    def apply_event(self, event: WebhookEvent) -> WebhookResult:
+        """Apply an already verified event (e.g. one parsed by ``Gateway.parse_webhook``)."""
+        return self._drive(self._event_op(event))
+
+    def refund(
+        self,
+        charge: Charge | str,
+        amount: Money | None = None,
+        reason: str | None = None,
+        *,
+        reference: str | None = None,
+    ) -> Refund:
+        """Refund ``amount`` (all that is left when None) of the charge with this reference.
+
+        The amount is reserved in the database under the charge's lock before the provider is
+        called, so concurrent refunds can never add up to more than the charge.
+        """
+        return self._drive(self._refund_op(charge, amount, reason, reference))
+
+    def refresh(self, reference: str) -> Charge | None:
+        """Ask the provider about one charge now and apply the answer."""
+        return self._drive(self._refresh_op(reference))
+
+    def reconcile(
+        self,
+        older_than: timedelta = timedelta(minutes=5),
+        *,
+        limit: int | None = None,
+        progress: Progress | None = None,
+    ) -> ReconcileReport:
+        """Poll the provider for open charges with no news for ``older_than`` (and older than
+        the provider's own ``reconcile_after``) and apply what it says."""
+        return self._drive(self._reconcile_op(older_than, limit, progress))
+
+    def wait(self, reference: str, until: Until = None, timeout: float = 30.0) -> Charge | None:
+        """Block until the charge satisfies ``until`` (default: any final status) or ``timeout``
+        seconds pass; returns the charge as it then is (check its status)."""
+        return self._drive(self._wait_op(reference, until, timeout))
+
+    def close(self) -> None:
+        self.store.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncLedger(_LedgerBase[AsyncGateway]):
+    """The same as :class:`Ledger` for an :class:`~paymux.AsyncGateway`, with ``await``.
+
+    Database work runs in a worker thread (SQLAlchemy's sync engine), so a lock wait never
+    stalls the event loop.
+    """
+
+    _gateway_type = AsyncGateway
+
+    async def _drive(self, op: _Op[T]) -> T:
+        try:
+            step = next(op)
+            while True:
+                try:
+                    if isinstance(step, _Db):
+                        result = await asyncio.to_thread(step.work)
+                    elif isinstance(step, _Net):
+                        result = await getattr(self.gateway, step.method)(*step.args, **step.kwargs)
+                    else:
+                        await asyncio.sleep(step.seconds)
+                        result = None
+                except BaseException as error:
+                    step = op.throw(error)
+                    continue
+                step = op.send(result)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        finally:
+            op.close()
+
+    async def create_charge(self, request: ChargeRequest, provider: str | None = None) -> Charge:
+        return await self._drive(self._create_op(request, provider))
+
+    async def get(self, reference: str) -> Charge | None:
+        self.store.ensure_schema()
+        return await asyncio.to_thread(self.store.read, lambda c: tx.charge_of_ref(c, reference))
+
+    async def handle_webhook(
+        self, provider: str, body: bytes | str, headers: Mapping[str, str] | None = None
+    ) -> WebhookResult:
+        return await self._drive(self._webhook_op(provider, body, headers))
+
+    async def apply_event(self, event: WebhookEvent) -> WebhookResult:
+        return await self._drive(self._event_op(event))
+
+    async def refund(
+        self,
+        charge: Charge | str,
+        amount: Money | None = None,
+        reason: str | None = None,
+        *,
+        reference: str | None = None,
+    ) -> Refund:
+        return await self._drive(self._refund_op(charge, amount, reason, reference))
+
+    async def refresh(self, reference: str) -> Charge | None:
+        return await self._drive(self._refresh_op(reference))
+
+    async def reconcile(
+        self,
+        older_than: timedelta = timedelta(minutes=5),
+        *,
+        limit: int | None = None,
+        progress: Progress | None = None,
+    ) -> ReconcileReport:
+        return await self._drive(self._reconcile_op(older_than, limit, progress))
+
+    async def wait(
+        self, reference: str, until: Until = None, timeout: float = 30.0
+    ) -> Charge | None:
+        return await self._drive(self._wait_op(reference, until, timeout))
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.store.dispose)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,949 @@
+"""The ledger's database transactions. Each function runs inside ``Store.write``/``read``.
+
+Lock order, the same everywhere so transactions cannot deadlock each other: the advisory lock on
+``(provider, charge id)`` first (PostgreSQL only), then the charge row (``FOR UPDATE``), then its
+refund and event rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..errors import InvalidRequest, RefundNotAllowed
+from ..models import Charge, ChargeRequest, Refund, WebhookEvent
+from ..money import Money
+from ..status import ChargeStatus, RefundStatus
+from . import schema
+from .records import Entry, EventRecord, Flag, RefundRecord, WebhookResult
+from .state_machine import Outcome, State, Verdict, apply, refund_state
+from .store import ConcurrentUpdate, Store, from_db, to_db, when
+
+log = logging.getLogger("paymux.ledger")
+
+C = schema.charges.c
+R = schema.refunds.c
+E = schema.events.c
+F = schema.flags.c
+
+OPEN = (ChargeStatus.PENDING.value, ChargeStatus.REQUIRES_ACTION.value)
+HELD_REFUNDS = ("reserved", "unknown", "pending")
+"""Refund rows whose amount is spoken for: they may still succeed."""
+
+
+@dataclass(frozen=True)
+class Ctx:
+    store: Store
+    now: datetime
+
+
+def dump(model: Charge | Refund | WebhookEvent) -> str:
+    """JSON for the database. ``raw`` payloads stay out: they may carry personal data."""
+    if isinstance(model, WebhookEvent):
+        return model.model_dump_json(exclude={"raw": True, "charge": {"raw"}, "refund": {"raw"}})
+    return model.model_dump_json(exclude={"raw"})
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def state_of(row: Row[Any]) -> State:
+    return State(ChargeStatus(row.status), row.amount, row.currency, row.refunded)
+
+
+def charge_of(row: Row[Any]) -> Charge | None:
+    """The ledger's view: the provider's last snapshot with the merged status and refunds."""
+    if row.snapshot is None:
+        return None
+    charge = Charge.model_validate_json(row.snapshot)
+    status = ChargeStatus(row.status)
+    update_: dict[str, Any] = {
+        "status": status,
+        "refunded_amount": Money(row.refunded, row.currency),
+    }
+    if status.is_final:
+        update_["next_action"] = None
+    return charge.model_copy(update=update_)
+
+
+def charge_row(conn: Connection, reference: str, *, lock: bool = False) -> Row[Any] | None:
+    query = select(schema.charges).where(C.reference == reference)
+    if lock:
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def charge_row_by_id(
+    conn: Connection, provider: str, charge_id: str, *, lock: bool = False
+) -> Row[Any] | None:
+    query = select(schema.charges).where(C.provider == provider, C.provider_id == charge_id)
+    if lock:
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def flags_of(conn: Connection, reference: str | None = None) -> tuple[Flag, ...]:
+    query = select(schema.flags).order_by(F.id)
+    if reference is not None:
+        query = query.where(F.charge_reference == reference)
+    return tuple(
+        Flag(r.kind, r.detail, r.provider, r.charge_reference, r.event_id, when(r.created_at))
+        for r in conn.execute(query)
+    )
+
+
+def entry_of(conn: Connection, reference: str) -> Entry | None:
+    row = charge_row(conn, reference)
+    if row is None:
+        return None
+    refunds = tuple(
+        RefundRecord(
+            r.reference,
+            r.provider_id,
+            Money(r.amount, r.currency),
+            r.status,
+            r.reason,
+            when(r.created_at),
+            when(r.updated_at),
+        )
+        for r in conn.execute(
+            select(schema.refunds).where(R.charge_reference == reference).order_by(R.id)
+        )
+    )
+    events = tuple(
+        EventRecord(
+            e.provider,
+            e.event_id,
+            e.type,
+            e.source,
+            e.outcome,
+            e.status_after,
+            when(e.received_at),
+        )
+        for e in conn.execute(
+            select(schema.events)
+            .where(E.charge_reference == reference)
+            .order_by(E.received_at, E.event_id)
+        )
+    )
+    return Entry(
+        reference=row.reference,
+        provider=row.provider,
+        provider_id=row.provider_id,
+        charge=charge_of(row),
+        amount=Money(row.amount, row.currency),
+        refunded=Money(row.refunded, row.currency),
+        status=row.status,
+        create_state=row.create_state,
+        create_error=row.create_error,
+        version=row.version,
+        created_at=when(row.created_at),
+        updated_at=when(row.updated_at),
+        checked_at=from_db(row.checked_at),
+        flags=flags_of(conn, reference),
+        refunds=refunds,
+        events=events,
+    )
+
+
+# -- writing helpers --------------------------------------------------------------------------
+
+
+def _bump(conn: Connection, ctx: Ctx, row: Row[Any], **values: Any) -> None:
+    """Update a locked charge row, compare-and-set on its version."""
+    result = conn.execute(
+        update(schema.charges)
+        .where(C.reference == row.reference, C.version == row.version)
+        .values(version=row.version + 1, updated_at=to_db(ctx.now), **values)
+        .returning(C.version)
+    )
+    if result.first() is None:
+        raise ConcurrentUpdate(f"charge {row.reference} changed under a locked update")
+
+
+def _insert_ignore(conn: Connection, store: Store, table: Any, values: dict[str, Any]) -> bool:
+    """INSERT unless the primary key exists; True when a row was inserted."""
+    dialect_insert = postgresql.insert if store.is_postgres else sqlite.insert
+    first_key = next(iter(table.primary_key.columns))
+    # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT through SQLAlchemy.
+    statement = dialect_insert(table).values(**values).on_conflict_do_nothing().returning(first_key)
+    return conn.execute(statement).first() is not None
+
+
+def _flag(
+    conn: Connection,
+    ctx: Ctx,
+    *,
+    provider: str,
+    reference: str | None,
+    event_id: str | None,
+    kind: str,
+    detail: str,
+) -> Flag | None:
+    """Store a flag once per (charge, kind, detail): repeated polls must not pile them up."""
+    exists = conn.execute(
+        select(F.id).where(
+            F.charge_reference == reference
+            if reference is not None
+            else F.charge_reference.is_(None),
+            F.kind == kind,
+            F.detail == detail,
+        )
+    ).first()
+    if exists is not None:
+        return None
+    conn.execute(
+        schema.flags.insert().values(
+            charge_reference=reference,
+            provider=provider,
+            event_id=event_id,
+            kind=kind,
+            detail=detail,
+            created_at=to_db(ctx.now),
+        )
+    )
+    if reference is not None:
+        conn.execute(
+            update(schema.charges)
+            .where(C.reference == reference)
+            .values(flag_count=C.flag_count + 1)
+        )
+    log.warning("ledger flag on %s (%s): %s: %s", reference, provider, kind, detail)
+    return Flag(kind, detail, provider, reference, event_id, ctx.now)
+
+
+def _record_event(
+    conn: Connection,
+    ctx: Ctx,
+    *,
+    provider: str,
+    event_id: str,
+    type_: str,
+    source: str,
+    outcome: str,
+    reference: str | None,
+    charge_id: str | None,
+    status_after: str | None,
+    payload: str | None = None,
+) -> bool:
+    return _insert_ignore(
+        conn,
+        ctx.store,
+        schema.events,
+        {
+            "provider": provider,
+            "event_id": event_id,
+            "charge_reference": reference,
+            "charge_id": charge_id,
+            "type": type_,
+            "source": source,
+            "outcome": outcome,
+            "status_after": status_after,
+            "payload": payload,
+            "received_at": to_db(ctx.now),
+        },
+    )
+
+
+@dataclass
+class _Applied:
+    row: Row[Any]
+    changed: bool
+    verdict: Verdict
+    flags: list[Flag]
+
+
+def _report_charge(
+    conn: Connection, ctx: Ctx, row: Row[Any], charge: Charge, *, event_id: str | None
+) -> _Applied:
+    """Merge one provider report about ``row``'s charge. ``row`` is locked by the caller."""
+    flags: list[Flag] = []
+    if row.provider_id is not None and row.provider_id != charge.id:
+        flag = _flag(
+            conn,
+            ctx,
+            provider=row.provider,
+            reference=row.reference,
+            event_id=event_id,
+            kind="conflict",
+            detail=f"report about provider charge {charge.id}, the ledger holds {row.provider_id}",
+        )
+        return _Applied(row, False, Verdict.CONFLICT, [flag] if flag else [])
+    assert charge.refunded_amount is not None
+    incoming = State(
+        charge.status,
+        charge.amount.amount,
+        charge.amount.currency,
+        charge.refunded_amount.amount
+        if charge.refunded_amount.currency == charge.amount.currency
+        else 0,
+    )
+    outcome: Outcome = apply(state_of(row), incoming)
+    if outcome.verdict.flagged:
+        flag = _flag(
+            conn,
+            ctx,
+            provider=row.provider,
+            reference=row.reference,
+            event_id=event_id,
+            kind=outcome.verdict.value,
+            detail=outcome.detail,
+        )
+        if flag:
+            flags.append(flag)
+    values: dict[str, Any] = {}
+    if row.provider_id is None:
+        values["provider_id"] = charge.id
+    take_snapshot = (
+        outcome.changed
+        or row.snapshot is None
+        or (outcome.verdict is Verdict.SAME and not outcome.state.status.is_final)
+    )
+    if take_snapshot and not outcome.verdict.flagged:
+        values["snapshot"] = dump(charge)
+    if outcome.changed:
+        values["status"] = outcome.state.status.value
+        values["refunded"] = outcome.state.refunded
+    if values:
+        _bump(conn, ctx, row, **values)
+        row = charge_row(conn, row.reference)  # type: ignore[assignment]
+    if outcome.changed:
+        log.info("ledger %s: %s -> %s", row.reference, state_of(row).status, outcome.state.status)
+    return _Applied(row, outcome.changed, outcome.verdict, flags)
+
+
+def _refund_total(conn: Connection, reference: str) -> int:
+    total = conn.execute(
+        select(func.coalesce(func.sum(R.amount), 0)).where(
+            R.charge_reference == reference, R.status == RefundStatus.SUCCEEDED.value
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def _settle_refunds(conn: Connection, ctx: Ctx, row: Row[Any], *, event_id: str | None) -> _Applied:
+    """Fold the successful refund rows into the charge state."""
+    total = _refund_total(conn, row.reference)
+    if total == 0:
+        return _Applied(row, False, Verdict.SAME, [])
+    current = state_of(row)
+    outcome = apply(current, refund_state(current, total))
+    flags: list[Flag] = []
+    if outcome.verdict.flagged:
+        flag = _flag(
+            conn,
+            ctx,
+            provider=row.provider,
+            reference=row.reference,
+            event_id=event_id,
+            kind=outcome.verdict.value,
+            detail=outcome.detail,
+        )
+        flags += [flag] if flag else []
+    if outcome.changed:
+        _bump(conn, ctx, row, status=outcome.state.status.value, refunded=outcome.state.refunded)
+        row = charge_row(conn, row.reference)  # type: ignore[assignment]
+    return _Applied(row, outcome.changed, outcome.verdict, flags)
+
+
+_REFUND_ORDER = {"reserved": 0, "unknown": 0, "pending": 1, "succeeded": 2, "failed": 2}
+
+
+def _report_refund(
+    conn: Connection, ctx: Ctx, row: Row[Any], refund: Refund, *, event_id: str | None
+) -> _Applied:
+    """Record a refund report (webhook or the refund call's answer) and settle the charge."""
+    flags: list[Flag] = []
+    if refund.amount.currency != row.currency:
+        flag = _flag(
+            conn,
+            ctx,
+            provider=row.provider,
+            reference=row.reference,
+            event_id=event_id,
+            kind="refund_mismatch",
+            detail=f"refund {refund.id} in {refund.amount.currency} for a {row.currency} charge",
+        )
+        return _Applied(row, False, Verdict.MISMATCH, [flag] if flag else [])
+    existing = conn.execute(
+        select(schema.refunds).where(
+            R.charge_reference == row.reference,
+            or_(
+                and_(R.provider == row.provider, R.provider_id == refund.id),
+                and_(R.reference.is_not(None), R.reference == refund.reference),
+            ),
+        )
+    ).first()
+    status = refund.status.value
+    changed = False
+    if existing is None:
+        conn.execute(
+            schema.refunds.insert().values(
+                charge_reference=row.reference,
+                provider=row.provider,
+                provider_id=refund.id,
+                reference=refund.reference,
+                amount=refund.amount.amount,
+                currency=refund.amount.currency,
+                status=status,
+                snapshot=dump(refund),
+                created_at=to_db(ctx.now),
+                updated_at=to_db(ctx.now),
+            )
+        )
+        changed = True
+    else:
+        values: dict[str, Any] = {}
+        if existing.provider_id is None:
+            values["provider_id"] = refund.id
+        if existing.amount != refund.amount.amount:
+            flag = _flag(
+                conn,
+                ctx,
+                provider=row.provider,
+                reference=row.reference,
+                event_id=event_id,
+                kind="refund_mismatch",
+                detail=f"refund {refund.id} reported {refund.amount.amount}, asked {existing.amount}",
+            )
+            flags += [flag] if flag else []
+        elif existing.status != status:
+            if _REFUND_ORDER[status] > _REFUND_ORDER[existing.status]:
+                values["status"] = status
+                values["snapshot"] = dump(refund)
+                changed = True
+            elif {existing.status, status} == {"succeeded", "failed"}:
+                flag = _flag(
+                    conn,
+                    ctx,
+                    provider=row.provider,
+                    reference=row.reference,
+                    event_id=event_id,
+                    kind="conflict",
+                    detail=f"refund {refund.id} reported {status} after {existing.status}",
+                )
+                flags += [flag] if flag else []
+        if values:
+            conn.execute(
+                update(schema.refunds)
+                .where(R.id == existing.id)
+                .values(updated_at=to_db(ctx.now), **values)
+            )
+    settled = _settle_refunds(conn, ctx, row, event_id=event_id)
+    verdict = Verdict.APPLIED if (changed or settled.changed) else settled.verdict
+    return _Applied(settled.row, changed or settled.changed, verdict, flags + settled.flags)
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+def _apply_event_to(conn: Connection, ctx: Ctx, row: Row[Any], event: WebhookEvent) -> _Applied:
+    changed, flags = False, []
+    verdict = Verdict.SAME
+    if event.charge is not None:
+        got = _report_charge(conn, ctx, row, event.charge, event_id=event.id)
+        row, changed, verdict, flags = got.row, got.changed, got.verdict, got.flags
+    if event.refund is not None:
+        got = _report_refund(conn, ctx, row, event.refund, event_id=event.id)
+        row, flags = got.row, flags + got.flags
+        if got.changed or got.verdict.flagged or event.charge is None:
+            verdict = got.verdict if not changed else verdict
+        changed = changed or got.changed
+    return _Applied(row, changed, verdict, flags)
+
+
+def _event_charge_id(event: WebhookEvent) -> str | None:
+    if event.charge is not None:
+        return event.charge.id
+    return event.refund.charge_id if event.refund is not None else None
+
+
+def handle_event(conn: Connection, ctx: Ctx, event: WebhookEvent) -> WebhookResult:
+    """Dedupe, find (or adopt) the charge, apply, record. One transaction."""
+    charge_id = _event_charge_id(event)
+    if charge_id is not None:
+        ctx.store.advisory_lock(conn, f"{event.provider}:{charge_id}")
+    row = charge_row_by_id(conn, event.provider, charge_id, lock=True) if charge_id else None
+    reference = event.charge.reference if event.charge is not None else None
+    by_reference = None
+    if row is None and reference:
+        by_reference = charge_row(conn, reference, lock=True)
+        if by_reference is not None and by_reference.provider == event.provider:
+            row = by_reference
+    seen = conn.execute(
+        select(E.charge_reference).where(E.provider == event.provider, E.event_id == event.id)
+    ).first()
+    if seen is not None:
+        existing = charge_row(conn, seen.charge_reference) if seen.charge_reference else row
+        return WebhookResult(
+            event, charge_of(existing) if existing else None, False, True, "duplicate"
+        )
+    if row is None and event.charge is not None and reference and by_reference is None:
+        row = _adopt(conn, ctx, event.charge)
+        if row.provider != event.provider:
+            row = None
+    if row is None:
+        _record_event(
+            conn,
+            ctx,
+            provider=event.provider,
+            event_id=event.id,
+            type_=event.type,
+            source="webhook",
+            outcome="orphan",
+            reference=None,
+            charge_id=charge_id,
+            status_after=None,
+            payload=dump(event),
+        )
+        log.info(
+            "ledger: %s event %s is for an unknown charge; kept for later", event.provider, event.id
+        )
+        return WebhookResult(event, None, False, False, "orphan")
+    learns_id = row.provider_id is None
+    applied = _apply_event_to(conn, ctx, row, event)
+    outcome = (
+        "flagged" if applied.verdict.flagged else ("applied" if applied.changed else "unchanged")
+    )
+    if not _record_event(
+        conn,
+        ctx,
+        provider=event.provider,
+        event_id=event.id,
+        type_=event.type,
+        source="webhook",
+        outcome=outcome,
+        reference=row.reference,
+        charge_id=charge_id,
+        status_after=applied.row.status,
+    ):
+        # Only possible if a writer skipped the locks above; undo rather than apply twice.
+        raise ConcurrentUpdate(f"event {event.id} was recorded concurrently")
+    final_row = _apply_orphans(conn, ctx, applied.row) if learns_id else applied.row
+    return WebhookResult(
+        event,
+        charge_of(final_row),
+        applied.changed or final_row.version != applied.row.version,
+        False,
+        "applied" if applied.changed else applied.verdict.value,
+        tuple(applied.flags),
+    )
+
+
+def _adopt(conn: Connection, ctx: Ctx, charge: Charge) -> Row[Any]:
+    """Start tracking a charge created outside this ledger (the provider told us about it)."""
+    assert charge.reference is not None
+    # Another instance may adopt the same charge at the same moment: first insert wins.
+    _insert_ignore(
+        conn,
+        ctx.store,
+        schema.charges,
+        {
+            # provider_id is set by the report that follows, which also replays orphan events.
+            "reference": charge.reference,
+            "provider": charge.provider,
+            "provider_id": None,
+            "method": charge.method,
+            "amount": charge.amount.amount,
+            "currency": charge.amount.currency,
+            "status": ChargeStatus.PENDING.value,
+            "refunded": 0,
+            "create_state": "created",
+            "snapshot": None,
+            "flag_count": 0,
+            "version": 1,
+            "created_at": to_db(ctx.now),
+            "updated_at": to_db(ctx.now),
+        },
+    )
+    row = charge_row(conn, charge.reference, lock=True)
+    assert row is not None
+    return row
+
+
+def _apply_orphans(conn: Connection, ctx: Ctx, row: Row[Any]) -> Row[Any]:
+    if row.provider_id is None:
+        return row
+    orphans = conn.execute(
+        select(schema.events)
+        .where(E.provider == row.provider, E.charge_id == row.provider_id, E.outcome == "orphan")
+        .order_by(E.received_at)
+    ).all()
+    for orphan in orphans:
+        event = WebhookEvent.model_validate_json(orphan.payload)
+        applied = _apply_event_to(conn, ctx, row, event)
+        row = applied.row
+        conn.execute(
+            update(schema.events)
+            .where(E.provider == orphan.provider, E.event_id == orphan.event_id)
+            .values(
+                charge_reference=row.reference,
+                status_after=row.status,
+                outcome="flagged"
+                if applied.verdict.flagged
+                else ("applied" if applied.changed else "unchanged"),
+            )
+        )
+    return row
+
+
+# -- create_charge ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    action: str
+    """``return`` (done: ``charge``), ``send`` (POST it), ``recover`` (look it up by reference
+    before anything else), ``wait`` (another caller is creating it right now)."""
+    provider: str
+    charge: Charge | None = None
+    lease_until: datetime | None = None
+
+
+def _same_request(row: Row[Any], request: ChargeRequest, provider: str | None) -> None:
+    differences = []
+    if (row.amount, row.currency) != (request.amount.amount, request.amount.currency):
+        differences.append(f"amount {Money(row.amount, row.currency)} vs {request.amount}")
+    if row.method is not None and row.method != request.method:
+        differences.append(f"method {row.method} vs {request.method}")
+    if provider is not None and row.provider != provider:
+        differences.append(f"provider {row.provider} vs {provider}")
+    if differences:
+        raise InvalidRequest(
+            f"reference {row.reference!r} was already used for a different charge ("
+            + "; ".join(differences)
+            + "); a reference identifies one payment",
+            field="reference",
+        )
+
+
+def claim_create(
+    conn: Connection,
+    ctx: Ctx,
+    request: ChargeRequest,
+    provider: str,
+    explicit: bool,
+    lease: timedelta,
+) -> Claim:
+    _insert_ignore(
+        conn,
+        ctx.store,
+        schema.charges,
+        {
+            "reference": request.reference,
+            "provider": provider,
+            "provider_id": None,
+            "method": request.method,
+            "country": request.country,
+            "amount": request.amount.amount,
+            "currency": request.amount.currency,
+            "status": ChargeStatus.PENDING.value,
+            "refunded": 0,
+            "create_state": "new",
+            "flag_count": 0,
+            "version": 1,
+            "created_at": to_db(ctx.now),
+            "updated_at": to_db(ctx.now),
+        },
+    )
+    row = charge_row(conn, request.reference, lock=True)
+    assert row is not None
+    _same_request(row, request, provider if explicit else None)
+    state = row.create_state
+    lease_until = from_db(row.create_lease_until)
+    if state == "created":
+        return Claim("return", row.provider, charge_of(row))
+    if state == "sending" and lease_until is not None and lease_until > ctx.now:
+        return Claim("wait", row.provider, lease_until=lease_until)
+    # new/rejected: nothing exists at the provider. unknown, or a sender that vanished past its
+    # lease: something may exist, so it must be looked up, never posted again blindly.
+    action = "send" if state in ("new", "rejected") else "recover"
+    _bump(
+        conn,
+        ctx,
+        row,
+        create_state="sending",
+        create_lease_until=to_db(ctx.now + lease),
+        create_error=None,
+    )
+    return Claim(action, row.provider)
+
+
+def complete_create(conn: Connection, ctx: Ctx, reference: str, charge: Charge) -> Charge:
+    ctx.store.advisory_lock(conn, f"{charge.provider}:{charge.id}")
+    row = charge_row(conn, reference, lock=True)
+    assert row is not None
+    applied = _report_charge(conn, ctx, row, charge, event_id=None)
+    row = applied.row
+    _bump(conn, ctx, row, create_state="created", create_lease_until=None, create_error=None)
+    row = charge_row(conn, reference)
+    assert row is not None
+    _record_event(
+        conn,
+        ctx,
+        provider=row.provider,
+        event_id=f"create:{reference}",
+        type_="charge.created",
+        source="create",
+        outcome="applied" if applied.changed else applied.verdict.value,
+        reference=reference,
+        charge_id=charge.id,
+        status_after=row.status,
+    )
+    row = _apply_orphans(conn, ctx, row)
+    result = charge_of(row)
+    assert result is not None
+    return result
+
+
+def release_create(conn: Connection, ctx: Ctx, reference: str, state: str, error: str) -> None:
+    row = charge_row(conn, reference, lock=True)
+    if row is not None and row.create_state != "created":
+        _bump(
+            conn, ctx, row, create_state=state, create_lease_until=None, create_error=error[:2000]
+        )
+
+
+def create_state(conn: Connection, reference: str) -> tuple[str, datetime | None, Charge | None]:
+    row = charge_row(conn, reference)
+    if row is None:
+        return "new", None, None
+    return row.create_state, from_db(row.create_lease_until), charge_of(row)
+
+
+# -- polls (reconcile, refresh) ---------------------------------------------------------------
+
+
+def apply_poll(
+    conn: Connection, ctx: Ctx, reference: str, charge: Charge
+) -> tuple[Charge | None, bool, str, tuple[Flag, ...]]:
+    ctx.store.advisory_lock(conn, f"{charge.provider}:{charge.id}")
+    row = charge_row(conn, reference, lock=True)
+    if row is None:
+        return None, False, "unknown", ()
+    before = row.status
+    applied = _report_charge(conn, ctx, row, charge, event_id=None)
+    row = applied.row
+    values: dict[str, Any] = {"checked_at": to_db(ctx.now)}
+    if row.create_state != "created":
+        values.update(create_state="created", create_lease_until=None, create_error=None)
+    _bump(conn, ctx, row, **values)
+    row = charge_row(conn, reference)
+    assert row is not None
+    if applied.changed or applied.verdict.flagged:
+        _record_event(
+            conn,
+            ctx,
+            provider=row.provider,
+            event_id=f"poll:{uuid.uuid4().hex}",
+            type_=f"poll:{before}->{row.status}",
+            source="poll",
+            outcome="flagged" if applied.verdict.flagged else "applied",
+            reference=reference,
+            charge_id=charge.id,
+            status_after=row.status,
+        )
+    row = _apply_orphans(conn, ctx, row)
+    return charge_of(row), applied.changed, applied.verdict.value, tuple(applied.flags)
+
+
+def mark_checked(
+    conn: Connection,
+    ctx: Ctx,
+    reference: str,
+    *,
+    create_state: str | None = None,
+    error: str | None = None,
+) -> None:
+    row = charge_row(conn, reference, lock=True)
+    if row is None:
+        return
+    values: dict[str, Any] = {"checked_at": to_db(ctx.now)}
+    if create_state is not None and row.create_state != "created":
+        values.update(create_state=create_state, create_lease_until=None, create_error=error)
+    conn.execute(update(schema.charges).where(C.reference == reference).values(**values))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    reference: str
+    provider: str
+    charge: Charge | None
+    created_at: datetime
+    create_state: str
+
+
+def candidates(
+    conn: Connection, ctx: Ctx, older_than: timedelta, limit: int | None
+) -> list[Candidate]:
+    cutoff = to_db(ctx.now - older_than)
+    last_news = func.coalesce(C.checked_at, C.updated_at)
+    query = (
+        select(schema.charges)
+        .where(
+            C.status.in_(OPEN),
+            last_news <= cutoff,
+            or_(
+                C.create_state.in_(("created", "unknown")),
+                and_(C.create_state == "sending", C.create_lease_until <= to_db(ctx.now)),
+            ),
+        )
+        .order_by(C.created_at, C.reference)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        Candidate(r.reference, r.provider, charge_of(r), when(r.created_at), r.create_state)
+        for r in conn.execute(query)
+    ]
+
+
+# -- refunds ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reservation:
+    refund_row: int
+    reference: str
+    charge: Charge
+    amount: Money
+    existing: Refund | None = None
+    """The refund this reference already produced (idempotent replay): nothing to send."""
+
+
+def reserve_refund(
+    conn: Connection,
+    ctx: Ctx,
+    charge_reference: str,
+    amount: Money | None,
+    reason: str | None,
+    refund_reference: str | None,
+) -> Reservation:
+    row = charge_row(conn, charge_reference, lock=True)
+    if row is None:
+        raise InvalidRequest(f"the ledger has no charge {charge_reference!r}", field="reference")
+    charge = charge_of(row)
+    if charge is None or not ChargeStatus(row.status).is_paid:
+        raise RefundNotAllowed(
+            f"charge {charge_reference} is {row.status}; only paid charges can be refunded"
+        )
+    if amount is not None and amount.currency != row.currency:
+        raise InvalidRequest(
+            f"refund in {amount.currency} for a {row.currency} charge", field="amount"
+        )
+    refunds = conn.execute(
+        select(schema.refunds).where(R.charge_reference == charge_reference).order_by(R.id)
+    ).all()
+    if refund_reference is not None:
+        same = next((r for r in refunds if r.reference == refund_reference), None)
+        if same is not None:
+            if amount is not None and amount.amount != same.amount:
+                raise InvalidRequest(
+                    f"refund reference {refund_reference!r} was used for {Money(same.amount, same.currency)}",
+                    field="reference",
+                )
+            if same.status in ("pending", "succeeded") and same.snapshot is not None:
+                return Reservation(
+                    same.id,
+                    refund_reference,
+                    charge,
+                    Money(same.amount, same.currency),
+                    existing=Refund.model_validate_json(same.snapshot),
+                )
+            if same.status in ("reserved", "unknown"):
+                # A previous attempt may have reached the provider: send the same reference again,
+                # which providers treat as the same refund.
+                conn.execute(
+                    update(schema.refunds)
+                    .where(R.id == same.id)
+                    .values(status="reserved", updated_at=to_db(ctx.now))
+                )
+                return Reservation(
+                    same.id, refund_reference, charge, Money(same.amount, same.currency)
+                )
+            refunds = [r for r in refunds if r.id != same.id]
+            conn.execute(schema.refunds.delete().where(R.id == same.id))
+    held = sum(r.amount for r in refunds if r.status in HELD_REFUNDS)
+    succeeded = sum(r.amount for r in refunds if r.status == "succeeded")
+    settled = max(row.refunded, succeeded)
+    available = row.amount - settled - held
+    wanted = amount.amount if amount is not None else available
+    if wanted <= 0 or wanted > available:
+        currency = row.currency
+        raise RefundNotAllowed(
+            f"{Money(max(wanted, 0), currency)} is more than the {Money(max(available, 0), currency)}"
+            f" still refundable on charge {charge_reference} ({Money(settled, currency)} refunded,"
+            f" {Money(held, currency)} in flight)"
+        )
+    reference = refund_reference or f"{charge_reference}-r{len(refunds) + 1}"
+    result = conn.execute(
+        schema.refunds.insert().values(
+            charge_reference=charge_reference,
+            provider=row.provider,
+            provider_id=None,
+            reference=reference,
+            amount=wanted,
+            currency=row.currency,
+            status="reserved",
+            reason=reason,
+            created_at=to_db(ctx.now),
+            updated_at=to_db(ctx.now),
+        )
+    )
+    refund_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    assert refund_id is not None
+    return Reservation(int(refund_id), reference, charge, Money(wanted, row.currency))
+
+
+def finish_refund(
+    conn: Connection, ctx: Ctx, charge_reference: str, refund_row: int, refund: Refund
+) -> None:
+    row = charge_row(conn, charge_reference, lock=True)
+    assert row is not None
+    twin = conn.execute(
+        select(R.id).where(
+            R.provider == row.provider, R.provider_id == refund.id, R.id != refund_row
+        )
+    ).first()
+    if twin is not None:
+        # A webhook about this refund won the race and recorded it already: one row per refund.
+        conn.execute(schema.refunds.delete().where(R.id == refund_row))
+    else:
+        conn.execute(
+            update(schema.refunds)
+            .where(R.id == refund_row)
+            .values(provider_id=refund.id, updated_at=to_db(ctx.now))
+        )
+    _report_refund(conn, ctx, row, refund, event_id=None)
+
+
+def release_refund(conn: Connection, ctx: Ctx, refund_row: int, status: str) -> None:
+    conn.execute(
+        update(schema.refunds)
+        .where(R.id == refund_row, R.status == "reserved")
+        .values(status=status, updated_at=to_db(ctx.now))
+    )
+
+
+def all_references(conn: Connection) -> Sequence[str]:
+    return [r.reference for r in conn.execute(select(C.reference).order_by(C.reference))]
+
+
+def json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+Reader = Callable[[Connection], Any]
+
+
+def charge_of_ref(conn: Connection, reference: str) -> Charge | None:
+    row = charge_row(conn, reference)
+    return charge_of(row) if row is not None else None

@@ -1,0 +1,247 @@
+"""create_charge: recorded first, idempotent per reference, safe after network failures."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from ledger_support import Clock, charge_request
+from ledgerpay import LedgerPayApi
+
+from paymux import AsyncGateway, ChargeStatus, Gateway, Ledger
+from paymux.errors import InvalidRequest, ProviderError, TransportError
+from paymux.ledger import AsyncLedger
+
+
+def test_a_second_call_returns_the_first_charge_without_a_second_payment(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    first = ledger.create_charge(charge_request())
+    second = ledger.create_charge(charge_request())
+    assert second == first
+    assert first.status is ChargeStatus.REQUIRES_ACTION
+    assert api.count("POST /charges") == 1
+    assert ledger.get("order-1") == first
+
+
+def test_the_same_reference_for_a_different_charge_is_refused(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    ledger.create_charge(charge_request(amount=10_000))
+    with pytest.raises(InvalidRequest, match="already used for a different charge") as info:
+        ledger.create_charge(charge_request(amount=20_000))
+    assert info.value.field == "reference"
+    assert api.count("POST /charges") == 1
+
+
+def test_a_new_ledger_on_the_same_database_still_remembers(
+    gw: Gateway, db_url: str, api: LedgerPayApi
+) -> None:
+    with Ledger(gw, url=db_url) as one:
+        first = one.create_charge(charge_request())
+    with Ledger(gw, url=db_url) as two:
+        assert two.create_charge(charge_request()) == first
+    assert api.count("POST /charges") == 1
+
+
+def _timeout_after_processing(api: LedgerPayApi) -> None:
+    """The provider creates the payment, then the answer is lost (read timeout)."""
+
+    def fault(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST" and request.url.path == "/charges":
+            api.fault = None
+            api.process(request)
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return None
+
+    api.fault = fault
+
+
+def test_a_lost_answer_is_recovered_by_reference_not_by_posting_again(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    _timeout_after_processing(api)
+    charge = ledger.create_charge(charge_request())
+    assert charge.id == api.by_ref("order-1")["id"]
+    assert api.count("POST /charges") == 1
+    assert api.count("GET /charges") == 1  # the look-up by reference
+    assert ledger.entry("order-1").create_state == "created"  # type: ignore[union-attr]
+
+
+def test_when_the_look_up_fails_too_the_next_call_recovers_instead_of_posting(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    def fault(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST":
+            api.fault = lookup_down
+            api.process(request)
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return None
+
+    def lookup_down(request: httpx.Request) -> httpx.Response | None:
+        raise httpx.ConnectError("network down", request=request)
+
+    api.fault = fault
+    with pytest.raises(TransportError) as info:
+        ledger.create_charge(charge_request())
+    assert info.value.request_sent
+    assert ledger.get("order-1") is None
+    assert ledger.entry("order-1").create_state == "unknown"  # type: ignore[union-attr]
+
+    api.fault = None
+    charge = ledger.create_charge(charge_request())
+    assert charge.id == api.by_ref("order-1")["id"]
+    assert api.count("POST /charges") == 1
+
+
+def test_a_request_that_never_left_is_sent_on_the_next_call(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response | None:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    api.fault = refuse
+    with pytest.raises(TransportError) as info:
+        ledger.create_charge(charge_request())
+    assert not info.value.request_sent
+    api.fault = None
+    assert ledger.create_charge(charge_request()).status is ChargeStatus.REQUIRES_ACTION
+    assert api.count("POST /charges") == 2  # the first never reached the provider
+    assert len(api.charges) == 1
+
+
+def test_a_provider_refusal_is_raised_and_the_reference_can_be_used_again(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    api.fault = lambda request: httpx.Response(422, json={"error": "bad amount"})
+    with pytest.raises(ProviderError):
+        ledger.create_charge(charge_request())
+    assert ledger.entry("order-1").create_state == "rejected"  # type: ignore[union-attr]
+    api.fault = None
+    assert ledger.create_charge(charge_request()).reference == "order-1"
+    assert len(api.charges) == 1
+
+
+def test_a_server_error_is_looked_up_before_any_new_attempt(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    def crash_after_processing(request: httpx.Request) -> httpx.Response | None:
+        api.fault = None
+        api.process(request)
+        return httpx.Response(500, json={"error": "internal"})
+
+    api.fault = crash_after_processing
+    with pytest.raises(ProviderError):
+        ledger.create_charge(charge_request())
+    charge = ledger.create_charge(charge_request())
+    assert charge.id == api.by_ref("order-1")["id"]
+    assert api.count("POST /charges") == 1
+
+
+class _WaitSeen(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "being created by another caller" in record.getMessage():
+            self.seen.set()
+
+
+def test_concurrent_calls_for_one_reference_make_one_payment(
+    gw: Gateway, db_url: str, api: LedgerPayApi
+) -> None:
+    release = threading.Event()
+
+    def slow_create(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST":
+            assert release.wait(30)
+        return None
+
+    api.fault = slow_create
+    handler = _WaitSeen()
+    logger = logging.getLogger("paymux.ledger")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    results: dict[str, object] = {}
+    try:
+        with Ledger(gw, url=db_url) as one, Ledger(gw, url=db_url) as two:
+            first = threading.Thread(
+                target=lambda: results.update(a=one.create_charge(charge_request()))
+            )
+            first.start()
+            while api.count("POST /charges") == 0:
+                threading.Event().wait(0.005)
+            second = threading.Thread(
+                target=lambda: results.update(b=two.create_charge(charge_request()))
+            )
+            second.start()
+            assert handler.seen.wait(30), "the second caller should wait for the first"
+            release.set()
+            first.join(30)
+            second.join(30)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+    assert results["a"] == results["b"]
+    assert api.count("POST /charges") == 1
+
+
+def test_a_callback_that_overtakes_the_create_answer_is_kept(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    """The customer pays and the webhook lands before the create call has returned."""
+
+    def pay_before_answering(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST":
+            api.fault = None
+            created = api.process(request)
+            charge_id = created.json()["id"]
+            api.set_state(charge_id, "paid")
+            for callback in api.outbox:
+                ledger.handle_webhook("ledgerpay", callback.body, callback.headers)
+            return created  # the (older) create answer: requires_action
+        return None
+
+    api.fault = pay_before_answering
+    charge = ledger.create_charge(charge_request())
+    assert charge.status is ChargeStatus.SUCCEEDED
+    assert ledger.get("order-1").status is ChargeStatus.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_an_event_for_a_charge_not_yet_known_is_applied_when_it_appears(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    from paymux import Charge, Money, WebhookEvent
+
+    # The provider's answer carries no reference and the event arrives first: no way to match yet.
+    paid = Charge(
+        provider="ledgerpay", id="ch_1", amount=Money(10_000, "KRW"), status=ChargeStatus.SUCCEEDED
+    )
+    early = ledger.apply_event(
+        WebhookEvent(provider="ledgerpay", id="evt_early", type="charge.updated", charge=paid)
+    )
+    assert (early.verdict, early.charge) == ("orphan", None)
+    charge = ledger.create_charge(charge_request())
+    assert charge.id == "ch_1"
+    assert charge.status is ChargeStatus.SUCCEEDED
+
+
+async def test_async_create_is_idempotent_too(
+    tmp_path: Path, api: LedgerPayApi, clock: Clock
+) -> None:
+    from ledgerpay import FAST, SECRET, LedgerPay
+
+    provider = LedgerPay.configure({"secret": SECRET}, name="ledgerpay")
+    client = httpx.AsyncClient(transport=httpx.MockTransport(api))
+    async with (
+        AsyncGateway(providers={"ledgerpay": provider}, http_client=client, retry=FAST) as agw,
+        AsyncLedger(agw, url=f"sqlite:///{tmp_path / 'a.db'}", clock=clock) as ledger,
+    ):
+        first = await ledger.create_charge(charge_request())
+        assert await ledger.create_charge(charge_request()) == first
+        assert await ledger.get("order-1") == first
+    assert api.count("POST /charges") == 1

@@ -1,0 +1,144 @@
+"""refund: reserved under the charge's lock first, so concurrent refunds never over-refund."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+from ledger_support import charge_request
+from ledgerpay import LedgerPayApi
+
+from paymux import Charge, ChargeStatus, Gateway, Ledger, Money, RefundStatus
+from paymux.errors import RefundNotAllowed, TransportError
+
+
+def _paid(ledger: Ledger, api: LedgerPayApi, amount: int = 10_000) -> Charge:
+    charge = ledger.create_charge(charge_request(amount=amount))
+    api.set_state(charge.id, "paid")
+    ledger.handle_webhook("ledgerpay", api.outbox[-1].body, api.outbox[-1].headers)
+    return charge
+
+
+def test_partial_then_full_refund(ledger: Ledger, api: LedgerPayApi) -> None:
+    _paid(ledger, api)
+    first = ledger.refund("order-1", Money(3_000, "KRW"), reason="one item back")
+    assert first.status is RefundStatus.SUCCEEDED
+    charge = ledger.get("order-1")
+    assert charge is not None and charge.status is ChargeStatus.PARTIALLY_REFUNDED
+    rest = ledger.refund(charge)  # None: whatever is left
+    assert rest.amount == Money(7_000, "KRW")
+    charge = ledger.get("order-1")
+    assert charge is not None
+    assert (charge.status, charge.refunded_amount) == (ChargeStatus.REFUNDED, Money(10_000, "KRW"))
+    with pytest.raises(RefundNotAllowed):
+        ledger.refund("order-1", Money(1, "KRW"))
+
+
+def test_an_unpaid_charge_cannot_be_refunded(ledger: Ledger, api: LedgerPayApi) -> None:
+    ledger.create_charge(charge_request())
+    with pytest.raises(RefundNotAllowed, match="requires_action"):
+        ledger.refund("order-1", Money(100, "KRW"))
+    assert api.count("POST /charges/ch_1/refunds") == 0
+
+
+def test_concurrent_refunds_never_add_up_to_more_than_the_charge(
+    gw: Gateway, db_url: str, api: LedgerPayApi
+) -> None:
+    gate = threading.Barrier(4)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    with Ledger(gw, url=db_url) as setup:
+        _paid(setup, api)
+
+    def attempt() -> None:
+        with Ledger(gw, url=db_url) as instance:
+            gate.wait(30)
+            try:
+                instance.refund("order-1", Money(6_000, "KRW"))
+                result = "refunded"
+            except RefundNotAllowed:
+                result = "refused"
+            with lock:
+                outcomes.append(result)
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["refunded", "refused", "refused", "refused"]
+    assert api.count("POST /charges/ch_1/refunds") == 1
+    assert api.charges["ch_1"]["refunded"] == 6_000
+
+
+def test_an_amount_in_flight_is_held_while_the_outcome_is_unknown(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    _paid(ledger, api)
+
+    def lose_answer(request: httpx.Request) -> httpx.Response | None:
+        api.fault = None
+        api.process(request)
+        raise httpx.ReadTimeout("answer lost", request=request)
+
+    api.fault = lose_answer
+    with pytest.raises(TransportError):
+        ledger.refund("order-1", Money(8_000, "KRW"), reference="refund-a")
+    # The provider did refund; until that is known, 8,000 stays spoken for.
+    with pytest.raises(RefundNotAllowed, match="in flight"):
+        ledger.refund("order-1", Money(5_000, "KRW"))
+    # Retrying with the same reference gives the provider's refund, not a second one.
+    again = ledger.refund("order-1", Money(8_000, "KRW"), reference="refund-a")
+    assert again.status is RefundStatus.SUCCEEDED
+    assert len(api.refunds) == 1
+    assert ledger.get("order-1").refunded_amount == Money(8_000, "KRW")  # type: ignore[union-attr]
+    assert ledger.refund("order-1", Money(8_000, "KRW"), reference="refund-a") == again
+
+
+def test_a_refund_that_never_left_frees_its_amount(ledger: Ledger, api: LedgerPayApi) -> None:
+    _paid(ledger, api)
+
+    def refuse(request: httpx.Request) -> httpx.Response | None:
+        raise httpx.ConnectError("refused", request=request)
+
+    api.fault = refuse
+    with pytest.raises(TransportError):
+        ledger.refund("order-1", Money(10_000, "KRW"))
+    api.fault = None
+    assert ledger.refund("order-1", Money(10_000, "KRW")).amount == Money(10_000, "KRW")
+
+
+def test_refunds_made_at_the_provider_arrive_by_webhook(ledger: Ledger, api: LedgerPayApi) -> None:
+    charge = _paid(ledger, api)
+    api.refund(charge.id, 4_000)
+    api.refund(charge.id, 1_000)
+    for callback in api.outbox:
+        ledger.handle_webhook("ledgerpay", callback.body, callback.headers)
+    entry = ledger.entry("order-1")
+    assert entry is not None
+    assert entry.refunded == Money(5_000, "KRW")
+    assert sorted(r.amount.amount for r in entry.refunds) == [1_000, 4_000]
+    with pytest.raises(RefundNotAllowed):
+        ledger.refund("order-1", Money(5_001, "KRW"))
+
+
+def test_a_refund_webhook_that_overtakes_the_refund_answer_is_counted_once(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    _paid(ledger, api)
+
+    def deliver_callbacks_first(request: httpx.Request) -> httpx.Response | None:
+        api.fault = None
+        answer = api.process(request)
+        for callback in api.outbox:
+            ledger.handle_webhook("ledgerpay", callback.body, callback.headers)
+        return answer
+
+    api.fault = deliver_callbacks_first
+    ledger.refund("order-1", Money(2_000, "KRW"))
+    entry = ledger.entry("order-1")
+    assert entry is not None
+    assert entry.refunded == Money(2_000, "KRW")
+    assert [(r.amount.amount, r.status) for r in entry.refunds] == [(2_000, "succeeded")]
