@@ -8,7 +8,8 @@
     ├── NoRouteError              no configured provider can take the request
     ├── RefundNotAllowed          the refund breaks a provider or bookkeeping rule
     ├── ProviderError             the provider answered and said no
-    │   └── AuthenticationError   ... because the credentials were refused
+    │   ├── AuthenticationError   ... because the credentials were refused
+    │   └── DuplicateRequest      ... because it already has this reference (nothing new made)
     ├── TransportError            the network gave up (after any safe retries)
     ├── WebhookVerificationError  a callback is not proven to come from the provider
     └── WebhookParseError         a verified callback has a shape paymux cannot read
@@ -86,6 +87,14 @@ class AuthenticationError(ProviderError):
     """The provider refused the credentials (wrong key, project id or signature secret)."""
 
 
+class DuplicateRequest(ProviderError):
+    """The provider already has an operation with this reference, so it made nothing new.
+
+    Usually the repeat of a request whose answer was lost: look the original up (for a charge,
+    ``Gateway.retrieve_charge(provider, reference=...)``) rather than sending it again.
+    """
+
+
 class TransportError(PaymuxError):
     """The network failed and paymux stopped retrying.
 
@@ -111,6 +120,7 @@ class WebhookParseError(PaymuxError):
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "DuplicateRequest",
     "InvalidRequest",
     "NoRouteError",
     "PaymuxError",

@@ -20,7 +20,7 @@ from typing import Any, Generic, Self, TypeVar, cast
 
 from sqlalchemy import Connection, Engine
 
-from ..errors import InvalidRequest, PaymuxError, ProviderError, TransportError
+from ..errors import DuplicateRequest, InvalidRequest, PaymuxError, ProviderError, TransportError
 from ..gateway import AsyncGateway, Gateway
 from ..models import Charge, ChargeRequest, Refund, WebhookEvent
 from ..money import Money
@@ -185,6 +185,14 @@ class _LedgerBase(Generic[G]):
             if found is None:
                 raise
             return found
+        except DuplicateRequest as error:
+            # The provider already has this reference (an earlier attempt's answer was lost):
+            # adopt that payment rather than report a failure or send anything again.
+            yield self._release(request.reference, "unknown", str(error))
+            found = yield from self._recover_op(request.reference, claim.provider, resend=False)
+            if found is None:
+                raise
+            return found
         except ProviderError as error:
             state = "rejected" if _create_rejected(error) else "unknown"
             yield self._release(request.reference, state, str(error))
@@ -283,6 +291,11 @@ class _LedgerBase(Generic[G]):
             # a retry with the same reference, or an operator settles it.
             status = "unknown" if error.request_sent else "failed"
             yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, status))
+            raise
+        except DuplicateRequest:
+            # The provider already has a refund with this reference: an earlier attempt went
+            # through, so the amount stays held until its webhook or a reconcile settles it.
+            yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, "unknown"))
             raise
         except PaymuxError:
             yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, "failed"))

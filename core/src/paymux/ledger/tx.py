@@ -752,7 +752,29 @@ def apply_poll(
             status_after=row.status,
         )
     row = _apply_orphans(conn, ctx, row)
+    _settle_held_refunds(conn, ctx, row)
     return charge_of(row), applied.changed, applied.verdict.value, tuple(applied.flags)
+
+
+def _settle_held_refunds(conn: Connection, ctx: Ctx, row: Row[Any]) -> None:
+    """Mark held refunds succeeded, oldest first, as far as the provider's refunded total covers.
+
+    A refund whose answer was lost and whose webhook never came is held as ``unknown``; only a
+    poll can tell that it went through. Without settling it, its amount would be counted twice
+    (refunded and held) and block the rest of the charge from being refunded.
+    """
+    rows = conn.execute(
+        select(schema.refunds).where(R.charge_reference == row.reference).order_by(R.id)
+    ).all()
+    covered = row.refunded - sum(r.amount for r in rows if r.status == "succeeded")
+    for refund in rows:
+        if refund.status in HELD_REFUNDS and 0 < refund.amount <= covered:
+            covered -= refund.amount
+            conn.execute(
+                update(schema.refunds)
+                .where(R.id == refund.id)
+                .values(status="succeeded", updated_at=to_db(ctx.now))
+            )
 
 
 def mark_checked(
@@ -789,7 +811,11 @@ def candidates(
     query = (
         select(schema.charges)
         .where(
-            C.status.in_(OPEN),
+            or_(
+                C.status.in_(OPEN),
+                # Paid, but a refund is still unsettled (its answer or webhook may be lost).
+                C.reference.in_(select(R.charge_reference).where(R.status.in_(HELD_REFUNDS))),
+            ),
             last_news <= cutoff,
             or_(
                 C.create_state.in_(("created", "unknown")),

@@ -403,14 +403,16 @@ class EcommpayEmulator(Emulator):
             payment = self.payments.get(payment_id)
             if payment is None:
                 return self._error("3061", "Transaction not found", payment_id, 404)
-            if payment.status not in ("success", "partially refunded"):
-                return self._error(
-                    "3060", "Current payment status does not allow this action", payment_id
-                )
+            # A repeated merchant_refund_id is recognised as a repeat first, whatever the
+            # payment's status now is (a full refund has since moved it to "refunded").
             refund_id = str(details.get("merchant_refund_id") or "")
             if refund_id and refund_id in payment.refund_ids:
                 return self._error(
                     "3230", "The operation with such merchant_refund_id already exists", payment_id
+                )
+            if payment.status not in ("success", "partially refunded"):
+                return self._error(
+                    "3060", "Current payment status does not allow this action", payment_id
                 )
             left = payment.amount - payment.refunded
             amount = details.get("amount", left)
