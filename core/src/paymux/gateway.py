@@ -130,12 +130,15 @@ class _Core:
             if reference is not None:
                 lookup = ChargeLookup(reference=reference)
             elif id_or_reference:
+                # Providers read the string (prefixes, paths): anything else would crash there.
+                id_or_reference = _checked(id_or_reference, str, "id_or_reference")
                 lookup = self.provider(name).lookup(id_or_reference)
             else:
                 raise InvalidRequest("give a charge id or reference=...", field="id_or_reference")
         else:
             raise InvalidRequest(
-                f"expected a Charge or a provider name, got {type(target).__name__}"
+                f"expected a Charge or a provider name, got {type(target).__name__}",
+                field="charge",
             )
         return name, self.provider(name).retrieve_charge(lookup)
 
@@ -164,6 +167,9 @@ class _Core:
             )
         if reason is not None and not isinstance(reason, str):
             raise InvalidRequest("must be a string", field="reason")
+        if reference is not None and not isinstance(reference, str):
+            # It becomes the provider's refund id: a non-string would be sent as it is.
+            raise InvalidRequest("must be a string", field="reference")
         reference = reference or f"{charge.reference or charge.id}-r{uuid.uuid4().hex[:10]}"
         return charge.provider, provider.refund(charge, amount, reason=reason, reference=reference)
 
@@ -171,9 +177,21 @@ class _Core:
         self, provider: str, body: bytes | str, headers: Mapping[str, str] | None
     ) -> Flow[WebhookEvent]:
         if isinstance(body, str):
-            body = body.encode()
+            try:
+                body = body.encode()
+            except UnicodeEncodeError:
+                # Lone surrogates: no provider sent this text; pass the raw bytes instead.
+                raise InvalidRequest(
+                    "the body is text that cannot be encoded as UTF-8; pass the raw bytes",
+                    field="body",
+                ) from None
         if not isinstance(body, bytes | bytearray):
             raise InvalidRequest("the raw request body must be bytes", field="body")
+        if headers is not None and not isinstance(headers, Mapping):
+            raise InvalidRequest(
+                f"expected a mapping of header names to values, got {type(headers).__name__}",
+                field="headers",
+            )
         lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
         return self.provider(provider).parse_webhook(bytes(body), lowered)
 

@@ -110,8 +110,11 @@ class Provider(ABC, Generic[S]):
                 f"{'.'.join(str(p) for p in err['loc']) or '(settings)'}: {err['msg']}"
                 for err in exc.errors(include_url=False, include_input=False)
             )
-            raise ConfigurationError(f"{label}: invalid settings: {problems}") from None
-        return cls(settings, name=name)  # type: ignore[arg-type]
+        else:
+            return cls(settings, name=name)  # type: ignore[arg-type]
+        # Raised outside the except block: ``from None`` only hides the ValidationError, which
+        # would stay reachable as ``__context__`` with the secret in its text.
+        raise ConfigurationError(f"{label}: invalid settings: {problems}")
 
     # -- description -------------------------------------------------------------------------
 

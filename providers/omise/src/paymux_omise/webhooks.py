@@ -65,7 +65,13 @@ def verify_signature(
         matched |= hmac.compare_digest(expected.encode("ascii"), candidate.encode("utf-8"))
     if not matched:
         raise WebhookVerificationError("Omise-Signature does not match the body")
-    signed_at = datetime.fromtimestamp(int(stamp), UTC)
+    try:
+        signed_at = datetime.fromtimestamp(int(stamp), UTC)
+    except (ValueError, OverflowError, OSError):
+        # Twelve digits reach past year 9999; no real delivery is signed that far out.
+        raise WebhookVerificationError(
+            "Omise-Signature-Timestamp is out of range: a replay, or a clock out of sync"
+        ) from None
     if abs(now - signed_at) > tolerance:
         raise WebhookVerificationError(
             f"webhook signed at {signed_at:%Y-%m-%dT%H:%M:%SZ}, outside the"
