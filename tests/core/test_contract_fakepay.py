@@ -24,8 +24,12 @@ class TestFakePayContract(ProviderContract):
     @pytest.fixture
     def make_request(self) -> RequestFactory:
         def make(capability: Capability, amount: Money) -> ChargeRequest:
-            return ChargeRequest(reference="contract-1", amount=amount, method=capability.method,
-                                 country=(capability.countries or ("US",))[0],
-                                 customer=Customer(id="c1", ip_address="192.0.2.1"))
+            return ChargeRequest(
+                reference="contract-1",
+                amount=amount,
+                method=capability.method,
+                country=(capability.countries or ("US",))[0],
+                customer=Customer(id="c1", ip_address="192.0.2.1"),
+            )
 
         return make

@@ -129,6 +129,23 @@ def test_safe_read_is_retried_on_503_and_connect_error() -> None:
     assert api.paths() == ["GET /charges/ch_1"] * 3
 
 
+def test_safe_read_is_retried_after_a_timeout_or_a_cut_answer() -> None:
+    api = FakeApi()
+    gw = gateway(api)
+    charge = gw.create_charge(request())
+
+    def slow(req: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=req)
+
+    def cut(req: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("peer closed connection", request=req)
+
+    api.seen.clear()
+    api.failures = [slow, cut]
+    assert gw.retrieve_charge(charge).id == "ch_1"
+    assert api.paths() == ["GET /charges/ch_1"] * 3
+
+
 def test_unsafe_post_is_never_retried() -> None:
     api = FakeApi()
     api.failures = [lambda r: httpx.Response(503)]

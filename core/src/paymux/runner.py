@@ -40,7 +40,9 @@ class RetryPolicy:
     """When and how often a request marked safe to repeat is sent again.
 
     Only requests the provider marks safe (reads, or writes carrying the provider's idempotency
-    reference) are ever repeated, and only after a connection failure or a 429/502/503/504.
+    reference) are ever repeated: after a network failure of any kind (refused, reset, timed out,
+    cut off mid-answer), or a 429/502/503/504 answer. Sending such a request twice is harmless by
+    definition, and a read that timed out is the commonest failure worth a second try.
     """
 
     attempts: int = 4
@@ -60,7 +62,7 @@ class RetryPolicy:
 
     @staticmethod
     def retryable_exception(error: BaseException) -> bool:
-        if not isinstance(error, _NOT_SENT):
+        if not isinstance(error, httpx.TransportError):
             return False
         request = getattr(error, "_request", None)
         return request is not None and is_retry_safe(request)
@@ -97,6 +99,44 @@ NO_RETRY = RetryPolicy(attempts=1)
 def _last_outcome(state: RetryCallState) -> httpx.Response:
     assert state.outcome is not None
     return state.outcome.result()  # type: ignore[no-any-return]
+
+
+class _Replay:
+    """Hands tenacity the first attempt's outcome, already known, then sends for real.
+
+    Most requests succeed at once, and building tenacity's machinery costs more than a loopback
+    round trip's worth of parsing; so the first attempt is made directly and tenacity is brought in
+    only when that outcome is to be retried. It then sees exactly what it would have seen had it
+    made the attempt: the same outcome as attempt 1, its clock started before it.
+    """
+
+    def __init__(self, outcome: httpx.Response | Exception, started: float) -> None:
+        self.outcome: httpx.Response | Exception | None = outcome
+        self.started = started
+
+    def first(self) -> httpx.Response:
+        outcome, self.outcome = self.outcome, None
+        assert outcome is not None
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def before(self, state: RetryCallState) -> None:
+        if state.attempt_number == 1:
+            state.start_time = self.started
+
+
+def _first_attempt(
+    policy: RetryPolicy, outcome: httpx.Response | Exception, started: float
+) -> tuple[_Replay | None, httpx.Response | None]:
+    """``(None, response)`` when the first outcome stands; a replay when tenacity takes over."""
+    if isinstance(outcome, Exception):
+        if not policy.retryable_exception(outcome):
+            raise outcome
+        return _Replay(outcome, started), None
+    if not policy.retryable_response(outcome):
+        return None, outcome
+    return _Replay(outcome, started), None
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -192,7 +232,6 @@ def run(
 ) -> T:
     """Run ``flow`` to completion on a sync client."""
     ctx = _Context(provider, redactor, policy, unexpected)
-    retrying = Retrying(**ctx.policy.tenacity_kwargs())  # type: ignore[arg-type]
 
     def send(request: httpx.Request) -> httpx.Response:
         started = ctx.before(request)
@@ -200,11 +239,29 @@ def run(
         ctx.after(request, response, started)
         return response
 
+    def send_with_retries(request: httpx.Request) -> httpx.Response:
+        started = time.monotonic()
+        outcome: httpx.Response | Exception
+        try:
+            outcome = send(request)
+        except Exception as error:
+            outcome = error
+        replay, response = _first_attempt(ctx.policy, outcome, started)
+        if replay is None:
+            assert response is not None
+            return response
+        retrying = Retrying(**ctx.policy.tenacity_kwargs(), before=replay.before)  # type: ignore[arg-type]
+
+        def attempt(request: httpx.Request) -> httpx.Response:
+            return replay.first() if replay.outcome is not None else send(request)
+
+        return retrying(attempt, request)
+
     try:
         request = next(flow)
         while True:
             try:
-                response = retrying(send, request)
+                response = send_with_retries(request)
             except httpx.TransportError as error:
                 raise ctx.transport_error(request, error) from None
             request = flow.send(response)
@@ -229,7 +286,6 @@ async def arun(
 ) -> T:
     """Run ``flow`` to completion on an async client (same semantics as :func:`run`)."""
     ctx = _Context(provider, redactor, policy, unexpected)
-    retrying = AsyncRetrying(**ctx.policy.tenacity_kwargs())  # type: ignore[arg-type]
 
     async def send(request: httpx.Request) -> httpx.Response:
         started = ctx.before(request)
@@ -237,11 +293,30 @@ async def arun(
         ctx.after(request, response, started)
         return response
 
+    async def send_with_retries(request: httpx.Request) -> httpx.Response:
+        started = time.monotonic()
+        outcome: httpx.Response | Exception
+        try:
+            outcome = await send(request)
+        except Exception as error:
+            outcome = error
+        replay, response = _first_attempt(ctx.policy, outcome, started)
+        if replay is None:
+            assert response is not None
+            return response
+        retrying = AsyncRetrying(**ctx.policy.tenacity_kwargs(), before=replay.before)  # type: ignore[arg-type]
+
+        async def attempt(request: httpx.Request) -> httpx.Response:
+            return replay.first() if replay.outcome is not None else await send(request)
+
+        result: httpx.Response = await retrying(attempt, request)
+        return result
+
     try:
         request = next(flow)
         while True:
             try:
-                response: httpx.Response = await retrying(send, request)
+                response = await send_with_retries(request)
             except httpx.TransportError as error:
                 raise ctx.transport_error(request, error) from None
             request = flow.send(response)

@@ -281,6 +281,21 @@ class _LedgerBase(Generic[G]):
         )
         if held.existing is not None:
             return held.existing
+        if held.resend:
+            # Not every provider recognises a repeated refund (Omise has no idempotency key):
+            # ask first whether the earlier attempt went through, and resend only if not.
+            fetched = cast(Charge, (yield _net("retrieve_charge", held.charge)))
+            yield self._write(lambda c, x: tx.apply_poll(c, x, charge_reference, fetched))
+            done = cast(
+                Refund | None,
+                (
+                    yield self._write(
+                        lambda c, x: tx.settled_refund(c, held.refund_row, held.charge)
+                    )
+                ),
+            )
+            if done is not None:
+                return done
         try:
             refund = cast(
                 Refund,

@@ -843,6 +843,8 @@ class Reservation:
     amount: Money
     existing: Refund | None = None
     """The refund this reference already produced (idempotent replay): nothing to send."""
+    resend: bool = False
+    """An earlier attempt with this reference may have reached the provider."""
 
 
 def reserve_refund(
@@ -893,7 +895,11 @@ def reserve_refund(
                     .values(status="reserved", updated_at=to_db(ctx.now))
                 )
                 return Reservation(
-                    same.id, refund_reference, charge, Money(same.amount, same.currency)
+                    same.id,
+                    refund_reference,
+                    charge,
+                    Money(same.amount, same.currency),
+                    resend=True,
                 )
             refunds = [r for r in refunds if r.id != same.id]
             conn.execute(schema.refunds.delete().where(R.id == same.id))
@@ -949,6 +955,31 @@ def finish_refund(
             .values(provider_id=refund.id, updated_at=to_db(ctx.now))
         )
     _report_refund(conn, ctx, row, refund, event_id=None)
+
+
+def settled_refund(conn: Connection, refund_row: int, charge: Charge) -> Refund | None:
+    """The refund row as a :class:`Refund` once a poll has settled it as succeeded, else None.
+
+    The result is stored on the row, so a later call with the same reference replays it.
+    """
+    row = conn.execute(select(schema.refunds).where(R.id == refund_row)).first()
+    if row is None or row.status != "succeeded":
+        return None
+    if row.snapshot is not None:
+        return Refund.model_validate_json(row.snapshot)
+    refund = Refund(
+        provider=row.provider,
+        id=row.provider_id or row.reference or str(row.id),
+        charge_id=charge.id,
+        reference=row.reference,
+        amount=Money(row.amount, row.currency),
+        status=RefundStatus.SUCCEEDED,
+        provider_status="settled by poll",
+    )
+    conn.execute(
+        update(schema.refunds).where(R.id == refund_row).values(snapshot=refund.model_dump_json())
+    )
+    return refund
 
 
 def release_refund(conn: Connection, ctx: Ctx, refund_row: int, status: str) -> None:

@@ -15,6 +15,14 @@ from .faults import FaultPlan
 from .hub import SandboxHub
 
 
+class _InjectedFaults(logging.Filter):
+    """Drops uvicorn's report of a connection the fault plan cut on purpose; keeps the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, ConnectionAbortedError) and "sandbox fault" in str(error))
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -37,6 +45,9 @@ def emulator_classes() -> dict[str, type[Emulator]]:
 class Sandbox:
     """Every installed emulator behind one loopback port.
 
+    Callbacks go to the sandbox's merchant inbox (``hub.inbox``), or, for a provider named in
+    ``callback_urls``, to that URL: e.g. ``{"omise": "http://127.0.0.1:8000/webhooks/omise"}``.
+
     >>> with Sandbox() as sandbox:
     ...     gw = Gateway(providers=sandbox.provider_settings())
     """
@@ -48,6 +59,7 @@ class Sandbox:
         port: int = 0,
         faults: FaultPlan | None = None,
         emulators: dict[str, type[Emulator]] | None = None,
+        callback_urls: dict[str, str] | None = None,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigurationError(
@@ -55,7 +67,7 @@ class Sandbox:
             )
         self.host = host
         self.port = port or free_port(host)
-        self.hub = SandboxHub(f"http://{host}:{self.port}", faults)
+        self.hub = SandboxHub(f"http://{host}:{self.port}", faults, callback_urls)
         classes = emulators if emulators is not None else emulator_classes()
         self.emulators = {name: cls(self.hub) for name, cls in classes.items()}
         self.hub.emulators = dict(self.emulators)
@@ -80,10 +92,13 @@ class Sandbox:
     def _config(self) -> Any:
         import uvicorn
 
-        # Dropped connections are deliberate faults; uvicorn would log each as an error.
-        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+        error_log = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, _InjectedFaults) for f in error_log.filters):
+            error_log.addFilter(_InjectedFaults())
         return uvicorn.Config(
             self.app,
+            # Leave the application's logging set-up alone; uvicorn's own would replace it.
+            log_config=None,
             host=self.host,
             port=self.port,
             log_level="warning",

@@ -7,13 +7,14 @@ An unknown status leaves the charge open (``pending``) and an unknown code gives
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 
-from paymux.errors import AuthenticationError, InvalidRequest, ProviderError
+from paymux.errors import AuthenticationError, DuplicateRequest, InvalidRequest, ProviderError
 from paymux.models import Charge, Failure, Refund
 from paymux.money import Money
 from paymux.next_action import NextAction
@@ -134,6 +135,9 @@ CODE_REASONS: dict[str, FailureReason] = {
 # Rejections of a request as a whole that mean the project id or secret key is wrong.
 AUTHENTICATION_CODES = frozenset({"3261", "3262", "2442"})
 
+# The payment id or merchant_refund_id was used before: a repeat, not a new operation.
+DUPLICATE_CODES = frozenset({"3041", "3230"})
+
 # Human-readable text for the request rejections we meet most (the Gate's own text wins).
 REQUEST_CODES: dict[str, str] = {
     "702": "malformed request",
@@ -213,9 +217,27 @@ def money(parent: Mapping[str, Any], key: str) -> Money | None:
         raise Malformed(f"'{key}': {exc.reason}") from None
 
 
+_GATE_TIME = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)([+-])(\d\d)([0-5]\d)", re.ASCII
+)
+
+
 def when(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
+    # The Gate's own spelling (2025-11-25T12:00:00+0000), read without strptime's overhead; the
+    # same datetime strptime("%Y-%m-%dT%H:%M:%S%z") gives. Anything else takes the general path.
+    match = _GATE_TIME.fullmatch(value)
+    if match is not None:
+        year, month, day, hour, minute, second, sign, tz_h, tz_m = match.groups()
+        offset = timedelta(hours=int(tz_h), minutes=int(tz_m))
+        try:
+            zone = timezone(-offset if sign == "-" else offset)
+            return datetime(
+                int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=zone
+            )
+        except ValueError:
+            pass
     for parse in (lambda v: datetime.strptime(v, "%Y-%m-%dT%H:%M:%S%z"), datetime.fromisoformat):
         try:
             return parse(value)
@@ -263,7 +285,11 @@ def rejection(payload: Any, response: httpx.Response, provider: str) -> Provider
     message = message or explained or f"request refused (HTTP {response.status_code})"
     if explained and explained.lower() not in message.lower():
         message = f"{message} — {explained}"
-    error_class = AuthenticationError if code in AUTHENTICATION_CODES else ProviderError
+    error_class: type[ProviderError] = ProviderError
+    if code in AUTHENTICATION_CODES:
+        error_class = AuthenticationError
+    elif code in DUPLICATE_CODES:
+        error_class = DuplicateRequest
     raw = without_signatures(payload) if isinstance(payload, Mapping) else None
     return error_class(
         message, provider=provider, code=code, http_status=response.status_code, raw=raw

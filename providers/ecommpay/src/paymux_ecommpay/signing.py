@@ -13,7 +13,8 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from pydantic import SecretStr
@@ -21,6 +22,7 @@ from pydantic import SecretStr
 # The SDKs of every language skip this key at any depth: it only tells the Payment Page how to open.
 _IGNORED_KEYS = frozenset({"frame_mode"})
 _DIGITS = re.compile(r"([0-9]+)")  # ASCII only, as PHP's natural order
+_HAS_DIGIT = re.compile(r"[0-9]")
 
 # Deeper than any real ECommPay payload; stops hostile input from exhausting the stack.
 MAX_DEPTH = 32
@@ -31,6 +33,8 @@ class SignatureInputError(ValueError):
 
 
 def _render(value: Any) -> str:
+    if type(value) is str:  # the common case first; True/False are never str
+        return value
     # bool before int: True is an int in Python but the platform writes it as 1.
     if value is True:
         return "1"
@@ -48,23 +52,25 @@ def _render(value: Any) -> str:
     raise SignatureInputError(f"cannot sign a value of type {type(value).__name__}")
 
 
-def _flatten(
-    node: Mapping[Any, Any] | list[Any], prefix: str, depth: int
-) -> Iterator[tuple[str, str]]:
+def _collect(
+    node: Mapping[Any, Any] | list[Any], prefix: str, depth: int, out: list[tuple[str, str]]
+) -> None:
+    """Append every leaf of ``node`` to ``out`` as ``(path, rendered value)``."""
     if depth > MAX_DEPTH:
         raise SignatureInputError(f"nested deeper than {MAX_DEPTH} levels")
-    items = node.items() if isinstance(node, Mapping) else enumerate(node)
+    items = node.items() if type(node) is dict or isinstance(node, Mapping) else enumerate(node)
     for key, value in items:
         if key in _IGNORED_KEYS:
             continue
         # A ':' inside a key would be mistaken for a level separator; PHP/Java double it.
         part = str(key).replace(":", "::")
         path = f"{prefix}:{part}" if prefix else part
-        if isinstance(value, Mapping | list):
+        kind = type(value)
+        if kind is dict or kind is list or (kind is not str and isinstance(value, Mapping | list)):
             # An empty container yields nothing: its key disappears from the signed text.
-            yield from _flatten(value, path, depth + 1)
+            _collect(value, path, depth + 1, out)
         else:
-            yield path, _render(value)
+            out.append((path, _render(value)))
 
 
 def _natural_key(path: str) -> tuple[tuple[int, int, str], ...]:
@@ -81,6 +87,31 @@ def _natural_key(path: str) -> tuple[tuple[int, int, str], ...]:
     return tuple(chunks)
 
 
+def _path(leaf: tuple[str, str]) -> str:
+    return leaf[0]
+
+
+_cached_natural_key = lru_cache(maxsize=4096)(_natural_key)
+
+
+def _natural(leaf: tuple[str, str]) -> tuple[tuple[int, int, str], ...]:
+    # Paths repeat from one payload to the next; long (hostile) ones are not kept.
+    path = leaf[0]
+    return _cached_natural_key(path) if len(path) <= 256 else _natural_key(path)
+
+
+def _ordered(leaves: list[tuple[str, str]], natural: bool) -> list[tuple[str, str]]:
+    # Without digits in any path the natural order is the bytewise one: each key is then one text
+    # chunk, compared by its first character and then as a whole, i.e. as the plain string.
+    if natural and _HAS_DIGIT.search("".join([path for path, _ in leaves])):
+        return sorted(leaves, key=_natural)
+    return sorted(leaves, key=_path)
+
+
+def _join(leaves: list[tuple[str, str]]) -> str:
+    return ";".join([f"{path}:{value}" for path, value in leaves])
+
+
 def _unsigned(params: Mapping[str, Any]) -> dict[str, Any]:
     """``params`` without its signature, at top level or in ``general``."""
     data = {k: v for k, v in params.items() if k != "signature"}
@@ -90,14 +121,15 @@ def _unsigned(params: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _leaves(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    _collect(_unsigned(params), "", 0, out)
+    return out
+
+
 def string_to_sign(params: Mapping[str, Any], *, natural: bool = True) -> str:
     """The text that is signed, for diagnosing a mismatch. ``natural=False``: bytewise order."""
-    leaves = list(_flatten(_unsigned(params), "", 0))
-    if natural:
-        leaves.sort(key=lambda leaf: _natural_key(leaf[0]))
-    else:
-        leaves.sort(key=lambda leaf: leaf[0])
-    return ";".join(f"{path}:{value}" for path, value in leaves)
+    return _join(_ordered(_leaves(params), natural))
 
 
 def _secret_bytes(secret_key: str | SecretStr) -> bytes:
@@ -149,9 +181,12 @@ def verify(params: Mapping[str, Any], secret_key: str | SecretStr) -> bool:
     if not claimed:
         return False
     try:
-        texts = {string_to_sign(params, natural=True), string_to_sign(params, natural=False)}
+        leaves = _leaves(params)
     except (SignatureInputError, RecursionError):
         return False
+    natural = _ordered(leaves, natural=True)
+    bytewise = _ordered(leaves, natural=False)
+    texts = {_join(natural)} if natural == bytewise else {_join(natural), _join(bytewise)}
     expected = [_digest(text, secret_key) for text in texts]
     ok = False
     for candidate in claimed:
