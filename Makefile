@@ -9,7 +9,7 @@ CORE_VENV := .venv-core
 PROVIDERS := $(wildcard providers/*/pyproject.toml)
 CORE_SOURCES := $(shell find core/src -name '*.py' -o -name py.typed) core/pyproject.toml
 
-.PHONY: setup test lint typecheck demo sandbox bench docs record clean
+.PHONY: setup test lint typecheck demo example sandbox bench docs record clean
 
 $(STAMP): pyproject.toml core/pyproject.toml $(PROVIDERS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ docs: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/paymux demo
+
+# The example checkout (docs/example-checkout.md) and the sandbox behind it, on loopback.
+example: $(STAMP)
+	$(BIN)/python -m docs.examples.checkout
 
 sandbox: $(STAMP)
 	$(BIN)/paymux sandbox

@@ -6,12 +6,17 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
+from ..errors import ConfigurationError
 from .callbacks import CallbackDispatcher
 from .faults import FaultPlan
 
 if TYPE_CHECKING:
     from .emulator import CustomerAction, Emulator, PendingPayment
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -24,9 +29,28 @@ class ReceivedCallback:
     received_at: float
 
 
+def _loopback_urls(urls: dict[str, str]) -> dict[str, str]:
+    """The sandbox never calls out: callback URLs must be http(s) on a loopback address."""
+    for provider, url in urls.items():
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK:
+            raise ConfigurationError(
+                f"callback URL for {provider!r} must be http(s) on 127.0.0.1, localhost or ::1,"
+                f" got {url!r}"
+            )
+    return dict(urls)
+
+
 class SandboxHub:
-    def __init__(self, base_url: str = "", faults: FaultPlan | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str = "",
+        faults: FaultPlan | None = None,
+        callback_urls: dict[str, str] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.callback_urls = _loopback_urls(callback_urls or {})
+        """Where each provider's callbacks go instead of the inbox (e.g. your app's endpoint)."""
         self.faults = faults or FaultPlan()
         self.callbacks = CallbackDispatcher(self.faults)
         self.emulators: dict[str, Emulator] = {}
@@ -65,7 +89,8 @@ class SandboxHub:
     # -- the merchant's side: callbacks that reached /merchant/<provider> ----------------------
 
     def merchant_url(self, provider: str) -> str:
-        return f"{self.base_url}/merchant/{provider}"
+        """The provider's callback URL: ``callback_urls[provider]``, else the sandbox's inbox."""
+        return self.callback_urls.get(provider) or f"{self.base_url}/merchant/{provider}"
 
     def receive(self, provider: str, body: bytes, headers: dict[str, str]) -> None:
         with self._cv:
