@@ -97,7 +97,7 @@ class _Core:
         return list(self._providers)
 
     def capabilities(self) -> list[Capability]:
-        return [c for p in self._providers.values() for c in p.capabilities()]
+        return [c for p in self._providers.values() for c in p.declared_capabilities()]
 
     def route(self, request: ChargeRequest) -> RouteDecision:
         return self._router.decide(_checked(request, ChargeRequest, "request"))

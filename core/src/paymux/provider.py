@@ -133,8 +133,17 @@ class Provider(ABC, Generic[S]):
         """How long after creation polling the provider makes sense for ``charge``."""
         return timedelta(seconds=10)
 
+    def declared_capabilities(self) -> tuple[Capability, ...]:
+        """:meth:`capabilities`, built once: they are frozen data, and routing reads them for
+        every charge."""
+        cached: tuple[Capability, ...] | None = self.__dict__.get("_declared_capabilities")
+        if cached is None:
+            cached = tuple(self.capabilities())
+            self.__dict__["_declared_capabilities"] = cached
+        return cached
+
     def capability_for(self, method: str) -> Capability | None:
-        return next((c for c in self.capabilities() if c.method == method), None)
+        return next((c for c in self.declared_capabilities() if c.method == method), None)
 
     def lookup(self, id_or_reference: str) -> ChargeLookup:
         """Interpret a bare string given to ``Gateway.retrieve_charge(provider, value)``."""
@@ -172,7 +181,7 @@ class Provider(ABC, Generic[S]):
         """
         capability = self.capability_for(request.method)
         if capability is None:
-            offered = ", ".join(c.method for c in self.capabilities())
+            offered = ", ".join(c.method for c in self.declared_capabilities())
             raise InvalidRequest(
                 f"{self.name} does not offer method {request.method!r} (only {offered})",
                 field="method",

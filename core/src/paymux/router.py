@@ -63,10 +63,10 @@ class Router:
 
     def _why_not(self, name: str, request: ChargeRequest) -> str | None:
         capabilities = [
-            c for c in self._providers[name].capabilities() if c.method == request.method
+            c for c in self._providers[name].declared_capabilities() if c.method == request.method
         ]
         if not capabilities:
-            offered = sorted({c.method for c in self._providers[name].capabilities()})
+            offered = sorted({c.method for c in self._providers[name].declared_capabilities()})
             return f"does not offer method {request.method!r} (offers {', '.join(offered) or 'nothing'})"
         reasons = [c.why_not(request) for c in capabilities]
         if any(r is None for r in reasons):
