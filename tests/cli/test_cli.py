@@ -185,3 +185,43 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "No such file" in result.stderr
+
+
+def test_sandbox_command_serves_every_emulator_on_loopback() -> None:
+    import time
+
+    import httpx
+
+    from paymux.sandbox.server import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "paymux.cli", "sandbox", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        status = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/_sandbox", trust_env=False).json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert status is not None, "the sandbox did not start"
+        assert set(status["emulators"]) == {"ecommpay", "omise"}
+        bad = httpx.post(f"http://127.0.0.1:{port}/omise/charges", json={}, trust_env=False)
+        assert bad.status_code == 401, "the emulator checks credentials"
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=10)
+    assert f"paymux sandbox on http://127.0.0.1:{port}" in out
+    assert "secret" not in out.lower()
+
+
+def test_sandbox_refuses_to_listen_beyond_loopback() -> None:
+    result = run("sandbox", "--host", "0.0.0.0", "--port", "0")
+    assert result.returncode == 1
+    assert "loopback only" in result.stderr
