@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
+from functools import cache
+from typing import Any
 
 from paymux import AmountRange, Capability, RefundSupport
 
@@ -11,10 +13,22 @@ KAKAOPAY = "kakaopay"
 # Omise sells KakaoPay to merchants in these countries, each settling in its own currency.
 KAKAOPAY_CURRENCY_BY_COUNTRY: dict[str, str] = {"SG": "SGD", "TH": "THB"}
 
-KAKAOPAY_LIMITS: tuple[AmountRange, ...] = (
-    AmountRange(currency="SGD", minimum=100, maximum=2_000_000),
-    AmountRange(currency="THB", minimum=2_000, maximum=15_000_000),
-)
+
+@cache
+def kakaopay_limits() -> tuple[AmountRange, ...]:
+    """Built on first use: the first ``AmountRange`` builds its schema and loads the ISO 4217
+    table, which would otherwise be most of the cost of importing this plugin."""
+    return (
+        AmountRange(currency="SGD", minimum=100, maximum=2_000_000),
+        AmountRange(currency="THB", minimum=2_000, maximum=15_000_000),
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "KAKAOPAY_LIMITS":  # the constant this module used to define
+        return kakaopay_limits()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PLATFORM_TYPES = ("WEB", "IOS", "ANDROID")
 
@@ -32,7 +46,7 @@ def capabilities(provider: str) -> list[Capability]:
             provider=provider,
             method=KAKAOPAY,
             countries=tuple(KAKAOPAY_CURRENCY_BY_COUNTRY),
-            amounts=KAKAOPAY_LIMITS,
+            amounts=kakaopay_limits(),
             refunds=RefundSupport.PARTIAL,
             next_actions=("redirect_to_url",),
             provider_method=KAKAOPAY,

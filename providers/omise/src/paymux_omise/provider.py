@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -45,6 +45,9 @@ class _ChargePlan:
     return_uri: str
     source_id: str | None
     platform_type: str
+
+
+T = TypeVar("T")
 
 
 class OmiseProvider(Provider[OmiseSettings]):
@@ -90,16 +93,20 @@ class OmiseProvider(Provider[OmiseSettings]):
     def _decode(self, response: httpx.Response) -> Any:
         return decode(response, self.name)
 
-    def _charge(self, payload: Any, http_status: int) -> Charge:
+    def _read(self, what: str, http_status: int, parse: Callable[[], T]) -> T:
+        """``parse()``, with a payload Omise should never send reported as a ProviderError."""
         try:
-            return parse_charge(payload, self.name)
+            return parse()
         except PayloadError as exc:
             raise ProviderError(
-                f"unreadable charge: {exc}",
+                f"unreadable {what}: {exc}",
                 provider=self.name,
                 code="invalid_response",
                 http_status=http_status,
             ) from None
+
+    def _charge(self, payload: Any, http_status: int) -> Charge:
+        return self._read("charge", http_status, lambda: parse_charge(payload, self.name))
 
     def _plan_charge(self, request: ChargeRequest) -> _ChargePlan:
         """Everything Omise would refuse, refused here before a request exists."""
@@ -196,15 +203,11 @@ class OmiseProvider(Provider[OmiseSettings]):
     def _search(self, reference: str) -> Flow[Charge | None]:
         response = yield self._requests.search_charges(reference)
         payload = self._decode(response)
-        try:
-            return find_charge_by_reference(payload, reference, self.name)
-        except PayloadError as exc:
-            raise ProviderError(
-                f"unreadable search result: {exc}",
-                provider=self.name,
-                code="invalid_response",
-                http_status=response.status_code,
-            ) from None
+        return self._read(
+            "search result",
+            response.status_code,
+            lambda: find_charge_by_reference(payload, reference, self.name),
+        )
 
     # -- operations ------------------------------------------------------------------------------
 
@@ -267,15 +270,7 @@ class OmiseProvider(Provider[OmiseSettings]):
             charge.id, amount, reference=reference, reason=reason
         )
         payload = self._decode(response)
-        try:
-            return parse_refund(payload, self.name)
-        except PayloadError as exc:
-            raise ProviderError(
-                f"unreadable refund: {exc}",
-                provider=self.name,
-                code="invalid_response",
-                http_status=response.status_code,
-            ) from None
+        return self._read("refund", response.status_code, lambda: parse_refund(payload, self.name))
 
     def _deadline_from_raw(self, charge: Charge) -> datetime | None:
         # A charge restored from storage may predate the deadline field; its raw payload has it.
@@ -355,15 +350,7 @@ class OmiseProvider(Provider[OmiseSettings]):
         response = yield self._requests.retrieve_refund(charge.id, refund_id)
         self._verified(response, f"refund {refund_id}")
         payload = self._decode(response)
-        try:
-            return parse_refund(payload, self.name)
-        except PayloadError as exc:
-            raise ProviderError(
-                f"unreadable refund: {exc}",
-                provider=self.name,
-                code="invalid_response",
-                http_status=response.status_code,
-            ) from None
+        return self._read("refund", response.status_code, lambda: parse_refund(payload, self.name))
 
     def _event_from_body(self, envelope: EventEnvelope) -> WebhookEvent:
         kind = envelope.data.get("object")
