@@ -26,18 +26,8 @@ BENCHMARKS = [
     "bench_async.py",
     "bench_omise.py",
     "bench_webhooks.py",
+    "bench_ledger.py",
     "bench_import.py",
-]
-
-LEDGER_NOT_MEASURED = [
-    Result(
-        name=f"Ledger event application rate, {where}",
-        figure="not measured",
-        target="(rate)",
-        met=None,
-        notes="the ledger was being finished concurrently; no ledger benchmark yet",
-    )
-    for where in ("SQLite", "PostgreSQL, 1 process", "PostgreSQL, 4 processes")
 ]
 
 
@@ -113,7 +103,6 @@ def main() -> int:
     results: list[Result] = []
     for script in BENCHMARKS:
         results += run_one(script)
-    results += LEDGER_NOT_MEASURED
     took = time.perf_counter() - started
     info = machine()
     width = max(len(r.name) for r in results)

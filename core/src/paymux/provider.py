@@ -52,7 +52,9 @@ def is_retry_safe(request: httpx.Request) -> bool:
 class ProviderSettings(BaseModel):
     """Base of each provider's settings model. Keep secrets as ``SecretStr``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built on first use, like the public models (_base.Model): every plugin subclasses this, and
+    # building each schema at import was the larger part of importing a plugin.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     def secret_values(self) -> list[str]:
         """Every secret in these settings, for log and error redaction."""

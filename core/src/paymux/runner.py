@@ -8,23 +8,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    retry_if_result,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from .errors import PaymuxError, ProviderError, TransportError
 from .provider import OPERATION, Flow, is_retry_safe
 from .redaction import Redactor
+
+if TYPE_CHECKING:
+    # tenacity is imported where a retry is about to happen (see _Replay): most processes never
+    # retry, and importing it costs several milliseconds of start-up.
+    from tenacity import RetryCallState
 
 T = TypeVar("T")
 log = logging.getLogger("paymux.http")
@@ -68,6 +63,8 @@ class RetryPolicy:
         return request is not None and is_retry_safe(request)
 
     def wait(self) -> Callable[[RetryCallState], float]:
+        from tenacity import wait_exponential_jitter
+
         backoff = wait_exponential_jitter(
             multiplier=self.initial_wait, max=self.max_wait, jitter=self.jitter
         )
@@ -83,6 +80,13 @@ class RetryPolicy:
         return wait
 
     def tenacity_kwargs(self) -> dict[str, object]:
+        from tenacity import (
+            retry_if_exception,
+            retry_if_result,
+            stop_after_attempt,
+            stop_after_delay,
+        )
+
         return {
             "retry": retry_if_exception(self.retryable_exception)
             | retry_if_result(self.retryable_response),
@@ -250,6 +254,8 @@ def run(
         if replay is None:
             assert response is not None
             return response
+        from tenacity import Retrying
+
         retrying = Retrying(**ctx.policy.tenacity_kwargs(), before=replay.before)  # type: ignore[arg-type]
 
         def attempt(request: httpx.Request) -> httpx.Response:
@@ -304,6 +310,8 @@ async def arun(
         if replay is None:
             assert response is not None
             return response
+        from tenacity import AsyncRetrying
+
         retrying = AsyncRetrying(**ctx.policy.tenacity_kwargs(), before=replay.before)  # type: ignore[arg-type]
 
         async def attempt(request: httpx.Request) -> httpx.Response:
