@@ -102,3 +102,23 @@ def test_capabilities_list_every_provider() -> None:
         ("backup", "kakaopay"),
         ("backup", "card"),
     }
+
+
+@pytest.mark.parametrize(
+    "req",
+    [request(), request("card", Money(1000, "USD"), "US"), request(amount=Money(100, "KRW"))],
+)
+@pytest.mark.parametrize(
+    "routes", [None, [{"method": "kakaopay", "providers": ["backup", "primary"]}]]
+)
+def test_the_fast_choice_agrees_with_the_explained_decision(
+    req: ChargeRequest, routes: Any
+) -> None:
+    gw = two_accounts(routes=routes)
+    assert gw._router.choose(req) == gw.route(req).provider
+
+
+def test_the_fast_choice_still_explains_a_refusal() -> None:
+    with pytest.raises(NoRouteError) as info:
+        two_accounts()._router.choose(request("payco"))
+    assert set(info.value.reasons) == {"primary", "backup"}

@@ -112,7 +112,7 @@ class _Core:
     ) -> tuple[str, Flow[Charge]]:
         request = _checked(request, ChargeRequest, "request")
         if provider is None:
-            name = self.route(request).provider
+            name = self._router.choose(request)
         else:
             # An explicit choice skips routing, not the capability check.
             name = provider

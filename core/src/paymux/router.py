@@ -28,6 +28,14 @@ class Router:
                     f" configured: {', '.join(providers) or 'none'}"
                 )
 
+    def choose(self, request: ChargeRequest) -> str:
+        """The provider :meth:`decide` would choose, without building the explanation."""
+        rule = next((r for r in self.rules if r.matches(request)), None)
+        for name in rule.providers if rule else self._providers:
+            if self._why_not(name, request) is None:
+                return name
+        return self.decide(request).provider  # raises NoRouteError with every reason
+
     def decide(self, request: ChargeRequest) -> RouteDecision:
         rule = next((r for r in self.rules if r.matches(request)), None)
         order = list(rule.providers) if rule else list(self._providers)
