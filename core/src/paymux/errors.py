@@ -9,8 +9,11 @@
     ├── RefundNotAllowed          the refund breaks a provider or bookkeeping rule
     ├── ProviderError             the provider answered and said no
     │   ├── AuthenticationError   ... because the credentials were refused
-    │   └── DuplicateRequest      ... because it already has this reference (nothing new made)
+    │   ├── DuplicateRequest      ... because it already has this reference (nothing new made)
+    │   ├── NotFound              ... because it has no such charge, refund or reference
+    │   └── RateLimited           ... because too many requests came too fast (nothing done)
     ├── TransportError            the network gave up (after any safe retries)
+    ├── OutcomeUnknown            a create may have reached the provider; nothing is resent
     ├── WebhookVerificationError  a callback is not proven to come from the provider
     └── WebhookParseError         a verified callback has a shape paymux cannot read
 """
@@ -58,7 +61,12 @@ class ProviderError(PaymuxError):
     """The provider answered and refused the operation.
 
     ``code`` is the provider's own code, ``message`` its explanation, ``http_status`` the HTTP
-    status of the answer. ``raw`` keeps the (secret-free) payload for diagnostics.
+    status of the answer (for people: code that decides something catches a subclass instead).
+    ``raw`` keeps the (secret-free) payload for diagnostics.
+
+    ``nothing_done`` is True only when the plugin knows from the provider's answer that the
+    request was refused before anything was made (a validation error, a rate limit); False
+    means it may have been processed (a server failure, an answer the plugin cannot place).
     """
 
     def __init__(
@@ -69,6 +77,7 @@ class ProviderError(PaymuxError):
         code: str | None = None,
         http_status: int | None = None,
         raw: Any = None,
+        nothing_done: bool = False,
     ) -> None:
         where = (
             f"{provider}"
@@ -81,6 +90,7 @@ class ProviderError(PaymuxError):
         self.message = message
         self.http_status = http_status
         self.raw = raw
+        self.nothing_done = nothing_done
 
 
 class AuthenticationError(ProviderError):
@@ -93,6 +103,72 @@ class DuplicateRequest(ProviderError):
     Usually the repeat of a request whose answer was lost: look the original up (for a charge,
     ``Gateway.retrieve_charge(provider, reference=...)``) rather than sending it again.
     """
+
+
+class NotFound(ProviderError):
+    """The provider has no charge (refund, payment) with this id or reference.
+
+    ``conclusive`` says whether the answer proves absence. A look-up by id is conclusive; a
+    look-up by reference through a search that lags behind new charges is not, unless the plugin
+    confirmed the miss from a source that does not lag. Only a conclusive miss (or a provider
+    that refuses a reused reference itself) lets the Ledger send a create again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        code: str | None = None,
+        http_status: int | None = None,
+        raw: Any = None,
+        conclusive: bool = False,
+    ) -> None:
+        super().__init__(
+            message,
+            provider=provider,
+            code=code,
+            http_status=http_status,
+            raw=raw,
+            nothing_done=True,
+        )
+        self.conclusive = conclusive
+
+
+class RateLimited(ProviderError):
+    """The provider refused the request because of its rate limit; nothing was done.
+
+    Reads are retried by the gateway (honouring ``Retry-After``); writes are not. Try later.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        code: str | None = None,
+        http_status: int | None = None,
+        raw: Any = None,
+    ) -> None:
+        super().__init__(
+            message,
+            provider=provider,
+            code=code,
+            http_status=http_status,
+            raw=raw,
+            nothing_done=True,
+        )
+
+
+class OutcomeUnknown(PaymuxError):
+    """A create may have reached the provider, and the provider cannot yet say whether it holds
+    the charge. paymux sent nothing again (that could charge twice): call again later, or let
+    ``Ledger.reconcile`` settle it. ``reference`` names the charge."""
+
+    def __init__(self, message: str, *, provider: str, reference: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.reference = reference
 
 
 class TransportError(PaymuxError):
@@ -123,8 +199,11 @@ __all__ = [
     "DuplicateRequest",
     "InvalidRequest",
     "NoRouteError",
+    "NotFound",
+    "OutcomeUnknown",
     "PaymuxError",
     "ProviderError",
+    "RateLimited",
     "RefundNotAllowed",
     "TransportError",
     "WebhookParseError",
