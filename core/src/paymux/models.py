@@ -144,6 +144,11 @@ class Charge(Model):
     """The last moment the provider accepts a refund, when it has one."""
     provider_data: dict[str, str] = Field(default_factory=dict)
     """Provider ids worth keeping (request ids, source ids, operation ids)."""
+    refunds: tuple[Refund, ...] | None = None
+    """Every refund of the payment as the provider listed it in this answer (pending, succeeded
+    and failed alike), each with the provider's refund id and, when the provider keeps it, the
+    merchant's refund reference. None when the answer does not list them all: then only
+    ``refunded_amount`` is known, which cannot say *which* refunds went through."""
     raw: dict[str, Any] | None = Field(default=None, repr=False)
 
     @model_validator(mode="after")
@@ -184,7 +189,14 @@ class WebhookEvent(Model):
     id: str
     type: str
     charge: Charge | None = None
+    """The charge as the provider reported it. None when the event does not state the charge's
+    amounts: an ECommPay refund callback (unconfirmed) says only what is left of the payment and
+    what this refund is, so paymux reports those (``remaining_amount``, ``refund.amount``) rather
+    than invent the original amount and the cumulative refunded amount."""
     refund: Refund | None = None
+    remaining_amount: Money | None = None
+    """What the provider says is left of the payment after this event (still refundable), when
+    the event states it; None otherwise. Not the charge's amount, and not a refunded total."""
     occurred_at: datetime | None = None
     verified_by: str = "signature"
     """How authenticity was proven: ``signature``, ``refetch`` or both (``signature+refetch``)."""

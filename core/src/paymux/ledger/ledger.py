@@ -92,6 +92,7 @@ class _LedgerBase(Generic[G]):
         busy_timeout: float = 30.0,
         clock: Callable[[], datetime] | None = None,
         echo: bool = False,
+        refund_release_after: timedelta = timedelta(minutes=15),
     ) -> None:
         if not isinstance(gateway, self._gateway_type):
             raise InvalidRequest(
@@ -102,6 +103,12 @@ class _LedgerBase(Generic[G]):
         self.gateway: G = gateway
         self.store = Store(url, busy_timeout=busy_timeout, echo=echo)
         self.create_lease = create_lease
+        if not isinstance(refund_release_after, timedelta) or refund_release_after <= timedelta(0):
+            raise InvalidRequest("must be a positive timedelta", field="refund_release_after")
+        self.refund_release_after = refund_release_after
+        """A refund whose request may not have reached the provider stays held (its amount not
+        refundable again) until a poll of the provider's refund list shows it, or shows nothing
+        that could be it for this long; then it is failed and its amount is refundable again."""
         self._clock = clock or utcnow
         self._changed = threading.Condition()
 
@@ -111,7 +118,7 @@ class _LedgerBase(Generic[G]):
     # -- database steps ----------------------------------------------------------------------
 
     def _ctx(self) -> tx.Ctx:
-        return tx.Ctx(self.store, self._clock())
+        return tx.Ctx(self.store, self._clock(), self.refund_release_after)
 
     def _write(self, work: Callable[[Connection, tx.Ctx], T]) -> _Db:
         def run() -> T:

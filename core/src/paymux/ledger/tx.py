@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import InvalidRequest, RefundNotAllowed
 from ..models import Charge, ChargeRequest, Refund, WebhookEvent
@@ -24,6 +25,7 @@ from ..money import Money
 from ..status import ChargeStatus, RefundStatus
 from . import schema
 from .records import Entry, EventRecord, Flag, RefundRecord, WebhookResult
+from .refunds import UNSENT_OR_UNANSWERED, RefundRow, attribute
 from .state_machine import Outcome, State, Verdict, apply, refund_state
 from .store import ConcurrentUpdate, Store, from_db, to_db, when
 
@@ -43,12 +45,22 @@ HELD_REFUNDS = ("reserved", "unknown", "pending")
 class Ctx:
     store: Store
     now: datetime
+    refund_release_after: timedelta = timedelta(minutes=15)
+    """How long a refund the provider shows no sign of having stays held before it is failed."""
 
 
 def dump(model: Charge | Refund | WebhookEvent) -> str:
     """JSON for the database. ``raw`` payloads stay out: they may carry personal data."""
     if isinstance(model, WebhookEvent):
-        return model.model_dump_json(exclude={"raw": True, "charge": {"raw"}, "refund": {"raw"}})
+        return model.model_dump_json(
+            exclude={
+                "raw": True,
+                "charge": {"raw": True, "refunds": {"__all__": {"raw"}}},
+                "refund": {"raw"},
+            }
+        )
+    if isinstance(model, Charge):
+        return model.model_dump_json(exclude={"raw": True, "refunds": {"__all__": {"raw"}}})
     return model.model_dump_json(exclude={"raw"})
 
 
@@ -752,29 +764,65 @@ def apply_poll(
             status_after=row.status,
         )
     row = _apply_orphans(conn, ctx, row)
-    _settle_held_refunds(conn, ctx, row)
-    return charge_of(row), applied.changed, applied.verdict.value, tuple(applied.flags)
+    settled = _settle_held_refunds(conn, ctx, row, charge)
+    return (
+        charge_of(settled.row),
+        applied.changed or settled.changed,
+        applied.verdict.value,
+        tuple(applied.flags) + tuple(settled.flags),
+    )
 
 
-def _settle_held_refunds(conn: Connection, ctx: Ctx, row: Row[Any]) -> None:
-    """Mark held refunds succeeded, oldest first, as far as the provider's refunded total covers.
+def _settle_held_refunds(conn: Connection, ctx: Ctx, row: Row[Any], charge: Charge) -> _Applied:
+    """Read a poll's refunds one by one, matched by refund id or reference (see ``refunds``).
 
     A refund whose answer was lost and whose webhook never came is held as ``unknown``; only a
-    poll can tell that it went through. Without settling it, its amount would be counted twice
-    (refunded and held) and block the rest of the charge from being refunded.
+    poll can tell whether it went through, and only if the provider names it.
     """
     rows = conn.execute(
         select(schema.refunds).where(R.charge_reference == row.reference).order_by(R.id)
     ).all()
-    covered = row.refunded - sum(r.amount for r in rows if r.status == "succeeded")
-    for refund in rows:
-        if refund.status in HELD_REFUNDS and 0 < refund.amount <= covered:
-            covered -= refund.amount
-            conn.execute(
-                update(schema.refunds)
-                .where(R.id == refund.id)
-                .values(status="succeeded", updated_at=to_db(ctx.now))
-            )
+    assert charge.refunded_amount is not None
+    plan = attribute(
+        [
+            RefundRow(r.id, r.reference, r.provider_id, r.amount, r.status, when(r.updated_at))
+            for r in rows
+        ],
+        charge.refunds,
+        provider_refunded=charge.refunded_amount.amount,
+        now=ctx.now,
+        release_after=ctx.refund_release_after,
+    )
+    flags: list[Flag] = []
+    for detail in plan.unattributed:
+        flag = _flag(
+            conn,
+            ctx,
+            provider=row.provider,
+            reference=row.reference,
+            event_id=None,
+            kind="unattributed_refund",
+            detail=detail,
+        )
+        flags += [flag] if flag else []
+    changed = False
+    if plan.release:
+        log.warning(
+            "ledger %s: %d held refund(s) never reached %s; released as failed",
+            row.reference,
+            len(plan.release),
+            row.provider,
+        )
+        conn.execute(
+            update(schema.refunds)
+            .where(R.id.in_(plan.release), R.status.in_(UNSENT_OR_UNANSWERED))
+            .values(status=RefundStatus.FAILED.value, updated_at=to_db(ctx.now))
+        )
+        changed = True
+    for refund in plan.reports:
+        got = _report_refund(conn, ctx, row, refund, event_id=None)
+        row, changed, flags = got.row, changed or got.changed, flags + got.flags
+    return _Applied(row, changed, Verdict.APPLIED if changed else Verdict.SAME, flags)
 
 
 def mark_checked(
@@ -871,6 +919,13 @@ def reserve_refund(
         select(schema.refunds).where(R.charge_reference == charge_reference).order_by(R.id)
     ).all()
     if refund_reference is not None:
+        elsewhere = conn.execute(
+            select(R.charge_reference).where(
+                R.reference == refund_reference, R.charge_reference != charge_reference
+            )
+        ).first()
+        if elsewhere is not None:
+            raise _reference_taken(refund_reference, elsewhere.charge_reference)
         same = next((r for r in refunds if r.reference == refund_reference), None)
         if same is not None:
             if amount is not None and amount.amount != same.amount:
@@ -915,24 +970,58 @@ def reserve_refund(
             f" still refundable on charge {charge_reference} ({Money(settled, currency)} refunded,"
             f" {Money(held, currency)} in flight)"
         )
-    reference = refund_reference or f"{charge_reference}-r{len(refunds) + 1}"
-    result = conn.execute(
-        schema.refunds.insert().values(
-            charge_reference=charge_reference,
-            provider=row.provider,
-            provider_id=None,
-            reference=reference,
-            amount=wanted,
-            currency=row.currency,
-            status="reserved",
-            reason=reason,
-            created_at=to_db(ctx.now),
-            updated_at=to_db(ctx.now),
+    number = len(refunds)
+    while True:
+        number += 1
+        reference = refund_reference or f"{charge_reference}-r{number}"
+        refund_id = _insert_refund_row(
+            conn,
+            {
+                "charge_reference": charge_reference,
+                "provider": row.provider,
+                "provider_id": None,
+                "reference": reference,
+                "amount": wanted,
+                "currency": row.currency,
+                "status": "reserved",
+                "reason": reason,
+                "created_at": to_db(ctx.now),
+                "updated_at": to_db(ctx.now),
+            },
         )
+        if refund_id is not None:
+            return Reservation(refund_id, reference, charge, Money(wanted, row.currency))
+        if refund_reference is not None:
+            # Taken between the check above and this insert, by a refund of another charge.
+            raise _reference_taken(refund_reference, None)
+
+
+def _reference_taken(reference: str, charge_reference: str | None) -> InvalidRequest:
+    where = f" of charge {charge_reference!r}" if charge_reference else ""
+    return InvalidRequest(
+        f"refund reference {reference!r} is already used by a refund{where}; a refund reference"
+        " identifies one refund across all charges (leave it out to get a fresh one)",
+        field="reference",
     )
+
+
+def _insert_refund_row(conn: Connection, values: dict[str, Any]) -> int | None:
+    """Insert a refund row; None when its reference is taken (the caller picks another).
+
+    Inside a savepoint, so a refused insert leaves the surrounding transaction usable on
+    PostgreSQL, and a concurrent writer's reference is refused by the unique index, not by luck.
+    """
+    taken = conn.execute(select(R.id).where(R.reference == values["reference"])).first()
+    if taken is not None:
+        return None
+    try:
+        with conn.begin_nested():
+            result = conn.execute(schema.refunds.insert().values(**values))
+    except IntegrityError:
+        return None
     refund_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
     assert refund_id is not None
-    return Reservation(int(refund_id), reference, charge, Money(wanted, row.currency))
+    return int(refund_id)
 
 
 def finish_refund(

@@ -9,7 +9,7 @@ from typing import Any
 from paymux.errors import InvalidRequest, WebhookParseError, WebhookVerificationError
 from paymux.models import Charge, WebhookEvent
 from paymux.money import Money
-from paymux.status import ChargeStatus, RefundStatus
+from paymux.status import ChargeStatus
 
 from .actions import next_action
 from .responses import (
@@ -73,22 +73,29 @@ def translate(payload: Mapping[str, Any], provider: str) -> WebhookEvent:
     op_status = (text(operation, "status") or "").lower()
     occurred_at = when(operation.get("date")) or when(payment.get("date"))
     refund = None
+    charge: Charge | None = None
+    remaining: Money | None = None
     if op_type in REFUND_OPERATION_TYPES:
         refund = build_refund(provider, payment_id, operation, payload)
-        charge = _charge_after_refund(provider, payload, operation, refund.amount, refund.status)
+        remaining = _remaining_after_refund(payload, refund.amount)
     else:
         charge = _charge_after_sale(provider, payload, operation, occurred_at)
     # Redeliveries repeat operation id and status; a new status of one operation is a new event.
     operation_id = text(operation, "id") or text(operation, "request_id")
     status_word = op_status or (text(payment, "status") or "").lower()
     event_id = f"{operation_id}:{status_word}" if operation_id else f"{payment_id}:{status_word}"
-    event_type = f"refund.{refund.status}" if refund else f"charge.{charge.status}"
+    if refund is not None:
+        event_type = f"refund.{refund.status}"
+    else:
+        assert charge is not None
+        event_type = f"charge.{charge.status}"
     return WebhookEvent(
         provider=provider,
         id=event_id,
         type=event_type,
         charge=charge,
         refund=refund,
+        remaining_amount=remaining,
         occurred_at=occurred_at,
         raw=without_signatures(payload),
     )
@@ -118,47 +125,19 @@ def _charge_after_sale(
     )
 
 
-def _charge_after_refund(
-    provider: str,
-    payload: Mapping[str, Any],
-    operation: Mapping[str, Any],
-    refund_amount: Money,
-    refund_status: RefundStatus,
-) -> Charge:
-    payment = obj(payload, "payment")
-    # After a refund, payment.sum is what is left of the payment, not what was paid.
-    remaining = money(payment, "sum")
+def _remaining_after_refund(payload: Mapping[str, Any], refund_amount: Money) -> Money:
+    """What the refund callback says is left of the payment (``payment.sum``).
+
+    That and this refund's amount are all a refund callback states. The original amount and the
+    refunds before this one are not in it, so the event carries no charge rather than one with
+    amounts made up from these two (the confirmed path re-reads the whole payment instead).
+    """
+    remaining = money(obj(payload, "payment"), "sum")
     if remaining is None:
         raise Malformed("the refund callback states no remaining payment amount")
     if remaining.currency != refund_amount.currency:
         raise Malformed("the refund and the payment are in different currencies")
-    if refund_status is RefundStatus.SUCCEEDED:
-        # The callback alone does not say what was refunded before; amount and refunded_amount are
-        # the remainder plus this refund, so what is left to refund (amount - refunded) is exact.
-        amount = remaining + refund_amount
-        status = ChargeStatus.REFUNDED if remaining.amount == 0 else ChargeStatus.PARTIALLY_REFUNDED
-        return build_charge(
-            provider,
-            payload,
-            operation=operation,
-            amount=amount,
-            refunded=refund_amount,
-            status=status,
-            next_action=None,
-        )
-    # Pending or declined: the payment is as it was (a declined refund leaves it paid).
-    status = charge_status(text(payment, "status"), None)
-    charge = build_charge(
-        provider,
-        payload,
-        operation=operation,
-        amount=remaining,
-        refunded=None,
-        status=status,
-        next_action=None,
-    )
-    # The refund's decline is the refund's failure, not the payment's.
-    return charge.model_copy(update={"failure": None}) if status.is_paid else charge
+    return remaining
 
 
 def parse_callback(body: bytes, settings: EcommpaySettings, provider: str) -> WebhookEvent:

@@ -8,13 +8,15 @@ from typing import Any
 import httpx
 
 from paymux.errors import InvalidRequest, ProviderError
-from paymux.models import Charge
+from paymux.models import Charge, Refund
 from paymux.money import Money
 from paymux.status import ChargeStatus
 
 from .actions import next_action
 from .responses import (
+    OPERATION_STATUSES,
     REFUND_OPERATION_TYPES,
+    UNKNOWN_OPERATION_STATUS,
     Malformed,
     build_charge,
     charge_status,
@@ -40,6 +42,35 @@ def _operations(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _is_refund(op: Mapping[str, Any]) -> bool:
     return (text(op, "type") or "").lower() in REFUND_OPERATION_TYPES
+
+
+def _listed_refunds(
+    ops: list[Mapping[str, Any]], payment_id: str, provider: str
+) -> tuple[Refund, ...]:
+    """Each refund operation as a :class:`Refund`, with the id the refund call answered with
+    (its ``request_id``), so the ledger can tell which of its refunds went through."""
+    listed = []
+    for op in ops:
+        if not _is_refund(op):
+            continue
+        amount = money(op, "sum_initial") or money(op, "sum_converted")
+        refund_id = text(op, "request_id") or text(op, "id")
+        if amount is None or refund_id is None:
+            raise Malformed("a refund operation has no amount or id")
+        word = text(op, "status") or ""
+        listed.append(
+            Refund(
+                provider=provider,
+                id=refund_id,
+                charge_id=payment_id,
+                reference=text(op, "merchant_refund_id"),
+                amount=amount,
+                status=OPERATION_STATUSES.get(word.lower(), UNKNOWN_OPERATION_STATUS),
+                provider_status=word or None,
+                created_at=when(op.get("created_date")) or when(op.get("date")),
+            )
+        )
+    return tuple(listed)
 
 
 def _translate(payload: Mapping[str, Any], provider: str, known: Charge | None) -> Charge:
@@ -81,6 +112,8 @@ def _translate(payload: Mapping[str, Any], provider: str, known: Charge | None) 
         status=status,
         next_action=action,
     )
+    # The status answer lists every operation of the payment, so this list is complete.
+    charge = charge.model_copy(update={"refunds": _listed_refunds(ops, charge.id, provider)})
     if known is not None and known.method and charge.method is None:
         charge = charge.model_copy(update={"method": known.method})
     return charge

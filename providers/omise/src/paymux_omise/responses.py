@@ -225,6 +225,20 @@ def refunded_minor_units(data: Mapping[str, Any]) -> int:
     return total
 
 
+def listed_refunds(data: Mapping[str, Any], provider: str) -> tuple[Refund, ...] | None:
+    """The charge's embedded refund list, when it holds every refund (``total`` says how many).
+
+    The ledger attributes refunds by id and reference from this list; a partial page could not
+    prove a refund absent, so it counts as no list at all.
+    """
+    refunds = mapping(data, "refunds")
+    items = refunds.get("data") if refunds else None
+    total = refunds.get("total") if refunds else None
+    if not isinstance(items, list) or not isinstance(total, int) or total != len(items):
+        return None
+    return tuple(parse_refund(item, provider).model_copy(update={"raw": None}) for item in items)
+
+
 def charge_status(
     data: Mapping[str, Any], amount: int, refunded: int, has_action: bool
 ) -> ChargeStatus:
@@ -332,6 +346,7 @@ def parse_charge(payload: Any, provider: str) -> Charge:
             created_at=timestamp(data, "created_at", "created"),
             refund_deadline=refund_deadline(method, paid_at),
             provider_data=provider_data(data, source),
+            refunds=listed_refunds(data, provider),
             raw=dict(data),
         )
     except PaymuxError as exc:
