@@ -9,8 +9,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-RequestFault = Literal["latency", "error", "drop"]
-"""``error``: a 5xx before processing; ``drop``: the request is processed, then the connection dies."""
+RequestFault = Literal["latency", "error", "drop", "late"]
+"""``latency``: a pause before processing; ``error``: a 5xx before processing; ``drop``: the
+request is processed, then the connection dies ("processed, answer lost"); ``late``: the request
+is processed, then the answer waits ``latency_ms`` (a client that gives up sooner loses it)."""
+REQUEST_FAULTS: tuple[RequestFault, ...] = ("latency", "error", "drop", "late")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,6 +31,10 @@ class FaultPlan:
     error: float = 0.0
     error_status: int = 503
     drop: float = 0.0
+    late: float = 0.0
+    drop_paths: list[str] = field(default_factory=list)
+    """When not empty, random ``drop`` and ``late`` faults hit only these path prefixes (e.g. the
+    emulators' write endpoints, where a lost answer is what can pay or refund twice)."""
     callback_drop: float = 0.0
     callback_duplicate: float = 0.0
     callback_reorder: float = 0.0
@@ -40,6 +47,8 @@ class FaultPlan:
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
+        self.applied: list[tuple[str, RequestFault]] = []
+        """Every request fault that happened, as (path, fault): proof for tests and campaigns."""
 
     def update(self, values: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)} - {"once"}
@@ -50,6 +59,8 @@ class FaultPlan:
             for key, value in values.items():
                 if key == "once":
                     self.once.extend((str(p), f) for p, f in value)
+                elif key == "drop_paths":
+                    self.drop_paths = [str(p) for p in value]
                 else:
                     setattr(self, key, value)
             if "seed" in values:
@@ -69,11 +80,18 @@ class FaultPlan:
                     return fault
         if self.chance(self.error):
             return "error"
-        if self.chance(self.drop):
+        after_processing = not self.drop_paths or path.startswith(tuple(self.drop_paths))
+        if after_processing and self.chance(self.drop):
             return "drop"
+        if after_processing and self.chance(self.late):
+            return "late"
         if self.chance(self.latency):
             return "latency"
         return None
+
+    def record(self, path: str, fault: RequestFault) -> None:
+        with self._lock:
+            self.applied.append((path, fault))
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -86,7 +104,7 @@ class FaultMiddleware:
         self.app = app
         self.plan = plan
         self.prefixes = prefixes
-        self.counts: dict[str, int] = {"latency": 0, "error": 0, "drop": 0}
+        self.counts: dict[str, int] = dict.fromkeys(REQUEST_FAULTS, 0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -99,6 +117,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         self.counts[fault] += 1
+        self.plan.record(path, fault)
         if fault == "latency":
             await asyncio.sleep(self.plan.latency_ms / 1000)
             await self.app(scope, receive, send)
@@ -115,6 +134,17 @@ class FaultMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+        elif fault == "late":
+            held: list[Message] = []
+
+            async def hold(message: Message) -> None:
+                held.append(message)
+
+            # Processed now, answered later: the provider acted even if the client gave up.
+            await self.app(scope, receive, hold)
+            await asyncio.sleep(self.plan.latency_ms / 1000)
+            for message in held:
+                await send(message)
         else:
 
             async def swallow(message: Message) -> None:

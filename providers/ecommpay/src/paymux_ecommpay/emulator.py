@@ -3,7 +3,16 @@
 Like the Gate, it checks the project id and each request's signature, answers synchronously only
 "accepted" (or an error code), and reports everything else in signed callbacks: an intermediate one
 saying what the customer must do (a QR code, a redirect to the wallet or card partner, or which
-details are missing), then the final one; refunds likewise. Needs the ``paymux[sandbox]`` extra.
+details are missing), then the final one; refunds likewise. It also serves the signed Payment Page
+links paymux builds.
+
+It signs and verifies with ECommPay's official SDK (:mod:`.emulator_sdk`), never with paymux's
+signer, so a signing bug in paymux shows up as a refusal here. Needs the ``sandbox`` extra:
+``pip install 'paymux-ecommpay[sandbox]'``.
+
+Knobs (:class:`.emulator_books.Knobs`) steer the platform for tests and the fault campaign: the QR
+code's form, refunds that complete late or are declined. :meth:`EcommpayEmulator.books` is what the
+platform holds, to compare with the Ledger.
 """
 
 from __future__ import annotations
@@ -11,19 +20,30 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
-from dataclasses import dataclass, field
+import threading
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from paymux.money import Money
 from paymux.sandbox import Emulator, PendingPayment
 from paymux.sandbox.emulator import CustomerAction
 
-from .signing import sign, verify
+from . import emulator_sdk as sdk
+from .emulator_books import (
+    BookedPayment,
+    Dice,
+    Knobs,
+    PaymentRecord,
+    RefundRecord,
+    booked,
+    check_overrides,
+    qr_data,
+)
 
 PROJECT_ID = 210
 SECRET_KEY = "paymux-sandbox-ecommpay-secret"
@@ -43,9 +63,23 @@ METHODS: dict[str, dict[str, Any]] = {
         "partial_refunds": False,
     },
 }
+# Payment Page ``force_payment_method`` codes (seed 000: kakaopay-wallet).
+PAGE_METHODS = {
+    "kakaopay-wallet": "wallet/kakaopay",
+    "payco-wallet": "wallet/payco",
+    "card-partner": "card-partner",
+}
+# Seed 003: without these the platform asks for them (clarification) before going on.
+CARD_PARTNER_CUSTOMER_FIELDS = ("email", "phone")
 DECLINE_CODES = {"card-partner": ("10000", "General decline")}
 WALLET_DECLINE = ("20000", "General decline")
+REFUND_DECLINE = ("20000", "General decline")  # every seed's declined-refund example
 TIMEOUT_DECLINE = ("20602", "Time-out")
+AWAITING = ("9999", "Awaiting processing")
+# Customer-visible values with the signature's own separators in them: paymux's callback parser
+# must read them as plain values.
+ACCOUNT_HOLDER = "Kim; Lee: VIP"
+ACCOUNT_NUMBER = "**** 1234; exp: 12/30"
 
 
 def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
@@ -57,26 +91,8 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-@dataclass
-class _Payment:
-    id: str
-    path: str
-    amount: int
-    currency: str
-    customer: dict[str, Any]
-    description: str
-    callback_url: str
-    return_url: dict[str, str]
-    status: str = "processing"
-    operations: list[dict[str, Any]] = field(default_factory=list)
-    refund_ids: set[str] = field(default_factory=set)
-    refunded: int = 0
-    customer_step: dict[str, Any] = field(default_factory=dict)
-    """The intermediate callback's display_data / redirect_data / clarification_fields."""
-
-    @property
-    def method(self) -> str:
-        return str(METHODS[self.path]["method"])
+def _new_request_id() -> str:
+    return f"{secrets.token_hex(20)}-{secrets.token_hex(20)}-00000001"
 
 
 class EcommpayEmulator(Emulator):
@@ -84,9 +100,61 @@ class EcommpayEmulator(Emulator):
     refund_callbacks = True
 
     def __init__(self, hub: Any) -> None:
+        sdk.require_sdk()
         super().__init__(hub)
-        self.payments: dict[str, _Payment] = {}
+        self.payments: dict[str, PaymentRecord] = {}
+        self.knobs = Knobs()
+        self._payment_knobs: dict[str, dict[str, Any]] = {}
+        self._refund_knobs: dict[str, dict[str, Any]] = {}
+        self._dice = Dice()
+        self._held: list[tuple[str, RefundRecord]] = []
         self._operation_ids = itertools.count(1_000_000_000_001)
+
+    # -- knobs and books (for tests and the fault campaign) ------------------------------------
+
+    def configure(self, *, seed: int | None = None, **knobs: Any) -> None:
+        """Change the defaults for every payment, e.g. ``configure(qr="png", refund_delay=0.5)``."""
+        with self.lock:
+            self.knobs = self.knobs.with_overrides(check_overrides(knobs))
+            if seed is not None:
+                self._dice = Dice(seed)
+
+    def plan_payment(self, payment_id: str, **knobs: Any) -> None:
+        """Knobs for one payment (before or after it is created), e.g. ``qr="png"``."""
+        with self.lock:
+            self._payment_knobs.setdefault(payment_id, {}).update(check_overrides(knobs))
+
+    def plan_refund(self, merchant_refund_id: str, **knobs: Any) -> None:
+        """Knobs for the refund with this ``merchant_refund_id`` (paymux's refund reference)."""
+        with self.lock:
+            self._refund_knobs.setdefault(merchant_refund_id, {}).update(check_overrides(knobs))
+
+    def knobs_for(self, payment_id: str, merchant_refund_id: str = "") -> Knobs:
+        with self.lock:
+            knobs = self.knobs.with_overrides(self._payment_knobs.get(payment_id, {}))
+            return knobs.with_overrides(self._refund_knobs.get(merchant_refund_id, {}))
+
+    def books(self) -> dict[str, BookedPayment]:
+        """What the platform holds: every payment with its refunds, amounts and statuses."""
+        with self.lock:
+            return {pid: booked(payment) for pid, payment in self.payments.items()}
+
+    def settle_refunds(self, payment_id: str | None = None) -> int:
+        """Complete the refunds held by ``refund_hold`` (all, or one payment's); how many."""
+        with self.lock:
+            due = [(p, r) for p, r in self._held if payment_id is None or p == payment_id]
+            self._held = [item for item in self._held if item not in due]
+        for pid, record in due:
+            self._settle_refund(pid, record)
+        return len(due)
+
+    def write_paths(self) -> list[str]:
+        """The sandbox paths of every write endpoint (e.g. for ``FaultPlan.drop_paths``)."""
+        base = f"/{self.name}/v2/payment"
+        paths = [f"{base}/{p}/{op}" for p in METHODS for op in ("sale", "refund")]
+        return [*paths, f"{base}/clarification"]
+
+    # -- the emulator contract -----------------------------------------------------------------
 
     def provider_settings(self) -> dict[str, Any]:
         return {
@@ -98,7 +166,12 @@ class EcommpayEmulator(Emulator):
         }
 
     def describe(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "project_id": PROJECT_ID, "payments": len(self.payments)}
+        return {
+            "base_url": self.base_url,
+            "project_id": PROJECT_ID,
+            "payments": len(self.payments),
+            "knobs": vars(self.knobs),
+        }
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -108,6 +181,7 @@ class EcommpayEmulator(Emulator):
             Route("/v2/payment/card-partner/refund", self.refund, methods=["POST"]),
             Route("/v2/payment/status", self.status, methods=["POST"]),
             Route("/v2/payment/clarification", self.clarification, methods=["POST"]),
+            Route("/payment-page/payment", self.payment_page, methods=["GET"]),
             Route("/partner/{payment_id}", self.partner_page, methods=["GET", "POST"]),
         ]
 
@@ -122,7 +196,7 @@ class EcommpayEmulator(Emulator):
                 "status": "error",
                 "code": code,
                 "message": message,
-                "request_id": secrets.token_hex(16),
+                "request_id": _new_request_id(),
                 "project_id": PROJECT_ID,
                 "payment_id": payment_id,
             },
@@ -134,6 +208,9 @@ class EcommpayEmulator(Emulator):
             body = json.loads(await request.body())
         except ValueError:
             return self._error("2003", "Invalid JSON string")
+        except ClientDisconnect:
+            # The client gave up before sending the whole body: the Gate never saw the request.
+            return self._error("702", "Malformed request")
         if not isinstance(body, dict) or not isinstance(body.get("general"), dict):
             return self._error("2004", "Required field not provided: general")
         general = body["general"]
@@ -141,14 +218,14 @@ class EcommpayEmulator(Emulator):
             return self._error("3262", "Empty signature", general.get("payment_id"))
         if general.get("project_id") != PROJECT_ID:
             return self._error("2442", "Project ID not found", general.get("payment_id"))
-        if not verify(body, SECRET_KEY):
+        if not sdk.check_request(body, SECRET_KEY):
             return self._error("3261", "Invalid signature", general.get("payment_id"))
         if not isinstance(general.get("payment_id"), str) or not general["payment_id"]:
             return self._error("2004", "Required field not provided: general.payment_id")
         return body
 
-    def _accepted(self, payment_id: str) -> tuple[JSONResponse, str]:
-        request_id = f"{secrets.token_hex(20)}-{secrets.token_hex(20)}-00000001"
+    @staticmethod
+    def _accepted(payment_id: str, request_id: str) -> JSONResponse:
         return JSONResponse(
             {
                 "status": "success",
@@ -156,35 +233,32 @@ class EcommpayEmulator(Emulator):
                 "project_id": PROJECT_ID,
                 "payment_id": payment_id,
             }
-        ), request_id
+        )
 
-    # -- callbacks ---------------------------------------------------------------------------
+    # -- operations and callbacks ----------------------------------------------------------------
 
-    def _operation(
-        self,
-        kind: str,
-        status: str,
-        amount: int,
-        currency: str,
-        request_id: str,
-        code: str,
-        message: str,
-    ) -> dict[str, Any]:
+    def _operation(self, kind: str, amount: int, currency: str, request_id: str) -> dict[str, Any]:
+        now = _now()
         return {
             "id": next(self._operation_ids),
             "type": kind,
-            "status": status,
-            "date": _now(),
-            "created_date": _now(),
+            "status": "processing",
+            "date": now,
+            "created_date": now,
             "request_id": request_id,
             "sum_initial": {"amount": amount, "currency": currency},
             "sum_converted": {"amount": amount, "currency": currency},
-            "code": code,
-            "message": message,
+            "code": AWAITING[0],
+            "message": AWAITING[1],
             "provider": {"id": 4242, "payment_id": "", "auth_code": ""},
         }
 
-    def _payment_object(self, payment: _Payment) -> dict[str, Any]:
+    @staticmethod
+    def _advance(operation: dict[str, Any], status: str, code: tuple[str, str]) -> None:
+        operation.update(status=status, date=_now(), code=code[0], message=code[1])
+
+    @staticmethod
+    def _payment_object(payment: PaymentRecord) -> dict[str, Any]:
         return {
             "id": payment.id,
             "type": "purchase",
@@ -196,41 +270,50 @@ class EcommpayEmulator(Emulator):
             "description": payment.description,
         }
 
+    @staticmethod
+    def _customer_object(payment: PaymentRecord) -> dict[str, Any]:
+        return {"id": str(payment.customer.get("id") or "")}
+
     def _callback(
-        self, payment: _Payment, operation: dict[str, Any], extra: dict[str, Any] | None = None
+        self, payment: PaymentRecord, operation: dict[str, Any], extra: dict[str, Any] | None = None
     ) -> None:
         body: dict[str, Any] = {
             "project_id": PROJECT_ID,
             "payment": self._payment_object(payment),
-            "customer": {"id": payment.customer.get("id")},
-            "operation": operation,
+            "customer": self._customer_object(payment),
+            "operation": json.loads(json.dumps(operation)),  # as it is now, not as it will be
         }
         body.update(extra or {})
         # Merchant callbacks carry the signature at the top level.
-        body["signature"] = sign(body, SECRET_KEY)
+        body["signature"] = sdk.sign(body, SECRET_KEY)
         self.hub.callbacks.submit(
             payment.callback_url, json.dumps(body).encode(), {"content-type": "application/json"}
         )
 
-    def _customer_step(self, payment: _Payment, request_id: str) -> None:
+    @staticmethod
+    def _account() -> dict[str, Any]:
+        return {"account": {"holder": ACCOUNT_HOLDER, "number": ACCOUNT_NUMBER}}
+
+    def _customer_step(self, payment: PaymentRecord) -> None:
         """The intermediate callback: what the customer must do next."""
-        if payment.path == "card-partner" and not payment.customer.get("phone"):
+        missing = [
+            name
+            for name in CARD_PARTNER_CUSTOMER_FIELDS
+            if payment.path == "card-partner" and not payment.customer.get(name)
+        ]
+        if missing:
             payment.status = "awaiting clarification"
-            payment.customer_step = {"clarification_fields": {"customer": ["phone"]}}
-            code = ("9999", "Awaiting processing")
+            payment.customer_step = {"clarification_fields": {"customer": missing}}
         elif payment.path == "wallet/kakaopay":
             payment.status = "awaiting customer action"
+            qr_form = self.knobs_for(payment.id).qr
+            url = self.hub.customer_url(self.name, payment.id)
             payment.customer_step = {
                 "display_data": [
-                    {
-                        "type": "qr_img",
-                        "title": "QR code",
-                        "data": self.hub.customer_url(self.name, payment.id),
-                    },
+                    {"type": "qr_img", "title": "QR code", "data": qr_data(url, qr_form)},
                     {"type": "add_info", "title": "expired_timestamp", "data": "600"},
                 ]
             }
-            code = ("9999", "Awaiting processing")
             self._register(payment)
         else:
             payment.status = "awaiting redirect result"
@@ -250,14 +333,11 @@ class EcommpayEmulator(Emulator):
                     "encrypted": [],
                 }
             }
-            code = ("9999", "Awaiting processing")
             self._register(payment)
-        operation = self._operation(
-            "sale", payment.status, payment.amount, payment.currency, request_id, *code
-        )
-        self._callback(payment, operation, dict(payment.customer_step))
+        self._advance(payment.operation, payment.status, AWAITING)
+        self._callback(payment, payment.operation, dict(payment.customer_step))
 
-    def _register(self, payment: _Payment) -> None:
+    def _register(self, payment: PaymentRecord) -> None:
         self.hub.register_payment(
             PendingPayment(
                 provider=self.name,
@@ -266,7 +346,8 @@ class EcommpayEmulator(Emulator):
                 description=payment.description or f"Payment {payment.id}",
                 on_action=lambda action: self._finish(payment.id, action),
                 details={
-                    "method": f"{payment.method} (ECommPay)",
+                    "method": f"{payment.method} (ECommPay"
+                    + (" Payment Page)" if payment.via_payment_page else ")"),
                     "return_url": payment.return_url.get("success", ""),
                 },
             )
@@ -284,18 +365,48 @@ class EcommpayEmulator(Emulator):
             else:
                 # The customer walked away: the platform declines at the method's limit time.
                 payment.status, code = "decline", TIMEOUT_DECLINE
-            operation = self._operation(
-                "sale",
-                payment.status,
-                payment.amount,
-                payment.currency,
-                secrets.token_hex(16),
-                *code,
-            )
-            payment.operations.append(operation)
-        self._callback(payment, operation)
+            self._advance(payment.operation, payment.status, code)
+            self._callback(payment, payment.operation, self._account())
 
-    # -- endpoints -----------------------------------------------------------------------------
+    # -- sales -----------------------------------------------------------------------------------
+
+    def _new_payment(
+        self,
+        payment_id: str,
+        path: str,
+        amount: int,
+        currency: str,
+        customer: dict[str, Any],
+        description: str,
+        callback_url: str,
+        return_url: dict[str, str],
+    ) -> PaymentRecord:
+        request_id = _new_request_id()
+        record = PaymentRecord(
+            id=payment_id,
+            path=path,
+            method=str(METHODS[path]["method"]),
+            amount=amount,
+            currency=currency,
+            customer=customer,
+            description=description,
+            callback_url=callback_url,
+            return_url=return_url,
+            request_id=request_id,
+            operation=self._operation("sale", amount, currency, request_id),
+        )
+        self.payments[payment_id] = record
+        return record
+
+    @staticmethod
+    def _limits_error(path: str, amount: int, currency: str) -> tuple[str, str] | None:
+        limits = METHODS[path]["limits"].get(currency)
+        if limits is None:
+            return "310", f"Operation not allowed: {currency} is not enabled"
+        low, high = limits
+        if amount < low or (high is not None and amount > high):
+            return "310", "Operation not allowed: amount outside the method's limits"
+        return None
 
     async def sale(self, request: Request) -> Response:
         path = (
@@ -312,8 +423,8 @@ class EcommpayEmulator(Emulator):
         customer, payment = body.get("customer"), body.get("payment")
         if (
             not isinstance(payment, dict)
-            or not isinstance(payment.get("amount"), int)
-            or not payment.get("currency")
+            or type(payment.get("amount")) is not int
+            or not isinstance(payment.get("currency"), str)
         ):
             return self._error(
                 "2004", "Required field not provided: payment.amount, payment.currency", payment_id
@@ -329,46 +440,26 @@ class EcommpayEmulator(Emulator):
         return_url = _obj(body, "return_url")
         if path.startswith("wallet/") and not return_url.get("success"):
             return self._error("2004", "Required field not provided: return_url", payment_id)
-        limits = METHODS[path]["limits"].get(payment["currency"])
-        if limits is None:
-            return self._error(
-                "310", f"Operation not allowed: {payment['currency']} is not enabled", payment_id
-            )
-        low, high = limits
-        if payment["amount"] < low or (high is not None and payment["amount"] > high):
-            return self._error(
-                "310", "Operation not allowed: amount outside the method's limits", payment_id
-            )
+        refused = self._limits_error(path, payment["amount"], payment["currency"])
+        if refused is not None:
+            return self._error(*refused, payment_id)
         with self.lock:
             if payment_id in self.payments:
                 return self._error("3041", "Payment ID already exists", payment_id)
-            record = _Payment(
-                id=payment_id,
-                path=path,
-                amount=payment["amount"],
-                currency=payment["currency"],
-                customer=dict(customer),
-                description=str(payment.get("description") or ""),
-                callback_url=str(
+            record = self._new_payment(
+                payment_id,
+                path,
+                payment["amount"],
+                payment["currency"],
+                dict(customer),
+                str(payment.get("description") or ""),
+                str(
                     body["general"].get("merchant_callback_url") or self.hub.merchant_url(self.name)
                 ),
-                return_url={k: str(v) for k, v in return_url.items()},
+                {k: str(v) for k, v in return_url.items()},
             )
-            self.payments[payment_id] = record
-            response, request_id = self._accepted(payment_id)
-            record.operations.append(
-                self._operation(
-                    "sale",
-                    "processing",
-                    record.amount,
-                    record.currency,
-                    request_id,
-                    "9999",
-                    "Awaiting processing",
-                )
-            )
-            self._customer_step(record, request_id)
-        return response
+            self._customer_step(record)
+            return self._accepted(payment_id, record.request_id)
 
     async def clarification(self, request: Request) -> Response:
         body = await self._signed_body(request)
@@ -383,15 +474,23 @@ class EcommpayEmulator(Emulator):
                 return self._error(
                     "3060", "Current payment status does not allow this action", payment_id
                 )
+            asked = _obj(payment.customer_step, "clarification_fields").get("customer", [])
             given = _obj(body, "customer")
-            if not given.get("phone"):
+            missing = [
+                f"customer.{name}"
+                for name in asked
+                if not isinstance(given.get(name), str) or not given[name].strip()
+            ]
+            if missing:
                 return self._error(
-                    "2004", "Required field not provided: customer.phone", payment_id
+                    "2004", f"Required field not provided: {', '.join(missing)}", payment_id
                 )
-            payment.customer.update(given)
-            response, request_id = self._accepted(payment_id)
-            self._customer_step(payment, request_id)
-        return response
+            payment.customer.update({name: given[name] for name in asked})
+            # The clarification continues the sale operation: same request id throughout.
+            self._customer_step(payment)
+            return self._accepted(payment_id, payment.request_id)
+
+    # -- refunds -----------------------------------------------------------------------------
 
     async def refund(self, request: Request) -> Response:
         body = await self._signed_body(request)
@@ -405,7 +504,9 @@ class EcommpayEmulator(Emulator):
                 return self._error("3061", "Transaction not found", payment_id, 404)
             # A repeated merchant_refund_id is recognised as a repeat first, whatever the
             # payment's status now is (a full refund has since moved it to "refunded").
-            refund_id = str(details.get("merchant_refund_id") or "")
+            refund_id = details.get("merchant_refund_id") or ""
+            if not isinstance(refund_id, str):
+                return self._error("2004", "Invalid field: payment.merchant_refund_id", payment_id)
             if refund_id and refund_id in payment.refund_ids:
                 return self._error(
                     "3230", "The operation with such merchant_refund_id already exists", payment_id
@@ -414,32 +515,61 @@ class EcommpayEmulator(Emulator):
                 return self._error(
                     "3060", "Current payment status does not allow this action", payment_id
                 )
-            left = payment.amount - payment.refunded
+            # Refunds still in flight count: the platform will not promise the same money twice.
+            left = payment.amount - payment.reserved
             amount = details.get("amount", left)
             if "amount" in details and details.get("currency") != payment.currency:
                 return self._error("3284", "Refund currency mismatched or empty", payment_id)
-            if not isinstance(amount, int) or not 0 < amount <= left:
+            if type(amount) is not int or not 0 < amount <= left:
                 return self._error("3283", "Refund amount more than init amount", payment_id)
             if amount != payment.amount and not METHODS[payment.path]["partial_refunds"]:
                 return self._error("310", "Operation not allowed: partial refunds", payment_id)
-            if refund_id:
-                payment.refund_ids.add(refund_id)
-            payment.refunded += amount
-            payment.status = (
-                "refunded" if payment.refunded == payment.amount else "partially refunded"
+            knobs = self.knobs_for(payment_id, refund_id)
+            request_id = _new_request_id()
+            record = RefundRecord(
+                request_id=request_id,
+                merchant_refund_id=refund_id,
+                amount=amount,
+                operation=self._operation("refund", amount, payment.currency, request_id),
+                declines=self._dice.roll(knobs.refund_decline),
             )
-            response, request_id = self._accepted(payment_id)
-            operation = self._operation(
-                "refund", "success", amount, payment.currency, request_id, "0", "Success"
-            )
-            payment.operations.append(operation)
-            extra = (
-                {"payment": {**self._payment_object(payment), "merchant_refund_id": refund_id}}
-                if refund_id
-                else None
-            )
-        self._callback(payment, operation, extra)
-        return response
+            payment.refunds.append(record)
+            if knobs.refund_hold:
+                self._held.append((payment_id, record))
+            elif knobs.refund_delay > 0:
+                timer = threading.Timer(
+                    knobs.refund_delay, self._settle_refund, (payment_id, record)
+                )
+                timer.daemon = True
+                timer.start()
+            else:
+                self._settle_refund(payment_id, record)
+            return self._accepted(payment_id, request_id)
+
+    def _settle_refund(self, payment_id: str, record: RefundRecord) -> None:
+        with self.lock:
+            payment = self.payments[payment_id]
+            if record.status != "processing":
+                return
+            if record.declines:
+                # The payment stays as it was (seed example: payment "success", sum unchanged).
+                record.status = "decline"
+                self._advance(record.operation, "decline", REFUND_DECLINE)
+            else:
+                record.status = "success"
+                self._advance(record.operation, "success", ("0", "Success"))
+                payment.status = (
+                    "refunded" if payment.refunded == payment.amount else "partially refunded"
+                )
+            extra: dict[str, Any] = self._account()
+            if record.merchant_refund_id:
+                extra["payment"] = {
+                    **self._payment_object(payment),
+                    "merchant_refund_id": record.merchant_refund_id,
+                }
+            self._callback(payment, record.operation, extra)
+
+    # -- reads -----------------------------------------------------------------------------------
 
     async def status(self, request: Request) -> Response:
         body = await self._signed_body(request)
@@ -449,27 +579,99 @@ class EcommpayEmulator(Emulator):
         with self.lock:
             payment = self.payments.get(payment_id)
             if payment is None:
+                # The Gate's form: HTTP 200, an error status and the code in ``errors``.
                 return JSONResponse(
                     {
                         "payment": {"status": "error"},
                         "errors": [{"code": "3061", "message": "Transaction not found"}],
-                    },
-                    404,
+                    }
                 )
             answer: dict[str, Any] = {
                 "project_id": PROJECT_ID,
                 "payment": self._payment_object(payment),
-                "customer": {"id": payment.customer.get("id")},
-                "operations": list(payment.operations),
+                "customer": self._customer_object(payment),
+                # Every operation, refunds included, each with its own sum_initial.
+                "operations": json.loads(json.dumps(payment.operations)),
                 "errors": [],
                 **payment.customer_step,
             }
-        answer["signature"] = sign(answer, SECRET_KEY)
+        answer["signature"] = sdk.sign(answer, SECRET_KEY)
         return JSONResponse(answer)
+
+    # -- pages the customer's browser opens ------------------------------------------------------
 
     async def partner_page(self, request: Request) -> Response:
         payment_id = request.path_params["payment_id"]
         if payment_id not in self.payments:
             return JSONResponse({"error": "unknown payment"}, 404)
         # The wallet or card partner's own page; here the simulated customer's page.
+        return RedirectResponse(self.hub.customer_url(self.name, payment_id), 303)
+
+    @staticmethod
+    def _page_error(code: str, message: str) -> HTMLResponse:
+        body = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Payment Page</title>'
+            f'</head><body><h1>Payment Page</h1><p id="code">{escape(code)}</p>'
+            f'<p id="message">{escape(message)}</p></body></html>'
+        )
+        return HTMLResponse(body, 400)
+
+    async def payment_page(self, request: Request) -> Response:
+        """The hosted Payment Page: checks the link's signature, then starts the payment."""
+        pairs = request.query_params.multi_items()
+        params = dict(pairs)
+        if len(params) != len(pairs):
+            return self._page_error("702", "Malformed request: a parameter is repeated")
+        if not params.get("signature"):
+            return self._page_error("3262", "Empty signature")
+        if params.get("project_id") != str(PROJECT_ID):
+            return self._page_error("2442", "Project ID not found")
+        if not sdk.check_flat(params, SECRET_KEY):
+            return self._page_error("3261", "Invalid signature")
+        required = ("payment_id", "payment_amount", "payment_currency", "customer_id")
+        missing = [name for name in required if not params.get(name)]
+        if missing:
+            return self._page_error("2004", f"Required field not provided: {', '.join(missing)}")
+        path = PAGE_METHODS.get(params.get("force_payment_method", ""))
+        if path is None:
+            return self._page_error("2541", "Unknown Payment Method")
+        if not params["payment_amount"].isascii() or not params["payment_amount"].isdigit():
+            return self._page_error("2004", "Invalid field: payment_amount")
+        amount, currency = int(params["payment_amount"]), params["payment_currency"]
+        refused = self._limits_error(path, amount, currency)
+        if refused is not None:
+            return self._page_error(*refused)
+        payment_id = params["payment_id"]
+        with self.lock:
+            if payment_id in self.payments:
+                return self._page_error("3041", "Payment ID already exists")
+            # The page itself collects what Gate would ask for (phone, e-mail): no clarification.
+            customer = {"id": params["customer_id"]}
+            for name in ("email", "phone", "first_name", "last_name"):
+                if params.get(f"customer_{name}"):
+                    customer[name] = params[f"customer_{name}"]
+            record = self._new_payment(
+                payment_id,
+                path,
+                amount,
+                currency,
+                customer,
+                params.get("payment_description", ""),
+                params.get("merchant_callback_url") or self.hub.merchant_url(self.name),
+                {
+                    key: params[name]
+                    for key, name in (
+                        ("success", "merchant_success_url"),
+                        ("decline", "merchant_fail_url"),
+                        ("return", "merchant_return_url"),
+                    )
+                    if params.get(name)
+                },
+            )
+            record.via_payment_page = True
+            record.status = (
+                "awaiting customer action" if path == "wallet/kakaopay" else "processing"
+            )
+            self._advance(record.operation, record.status, AWAITING)
+            self._register(record)
         return RedirectResponse(self.hub.customer_url(self.name, payment_id), 303)
