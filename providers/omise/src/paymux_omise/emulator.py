@@ -9,17 +9,24 @@ signed the way Omise signs them. Needs the ``paymux[sandbox]`` extra.
 from __future__ import annotations
 
 import base64
+import copy
 import itertools
 import json
+import math
+import random
+import re
 import secrets
+import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from paymux.money import Money
 from paymux.sandbox import Emulator, PendingPayment
@@ -44,8 +51,69 @@ _ERRORS = {
 }
 
 
+WriteEndpoint = Literal["charges", "sources", "refunds"]
+WRITE_ENDPOINTS: tuple[WriteEndpoint, ...] = ("charges", "sources", "refunds")
+
+
+@dataclass
+class OmiseKnobs:
+    """How the emulated Omise misbehaves. All off by default: a prompt, honest API.
+
+    Change them on ``emulator.knobs`` (under ``emulator.lock``) or with :meth:`OmiseEmulator.tune`.
+    """
+
+    search_lag: float = 0.0
+    """Seconds before a new charge shows up in ``GET /search`` (the list has no lag)."""
+    per_page: int = 30
+    """Search results a page, as Omise's search answers by default."""
+    refund_delay: float = 0.0
+    """Seconds a refund stays ``pending`` before it closes (and its webhook is sent)."""
+    refund_decline_rate: float = 0.0
+    """Probability that Omise refuses a refund (``failed_refund``); nothing is refunded."""
+    decline_refunds: int = 0
+    """The next this many refunds are refused (one-shot, before the rate)."""
+    answer_lost_rate: float = 0.0
+    """Probability that a write is processed and then its answer is lost (connection cut)."""
+    lose_answers: dict[str, int] = field(default_factory=dict)
+    """One-shot: endpoint (``charges``, ``sources``, ``refunds``) -> how many answers to lose."""
+    seed: int | None = None
+
+
+class _AnswerLost(Response):
+    """The emulator has acted; the connection dies before the answer is complete."""
+
+    def __init__(self) -> None:
+        super().__init__(b"")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"{", "more_body": True})
+        # The message names a sandbox fault so the server's log filter keeps quiet about it.
+        raise ConnectionAbortedError("sandbox fault: answer lost after the emulator acted")
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _words(value: str) -> set[str]:
+    return set(re.findall(r"[0-9a-z]+", value.lower()))
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _error(code: str, what: str = "") -> JSONResponse:
@@ -103,7 +171,13 @@ class OmiseEmulator(Emulator):
         self.charges: dict[str, dict[str, Any]] = {}
         self.sources: dict[str, dict[str, Any]] = {}
         self.events: dict[str, dict[str, Any]] = {}
+        self.knobs = OmiseKnobs()
+        self.fault_counts: dict[str, int] = {}
+        """What the knobs did: ``answer_lost:<endpoint>``, ``refund_declined``, ``refund_late``,
+        ``search_lag_hidden`` (a search answered while a matching charge was still hidden)."""
         self._seq = itertools.count(1)
+        self._indexed_at: dict[str, float] = {}
+        self._random = random.Random()
 
     def provider_settings(self) -> dict[str, Any]:
         return {
@@ -114,7 +188,56 @@ class OmiseEmulator(Emulator):
         }
 
     def describe(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "charges": len(self.charges), "public_key": PUBLIC_KEY}
+        return {
+            "base_url": self.base_url,
+            "charges": len(self.charges),
+            "public_key": PUBLIC_KEY,
+            "faults": dict(self.fault_counts),
+        }
+
+    def tune(self, **values: Any) -> None:
+        """Set knobs by name, e.g. ``tune(search_lag=3.0, lose_answers={"charges": 1})``."""
+        with self.lock:
+            for name, value in values.items():
+                if not hasattr(self.knobs, name):
+                    raise ValueError(f"unknown Omise emulator knob {name!r}")
+                setattr(self.knobs, name, value)
+            if "seed" in values:
+                self._random = random.Random(self.knobs.seed)
+
+    def books(self) -> dict[str, dict[str, Any]]:
+        """A copy of every charge the emulator holds (refunds embedded), by charge id: what
+        Omise's own records would say, for comparison with the merchant's ledger."""
+        with self.lock:
+            return copy.deepcopy(self.charges)
+
+    # -- knobs ---------------------------------------------------------------------------------
+
+    def _count(self, what: str) -> None:
+        self.fault_counts[what] = self.fault_counts.get(what, 0) + 1
+
+    def _chance(self, probability: float) -> bool:
+        return probability > 0 and self._random.random() < probability
+
+    def _answer(self, endpoint: WriteEndpoint, answer: Response) -> Response:
+        """``answer``, unless a knob says it is lost (the emulator has already acted)."""
+        with self.lock:
+            left = self.knobs.lose_answers.get(endpoint, 0)
+            if left > 0:
+                self.knobs.lose_answers[endpoint] = left - 1
+            elif not self._chance(self.knobs.answer_lost_rate):
+                return answer
+            self._count(f"answer_lost:{endpoint}")
+        return _AnswerLost()
+
+    def _refund_declined(self) -> bool:
+        with self.lock:
+            if self.knobs.decline_refunds > 0:
+                self.knobs.decline_refunds -= 1
+            elif not self._chance(self.knobs.refund_decline_rate):
+                return False
+            self._count("refund_declined")
+            return True
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -218,6 +341,7 @@ class OmiseEmulator(Emulator):
             Route("/sources", self.create_source, methods=["POST"]),
             Route("/sources/{source_id}", self.get_source, methods=["GET"]),
             Route("/charges", self.create_charge, methods=["POST"]),
+            Route("/charges", self.list_charges, methods=["GET"]),
             Route("/charges/{charge_id}", self.get_charge, methods=["GET"]),
             Route("/charges/{charge_id}/refunds", self.create_refund, methods=["POST"]),
             Route("/charges/{charge_id}/refunds/{refund_id}", self.get_refund, methods=["GET"]),
@@ -241,7 +365,7 @@ class OmiseEmulator(Emulator):
             return _error("bad_request", problem)
         with self.lock:
             self.sources[source["id"]] = source
-        return JSONResponse(source)
+        return self._answer("sources", JSONResponse(source))
 
     async def get_source(self, request: Request) -> Response:
         if not self._authorised(request, public_ok=True):
@@ -329,6 +453,7 @@ class OmiseEmulator(Emulator):
                 "expired_at": None,
             }
             self.charges[charge_id] = charge
+            self._indexed_at[charge_id] = time.monotonic() + self.knobs.search_lag
         self.hub.register_payment(
             PendingPayment(
                 provider=self.name,
@@ -343,7 +468,7 @@ class OmiseEmulator(Emulator):
                 },
             )
         )
-        return JSONResponse(charge)
+        return self._answer("charges", JSONResponse(charge))
 
     async def get_charge(self, request: Request) -> Response:
         if not self._authorised(request):
@@ -354,33 +479,88 @@ class OmiseEmulator(Emulator):
     async def search(self, request: Request) -> Response:
         if not self._authorised(request):
             return _error("authentication_failure")
-        query = request.query_params.get("query", "")
-        if request.query_params.get("scope") != "charge":
+        params = request.query_params
+        query = params.get("query", "")
+        if params.get("scope") != "charge":
             return _error("bad_request", "this sandbox searches the charge scope only")
+        try:
+            page = max(1, _int(params.get("page", "1"), "page"))
+            per_page = min(100, max(1, _int(params.get("per_page", "0"), "per_page")))
+        except ValueError as exc:
+            return _error("bad_request", str(exc))
+        if "per_page" not in params:
+            per_page = self.knobs.per_page
+        wanted = _words(query)
+        now = time.monotonic()
         with self.lock:
-            found = [
-                c
-                for c in self.charges.values()
-                if query
-                and (
-                    query in c["id"]
-                    or query in str(c.get("description") or "")
-                    or any(query in str(v) for v in c["metadata"].values())
+            found, hidden = [], 0
+            for charge in self.charges.values():
+                # Whole words, any case, in the id, description and metadata values.
+                text = " ".join(
+                    [charge["id"], str(charge.get("description") or "")]
+                    + [str(v) for v in charge["metadata"].values()]
                 )
-            ]
-        found.sort(key=lambda c: c["created_at"], reverse=True)
+                if not wanted or not wanted <= _words(text):
+                    continue
+                if self._indexed_at.get(charge["id"], 0.0) > now:
+                    hidden += 1
+                    continue
+                found.append(copy.deepcopy(charge))
+            if hidden:
+                self._count("search_lag_hidden")
+        found.sort(key=lambda c: c["created_at"], reverse=params.get("order") != "chronological")
+        total_pages = math.ceil(len(found) / per_page)
         return JSONResponse(
             {
                 "object": "search",
+                "order": params.get("order") or "chronological",
                 "scope": "charge",
                 "query": query,
                 "filters": {},
-                "page": 1,
-                "per_page": 30,
+                "page": page,
+                "per_page": per_page,
                 "total": len(found),
-                "total_pages": 1,
-                "data": found,
+                "total_pages": total_pages,
+                "data": found[(page - 1) * per_page : page * per_page],
                 "location": "/search",
+                "export": None,
+            }
+        )
+
+    async def list_charges(self, request: Request) -> Response:
+        """``GET /charges``: every charge created in ``from``..``to``, ``limit`` from ``offset``.
+
+        The official client sends these parameters as a JSON body even on GET; both are read.
+        """
+        if not self._authorised(request):
+            return _error("authentication_failure")
+        try:
+            params: dict[str, Any] = {**(await _body(request)), **request.query_params}
+            offset = _int(params.get("offset", 0), "offset")
+            limit = min(100, max(1, _int(params.get("limit", 20), "limit")))
+        except ValueError as exc:
+            return _error("bad_request", str(exc))
+        since, until = _when(params.get("from")), _when(params.get("to"))
+        with self.lock:
+            window = [
+                copy.deepcopy(c)
+                for c in self.charges.values()
+                if (since is None or (_when(c["created_at"]) or since) >= since)
+                and (until is None or (_when(c["created_at"]) or until) <= until)
+            ]
+        order = params.get("order") or "chronological"
+        window.sort(key=lambda c: c["created_at"], reverse=order == "reverse_chronological")
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": window[offset : offset + limit],
+                "limit": limit,
+                "offset": offset,
+                "total": len(window),
+                "location": "/charges",
+                "order": order,
+                "from": params.get("from") or "1970-01-01T00:00:00Z",
+                "to": params.get("to") or _now(),
             }
         )
 
@@ -396,11 +576,17 @@ class OmiseEmulator(Emulator):
             charge = self.charges.get(request.path_params["charge_id"])
             if charge is None:
                 return _error("not_found", "charge")
-            left = charge["amount"] - charge["refunded_amount"]
+            pending = sum(
+                r["amount"] for r in charge["refunds"]["data"] if r["status"] == "pending"
+            )
+            left = charge["amount"] - charge["refunded_amount"] - pending
             if charge["status"] != "successful" or not charge["refundable"]:
                 return _error("failed_refund", "charge is not refundable")
             if not 0 < amount <= left:
                 return _error("failed_refund", f"refund amount must be between 1 and {left}")
+            if self._refund_declined():
+                return _error("failed_refund", "the refund was declined")
+            late = self.knobs.refund_delay > 0
             refund_id = self._id("rfnd")
             refund = {
                 "object": "refund",
@@ -410,7 +596,8 @@ class OmiseEmulator(Emulator):
                 "amount": amount,
                 "currency": charge["currency"],
                 "charge": charge["id"],
-                "status": "closed",
+                # Closed at once below unless the refund_delay knob keeps it pending.
+                "status": "pending",
                 "voided": False,
                 "transaction": self._id("trxn"),
                 "metadata": data.get("metadata") if isinstance(data.get("metadata"), dict) else {},
@@ -418,12 +605,45 @@ class OmiseEmulator(Emulator):
             }
             charge["refunds"]["data"].append(refund)
             charge["refunds"]["total"] += 1
-            charge["refunded_amount"] += amount
+            answer = copy.deepcopy(refund)
+            if late:
+                self._count("refund_late")
+                timer = threading.Timer(
+                    self.knobs.refund_delay, self._close_refund, (charge["id"], refund_id)
+                )
+                timer.daemon = True
+                timer.start()
+        if not late:
+            answer = self._close_refund(charge["id"], refund_id)
+        return self._answer("refunds", JSONResponse(answer))
+
+    def _close_refund(self, charge_id: str, refund_id: str) -> dict[str, Any]:
+        with self.lock:
+            charge = self.charges[charge_id]
+            refund = next(r for r in charge["refunds"]["data"] if r["id"] == refund_id)
+            if refund["status"] == "closed":
+                return copy.deepcopy(refund)
+            refund["status"] = "closed"
+            charge["refunded_amount"] += refund["amount"]
             charge["refundable"] = charge["partially_refundable"] = (
                 charge["refunded_amount"] < charge["amount"]
             )
-        self._webhook("refund.create", refund)
-        return JSONResponse(refund)
+            closed = copy.deepcopy(refund)
+        self._webhook("refund.create", closed)
+        return closed
+
+    def close_late_refunds(self) -> int:
+        """Close every pending refund now (instead of waiting for ``refund_delay``)."""
+        with self.lock:
+            due = [
+                (c["id"], r["id"])
+                for c in self.charges.values()
+                for r in c["refunds"]["data"]
+                if r["status"] == "pending"
+            ]
+        for charge_id, refund_id in due:
+            self._close_refund(charge_id, refund_id)
+        return len(due)
 
     async def get_refund(self, request: Request) -> Response:
         if not self._authorised(request):

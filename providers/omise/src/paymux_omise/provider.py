@@ -14,6 +14,8 @@ import httpx
 from paymux import Capability, Charge, ChargeRequest, Money, Refund, WebhookEvent
 from paymux.errors import (
     InvalidRequest,
+    NotFound,
+    OutcomeUnknown,
     ProviderError,
     RefundNotAllowed,
     WebhookParseError,
@@ -25,12 +27,15 @@ from . import capabilities as caps
 from .requests import RequestBuilder
 from .responses import (
     REFERENCE_KEY,
+    ChargePage,
     PayloadError,
+    best_match,
     decode,
-    find_charge_by_reference,
     integer,
+    list_page,
     parse_charge,
     parse_refund,
+    search_page,
     text,
     timestamp,
 )
@@ -38,6 +43,8 @@ from .settings import OmiseSettings
 from .webhooks import EventEnvelope, parse_envelope, verify_signature
 
 PROVIDER_OPTIONS = frozenset({"source_id", "platform_type"})
+MAX_PAGES = 100
+"""Pages read per look-up (search or list); past it a miss is reported as not certain."""
 
 
 @dataclass(frozen=True)
@@ -200,21 +207,70 @@ class OmiseProvider(Provider[OmiseSettings]):
                 f"the source was already charged (charge status {charge_status!r})", field=field
             )
 
-    def _search(self, reference: str) -> Flow[Charge | None]:
-        response = yield self._requests.search_charges(reference)
-        payload = self._decode(response)
-        return self._read(
-            "search result",
-            response.status_code,
-            lambda: find_charge_by_reference(payload, reference, self.name),
+    def _find(self, reference: str) -> Flow[Charge]:
+        """The charge made with ``reference``; :class:`NotFound` saying whether a miss is certain.
+
+        Every page of the search, exact matches only; then, because the search lags behind new
+        charges, every page of the charge list for the last ``search_lag``.
+        """
+        since = self.settings.now() - self.settings.search_lag
+        matches: list[Charge] = []
+        complete = True
+        page: int | None = 1
+        for _ in range(MAX_PAGES):
+            if page is None:
+                break
+            response = yield self._requests.search_charges(reference, page)
+            found = self._page(response, lambda data: search_page(data, reference, self.name))
+            matches += found.matches
+            page = found.next
+        else:
+            complete = page is None
+        charge = best_match(matches)
+        if charge is not None:
+            return charge
+        offset: int | None = 0
+        for _ in range(MAX_PAGES):
+            if offset is None:
+                break
+            response = yield self._requests.list_charges(since, offset)
+            found = self._page(response, lambda data: list_page(data, reference, self.name))
+            matches += found.matches
+            offset = found.next
+        else:
+            complete = complete and offset is None
+        charge = best_match(matches)
+        if charge is not None:
+            return charge
+        raise NotFound(
+            f"no charge with reference {reference!r}"
+            + ("" if complete else " in the pages read (the search had more); it may exist"),
+            provider=self.name,
+            code="not_found",
+            conclusive=complete,
         )
+
+    def _page(self, response: httpx.Response, read: Callable[[Any], ChargePage]) -> ChargePage:
+        payload = self._decode(response)
+        return self._read("search result", response.status_code, lambda: read(payload))
 
     # -- operations ------------------------------------------------------------------------------
 
     def create_charge(self, request: ChargeRequest) -> Flow[Charge]:
         plan = self._plan_charge(request)
         if self.settings.dedupe_by_reference:
-            existing = yield from self._search(request.reference)
+            # One reference is one attempt: a repeat returns that attempt, whatever its outcome.
+            try:
+                existing: Charge | None = yield from self._find(request.reference)
+            except NotFound as missing:
+                if not missing.conclusive:
+                    raise OutcomeUnknown(
+                        f"cannot tell whether Omise holds a charge for {request.reference!r}"
+                        " (the search has more pages than paymux reads); nothing was sent",
+                        provider=self.name,
+                        reference=request.reference,
+                    ) from None
+                existing = None
             if existing is not None:
                 if existing.amount != request.amount:
                     raise InvalidRequest(
@@ -243,16 +299,7 @@ class OmiseProvider(Provider[OmiseSettings]):
             return self._charge(self._decode(response), response.status_code)
         if not reference:
             raise InvalidRequest("give a charge id (chrg_...) or a merchant reference")
-        found = yield from self._search(reference)
-        if found is None:
-            raise ProviderError(
-                f"no charge with reference {reference!r} (Omise's search can lag a new charge"
-                " by a few seconds)",
-                provider=self.name,
-                code="not_found",
-                http_status=404,
-            )
-        return found
+        return (yield from self._find(reference))
 
     def refund(
         self, charge: Charge, amount: Money, *, reason: str | None, reference: str

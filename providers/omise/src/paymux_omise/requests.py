@@ -6,6 +6,7 @@ import base64
 import json
 import platform
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +19,9 @@ from paymux.provider import mark
 from ._version import __version__
 from .responses import REFERENCE_KEY
 from .settings import OmiseSettings
+
+LIST_LIMIT = 100
+"""Charges per ``GET /charges`` page: the largest page Omise's list gives."""
 
 
 def user_agent(api_version: str) -> str:
@@ -111,11 +115,30 @@ class RequestBuilder:
     def retrieve_event(self, event_id: str) -> httpx.Request:
         return self.get(f"/events/{path_segment(event_id)}", operation="retrieve_event")
 
-    def search_charges(self, reference: str) -> httpx.Request:
+    def search_charges(self, reference: str, page: int = 1) -> httpx.Request:
         return self.get(
             "/search",
             operation="search_charges",
-            params={"scope": "charge", "query": reference, "order": "reverse_chronological"},
+            params={
+                "scope": "charge",
+                "query": reference,
+                "order": "reverse_chronological",
+                # Omise's default is the first page; left out, the first request stays as before.
+                **({"page": str(page)} if page > 1 else {}),
+            },
+        )
+
+    def list_charges(self, since: datetime, offset: int = 0) -> httpx.Request:
+        """Charges created since ``since``, oldest first: the list does not lag like search."""
+        return self.get(
+            "/charges",
+            operation="list_charges",
+            params={
+                "from": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "offset": str(offset),
+                "limit": str(LIST_LIMIT),
+                "order": "chronological",
+            },
         )
 
     def refund(

@@ -8,7 +8,8 @@ that into ``ProviderError`` (API answers) or ``WebhookParseError`` (webhooks). N
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,13 @@ from paymux import (
     Refund,
     RefundStatus,
 )
-from paymux.errors import AuthenticationError, PaymuxError, ProviderError
+from paymux.errors import (
+    AuthenticationError,
+    NotFound,
+    PaymuxError,
+    ProviderError,
+    RateLimited,
+)
 
 from .capabilities import refund_deadline
 
@@ -77,6 +84,22 @@ UNKNOWN_REFUND_STATUS = RefundStatus.PENDING
 
 # Error codes whose meaning is "your credentials are wrong" rather than "this request is wrong".
 AUTHENTICATION_ERROR_CODES = frozenset({"authentication_failure"})
+
+# Refusals Omise gives after validating a request and before making anything (api-errors page);
+# ``backend_error`` ("retry later") is missing on purpose: the server may have acted.
+NOTHING_DONE_CODES = frozenset(
+    {
+        "authentication_failure",
+        "bad_request",
+        "brand_not_supported",
+        "invalid_card",
+        "invalid_card_token",
+        "invalid_charge",
+        "missing_card",
+        "not_found",
+        "used_token",
+    }
+)
 
 
 class PayloadError(Exception):
@@ -183,13 +206,38 @@ def decode(response: httpx.Response, provider: str) -> Any:
 
 
 def error_from(status: int, body: Mapping[str, Any] | None, provider: str) -> ProviderError:
-    if body is None:
-        summary = "too many requests" if status == 429 else "error without an Omise error object"
-        cls = AuthenticationError if status == 401 else ProviderError
-        return cls(summary, provider=provider, code=None, http_status=status)
-    raw_code, raw_message = body.get("code"), body.get("message")
+    raw_code = body.get("code") if body is not None else None
+    raw_message = body.get("message") if body is not None else None
     code = raw_code if isinstance(raw_code, str) else None
     message = raw_message if isinstance(raw_message, str) else None
+    raw = dict(body) if body is not None else None
+    if code == "not_found" or (code is None and status == 404):
+        # By id: the object does not exist (search look-ups raise their own NotFound).
+        return NotFound(
+            message or "not found",
+            provider=provider,
+            code=code or "not_found",
+            http_status=status,
+            raw=raw,
+            conclusive=True,
+        )
+    if status == 429:
+        return RateLimited(
+            message or "too many requests",
+            provider=provider,
+            code=code,
+            http_status=status,
+            raw=raw,
+        )
+    if body is None:
+        cls = AuthenticationError if status == 401 else ProviderError
+        return cls(
+            "error without an Omise error object",
+            provider=provider,
+            code=None,
+            http_status=status,
+            nothing_done=status == 401,
+        )
     cls = (
         AuthenticationError
         if code in AUTHENTICATION_ERROR_CODES or status == 401
@@ -200,7 +248,8 @@ def error_from(status: int, body: Mapping[str, Any] | None, provider: str) -> Pr
         provider=provider,
         code=code,
         http_status=status,
-        raw=dict(body),
+        raw=raw,
+        nothing_done=code in NOTHING_DONE_CODES,
     )
 
 
@@ -353,26 +402,81 @@ def parse_charge(payload: Any, provider: str) -> Charge:
         raise PayloadError(f"charge {charge_id}: {exc}") from None
 
 
-def find_charge_by_reference(payload: Any, reference: str, provider: str) -> Charge | None:
-    """The charge a search answer holds for ``reference``: a paid one first, else the newest.
+@dataclass(frozen=True)
+class ChargePage:
+    """One page of a search or list answer: the charges on it whose reference is exactly ours."""
 
-    Omise's text search matches substrings, so only an exact metadata match counts.
-    """
-    if not isinstance(payload, dict) or payload.get("object") not in ("search", "list"):
-        raise PayloadError("expected a search result")
-    items = payload.get("data")
-    if not isinstance(items, list):
-        raise PayloadError("search result has no 'data' list")
+    matches: tuple[Charge, ...]
+    next: int | None
+    """The next page number (search) or offset (list); None on the last page."""
+
+
+def _exact_matches(items: list[Any], reference: str, provider: str) -> tuple[Charge, ...]:
+    # Omise's search matches whole words case-insensitively (``order`` finds ``Order-123``), and
+    # a list holds every charge of the window: only the exact metadata value is ours.
     matches = []
     for item in items:
         metadata = item.get("metadata") if isinstance(item, dict) else None
         if isinstance(metadata, dict) and metadata.get(REFERENCE_KEY) == reference:
             matches.append(parse_charge(item, provider))
-    if not matches:
+    return tuple(matches)
+
+
+def _page_number(payload: Mapping[str, Any], name: str, default: int | None = None) -> int:
+    value = payload.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PayloadError(f"{name!r} is not a non-negative integer")
+    return value
+
+
+def search_page(payload: Any, reference: str, provider: str) -> ChargePage:
+    """A ``GET /search`` answer: ``page`` of ``total_pages``, 30 charges a page by default."""
+    if not isinstance(payload, dict) or payload.get("object") != "search":
+        raise PayloadError("expected a search result")
+    items = payload.get("data")
+    if not isinstance(items, list):
+        raise PayloadError("search result has no 'data' list")
+    # An answer without paging fields is one page (older search answers carry none).
+    page = _page_number(payload, "page", 1)
+    total_pages = _page_number(payload, "total_pages", 1)
+    return ChargePage(
+        _exact_matches(items, reference, provider), page + 1 if page < total_pages else None
+    )
+
+
+def list_page(payload: Any, reference: str, provider: str) -> ChargePage:
+    """A ``GET /charges`` answer: ``limit`` charges from ``offset`` of ``total``."""
+    if not isinstance(payload, dict) or payload.get("object") != "list":
+        raise PayloadError("expected a list")
+    items = payload.get("data")
+    if not isinstance(items, list):
+        raise PayloadError("list has no 'data' list")
+    offset = _page_number(payload, "offset")
+    total = _page_number(payload, "total")
+    following = offset + len(items)
+    more = bool(items) and following < total
+    return ChargePage(_exact_matches(items, reference, provider), following if more else None)
+
+
+def best_match(matches: Iterable[Charge]) -> Charge | None:
+    """The charge a reference stands for: a paid one first, else the newest.
+
+    More than one means the reference was charged twice outside paymux's guard; the paid one is
+    the one the merchant must know about.
+    """
+    found = list(matches)
+    if not found:
         return None
-    paid = [c for c in matches if c.status.is_paid]
-    candidates = paid or matches
+    paid = [c for c in found if c.status.is_paid]
+    candidates = paid or found
     return max(candidates, key=lambda c: (c.created_at is not None, c.created_at or datetime.min))
+
+
+def find_charge_by_reference(payload: Any, reference: str, provider: str) -> Charge | None:
+    """The charge one search or list page holds for ``reference`` (exact metadata match)."""
+    if isinstance(payload, dict) and payload.get("object") == "list":
+        return best_match(list_page(payload, reference, provider).matches)
+    return best_match(search_page(payload, reference, provider).matches)
 
 
 # -- refunds -------------------------------------------------------------------------------------

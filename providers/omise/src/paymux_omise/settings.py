@@ -53,6 +53,10 @@ class OmiseSettings(ProviderSettings):
     dedupe_by_reference: bool = True
     """Before creating a charge, look for one already made with the same merchant reference
     (Omise has no idempotency key, so this is the only guard against a second charge)."""
+    search_lag: timedelta = timedelta(minutes=5)
+    """How far Omise's search may lag behind a new charge, plus any clock difference with Omise.
+    A look-up by reference reads every page of the search and then the charge list (which does
+    not lag) for charges created within this window, so a miss is certain."""
     clock: Callable[[], datetime] = Field(default=_utc_now, exclude=True, repr=False)
     """Current time (timezone-aware); injectable so deadline and replay checks are testable."""
 
@@ -90,6 +94,13 @@ class OmiseSettings(ProviderSettings):
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise ValueError(f"{value!r} is not an absolute URL such as {DEFAULT_BASE_URL!r}")
         return value.rstrip("/")
+
+    @field_validator("search_lag")
+    @classmethod
+    def _search_lag(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("must not be negative")
+        return value
 
     @field_validator("webhook_tolerance")
     @classmethod
