@@ -7,14 +7,16 @@ import threading
 import httpx
 import pytest
 from ledger_support import charge_request
-from ledgerpay import LedgerPayApi
+from ledgerpay import LedgerPayApi, gateway
 
 from paymux import Charge, ChargeStatus, Gateway, Ledger, Money, RefundStatus
-from paymux.errors import RefundNotAllowed, TransportError
+from paymux.errors import InvalidRequest, RefundNotAllowed, TransportError
 
 
-def _paid(ledger: Ledger, api: LedgerPayApi, amount: int = 10_000) -> Charge:
-    charge = ledger.create_charge(charge_request(amount=amount))
+def _paid(
+    ledger: Ledger, api: LedgerPayApi, amount: int = 10_000, reference: str = "order-1"
+) -> Charge:
+    charge = ledger.create_charge(charge_request(reference=reference, amount=amount))
     api.set_state(charge.id, "paid")
     ledger.handle_webhook("ledgerpay", api.outbox[-1].body, api.outbox[-1].headers)
     return charge
@@ -147,3 +149,50 @@ def test_a_refund_webhook_that_overtakes_the_refund_answer_is_counted_once(
     assert entry is not None
     assert entry.refunded == Money(2_000, "KRW")
     assert [(r.amount.amount, r.status) for r in entry.refunds] == [(2_000, "succeeded")]
+
+
+# -- refund references are unique across all charges (issue 12 item 3) -------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db(request: pytest.FixtureRequest, db_url: str) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return db_url
+
+
+def test_the_default_reference_steps_over_a_reference_the_caller_took(
+    any_db: str, api: LedgerPayApi
+) -> None:
+    with Ledger(gateway(api), url=any_db) as ledger:
+        _paid(ledger, api)
+        ledger.refund("order-1", Money(1_000, "KRW"), reference="order-1-r2")
+        second = ledger.refund("order-1", Money(1_000, "KRW"))
+        # Another charge's default references may also have been taken by a caller.
+        _paid(ledger, api, reference="order-2")
+        ledger.refund("order-2", Money(1_000, "KRW"), reference="order-1-r4")
+        third = ledger.refund("order-1", Money(1_000, "KRW"))
+        entry = ledger.entry("order-1")
+    assert (second.reference, third.reference) == ("order-1-r3", "order-1-r5")
+    assert entry is not None
+    assert [r.reference for r in entry.refunds] == ["order-1-r2", "order-1-r3", "order-1-r5"]
+    assert entry.refunded == Money(3_000, "KRW")
+
+
+def test_a_reference_used_on_another_charge_is_a_typed_error(
+    any_db: str, api: LedgerPayApi
+) -> None:
+    with Ledger(gateway(api), url=any_db) as ledger:
+        _paid(ledger, api)
+        _paid(ledger, api, reference="order-2")
+        ledger.refund("order-1", Money(1_000, "KRW"), reference="shared-ref")
+        sent = api.count("POST /charges/ch_2/refunds")
+        with pytest.raises(InvalidRequest, match="already used") as caught:
+            ledger.refund("order-2", Money(1_000, "KRW"), reference="shared-ref")
+        assert caught.value.field == "reference"
+        assert api.count("POST /charges/ch_2/refunds") == sent  # refused before the network
+        # The same reference on the same charge is still the idempotent replay.
+        again = ledger.refund("order-1", Money(1_000, "KRW"), reference="shared-ref")
+        entry = ledger.entry("order-2")
+    assert again.reference == "shared-ref"
+    assert entry is not None and entry.refunds == ()

@@ -1,0 +1,188 @@
+"""Refunds are matched by refund id or reference, never by totals (issue 12 item 2).
+
+The real ECommPay and Omise plugins talk to provider books (``refund_books``) over a mock
+transport; the Ledger's clock is a test clock, so "held too long" needs no waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ledger_support import Clock, charge_request
+from ledgerpay import LedgerPayApi
+from refund_books import EcommpayBooks, OmiseBooks
+
+from paymux import ChargeStatus, Gateway, Ledger, Money
+from paymux.errors import TransportError
+from paymux.runner import RetryPolicy
+
+NO_RETRY = RetryPolicy(attempts=1, initial_wait=0.001, max_wait=0.001, jitter=0.0)
+RELEASE = timedelta(minutes=15)
+
+
+def _ledger(books: Any, provider: str, url: str, clock: Clock, **settings: Any) -> Ledger:
+    gw = Gateway(
+        providers={provider: books.settings(**settings)},
+        http_client=httpx.Client(transport=httpx.MockTransport(books)),
+        retry=NO_RETRY,
+    )
+    return Ledger(gw, url=url, clock=clock, refund_release_after=RELEASE)
+
+
+@pytest.fixture
+def ecommpay(tmp_path: Path, clock: Clock) -> Iterator[tuple[Ledger, EcommpayBooks]]:
+    books = EcommpayBooks()
+    with _ledger(books, "ecommpay", f"sqlite:///{tmp_path / 'e.db'}", clock) as ledger:
+        ledger.handle_webhook("ecommpay", books.pay("order-1", 10_000))
+        yield ledger, books
+
+
+@pytest.fixture
+def omise(tmp_path: Path, clock: Clock) -> Iterator[tuple[Ledger, OmiseBooks, str]]:
+    books = OmiseBooks()
+    with _ledger(books, "omise", f"sqlite:///{tmp_path / 'o.db'}", clock) as ledger:
+        charge_id, paid = books.pay("order-1", 10_000)
+        ledger.handle_webhook("omise", paid.body, paid.headers)
+        yield ledger, books, charge_id
+
+
+def _refunded(ledger: Ledger) -> int:
+    charge = ledger.get("order-1")
+    assert charge is not None
+    assert charge.refunded_amount is not None
+    return charge.refunded_amount.amount
+
+
+def _statuses(ledger: Ledger) -> list[tuple[int, str]]:
+    entry = ledger.entry("order-1")
+    assert entry is not None
+    return [(r.amount.amount, r.status) for r in entry.refunds]
+
+
+def _lost_refund_story(ledger: Ledger, books: Any, provider: str, clock: Clock) -> None:
+    """Refund A never reaches the provider; refund B succeeds and its webhook is late."""
+    assert ledger.get("order-1") is not None
+    books.fates = ["lost_before"]
+    with pytest.raises(TransportError):
+        ledger.refund("order-1", Money(5_000, "KRW" if provider == "ecommpay" else "THB"))
+    currency = "KRW" if provider == "ecommpay" else "THB"
+    ledger.refund("order-1", Money(5_000, currency))
+    assert len(books.outbox) == 1  # B's webhook, not delivered yet
+
+    clock.advance(minutes=5)
+    ledger.reconcile(older_than=timedelta(0))
+    # B is named by the provider (its refund id): succeeded. A is named by nobody: still held.
+    assert _statuses(ledger) == [(5_000, "unknown"), (5_000, "succeeded")]
+    assert _refunded(ledger) == 5_000 == books.refunded(_charge_id(ledger))
+    assert ledger.flags() == ()
+
+    clock.advance(minutes=15)
+    report = ledger.reconcile(older_than=timedelta(0))
+    assert report.errors == {}
+    # Held past refund_release_after and absent from the provider's complete list: failed.
+    assert _statuses(ledger) == [(5_000, "failed"), (5_000, "succeeded")]
+    assert _refunded(ledger) == 5_000
+
+    # Its amount is refundable again; the late webhook of B changes nothing.
+    ledger.refund("order-1", Money(5_000, currency))
+    for delivery in books.outbox:
+        ledger.handle_webhook(provider, delivery.body, delivery.headers)
+    charge = ledger.get("order-1")
+    assert charge is not None
+    assert charge.status is ChargeStatus.REFUNDED
+    assert _refunded(ledger) == 10_000 == books.refunded(_charge_id(ledger))
+    assert ledger.flags() == ()
+
+
+def _charge_id(ledger: Ledger) -> str:
+    charge = ledger.get("order-1")
+    assert charge is not None
+    return charge.id
+
+
+def test_lost_refund_is_not_credited_with_another_refund_ecommpay(
+    ecommpay: tuple[Ledger, EcommpayBooks], clock: Clock
+) -> None:
+    ledger, books = ecommpay
+    _lost_refund_story(ledger, books, "ecommpay", clock)
+
+
+def test_lost_refund_is_not_credited_with_another_refund_omise(
+    omise: tuple[Ledger, OmiseBooks, str], clock: Clock
+) -> None:
+    ledger, books, _ = omise
+    _lost_refund_story(ledger, books, "omise", clock)
+
+
+def test_a_refund_done_but_unanswered_stays_held_and_flagged_until_named(
+    ecommpay: tuple[Ledger, EcommpayBooks], clock: Clock
+) -> None:
+    """The Gate refunded, the answer was lost: its status answer lists an operation with a
+    request id the ledger never saw and no merchant_refund_id. Nothing may guess which refund
+    that is; the held one is neither credited nor released, however long it waits."""
+    ledger, books = ecommpay
+    books.fates = ["lost_after"]
+    with pytest.raises(TransportError):
+        ledger.refund("order-1", Money(3_000, "KRW"))
+    for _ in range(3):
+        clock.advance(minutes=20)
+        ledger.reconcile(older_than=timedelta(0))
+    assert _statuses(ledger) == [(3_000, "unknown")]
+    flags = ledger.flags("order-1")
+    assert [f.kind for f in flags] == ["unattributed_refund"]  # once, not once per poll
+    # Still held: only what no refund could be is refundable.
+    charge = ledger.get("order-1")
+    assert charge is not None
+    with pytest.raises(Exception, match="still refundable"):
+        ledger.refund("order-1", Money(7_001, "KRW"))
+    # The late callback names it by merchant_refund_id: settled, totals exact.
+    (delivery,) = books.outbox
+    ledger.handle_webhook("ecommpay", delivery.body, delivery.headers)
+    assert _statuses(ledger) == [(3_000, "succeeded")]
+    assert _refunded(ledger) == 3_000 == books.refunded("order-1")
+
+
+def test_a_refund_done_but_unanswered_is_named_by_omise_metadata(
+    omise: tuple[Ledger, OmiseBooks, str], clock: Clock
+) -> None:
+    ledger, books, charge_id = omise
+    books.fates = ["lost_after"]
+    with pytest.raises(TransportError):
+        ledger.refund("order-1", Money(3_000, "THB"))
+    clock.advance(minutes=20)
+    ledger.reconcile(older_than=timedelta(0))
+    # Omise keeps our reference in the refund's metadata: the poll alone attributes it.
+    assert _statuses(ledger) == [(3_000, "succeeded")]
+    assert _refunded(ledger) == 3_000 == books.refunded(charge_id)
+    assert ledger.flags() == ()
+
+
+def test_a_provider_total_without_a_list_is_flagged_and_the_refund_stays_held(
+    ledger: Ledger, api: LedgerPayApi, clock: Clock
+) -> None:
+    """LedgerPay answers with a refunded total only: the total cannot say which refund."""
+    charge = ledger.create_charge(charge_request())
+    api.set_state(charge.id, "paid")
+    ledger.handle_webhook("ledgerpay", api.outbox[-1].body, api.outbox[-1].headers)
+    api.refund(charge.id, 4_000)  # made in the provider's dashboard; its webhook is lost
+    api.drop_callbacks = True
+
+    def lose(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST" and request.url.path.endswith("/refunds"):
+            raise httpx.ReadTimeout("lost", request=request)
+        return None
+
+    api.fault = lose
+    with pytest.raises(TransportError):
+        ledger.refund("order-1", Money(4_000, "KRW"))
+    clock.advance(hours=2)
+    ledger.reconcile(older_than=timedelta(0))
+    entry = ledger.entry("order-1")
+    assert entry is not None
+    assert [r.status for r in entry.refunds] == ["unknown"]
+    assert [f.kind for f in ledger.flags("order-1")] == ["unattributed_refund"]
