@@ -79,7 +79,9 @@ def _request(
             method="card",
             country="KE",
             customer=Customer(id="cust-ke", ip_address="192.0.2.20", phone=phone, email=email),
-            return_urls=ReturnUrls(success="https://shop.example/ok"),
+            return_urls=ReturnUrls(
+                success="https://shop.example/ok", decline="https://shop.example/no"
+            ),
         )
     return ChargeRequest(
         reference=reference,
@@ -92,7 +94,7 @@ def _request(
             decline="https://shop.example/no",
             back="https://shop.example/cart",
         ),
-        description="Order; size: L",
+        description="Order 1",
     )
 
 
