@@ -26,12 +26,18 @@ from paymux_ecommpay import EcommpayProvider
 CASES = load("seed_callbacks.json")["cases"]
 
 
+def offline_provider(**settings: Any) -> EcommpayProvider:
+    """No Gate to ask here: these tests read callbacks on their signature alone (the confirmed
+    path has its own tests in test_ecommpay_confirmation.py)."""
+    return make_provider(confirm_callbacks=False, **settings)
+
+
 def parse(provider: EcommpayProvider, body: bytes) -> WebhookEvent:
     return run_flow(provider.parse_webhook(body, {"content-type": "application/json"}), no_network)
 
 
 def provider_for(body: dict[str, Any]) -> EcommpayProvider:
-    return make_provider(project_id=int(body["project_id"]))
+    return offline_provider(project_id=int(body["project_id"]))
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["name"])
@@ -154,7 +160,7 @@ def test_callback_signed_with_another_key_is_refused() -> None:
 def test_callback_of_another_project_is_refused() -> None:
     body = _case("000_sale_success")
     with pytest.raises(WebhookVerificationError, match="project"):
-        parse(make_provider(project_id=999), signed_callback(body))
+        parse(offline_provider(project_id=999), signed_callback(body))
 
 
 @pytest.mark.parametrize(
@@ -163,31 +169,60 @@ def test_callback_of_another_project_is_refused() -> None:
 )
 def test_bodies_that_cannot_be_verified(raw: bytes) -> None:
     with pytest.raises(WebhookVerificationError):
-        parse(make_provider(), raw)
+        parse(offline_provider(), raw)
+
+
+def _processing_redirect_case() -> dict[str, Any]:
+    body = _case("002_redirect_data")
+    body.pop("redirect_data")
+    body["payment"]["status"] = body["operation"]["status"] = "processing"
+    return body
 
 
 @pytest.mark.parametrize(
     "mutate",
     [
-        lambda b: b.pop("payment"),
         lambda b: b["payment"].pop("id"),
-        lambda b: b["payment"].update(sum={"amount": "1000", "currency": "KRW"}),
         lambda b: b["payment"].update(sum={"amount": 1000, "currency": "XYZ"}),
         lambda b: b["payment"].update(sum=None) or b["operation"].pop("sum_initial"),
-        lambda b: b.update(operation="sale"),
         lambda b: b.update(redirect_data={"url": "javascript:alert(1)", "method": "POST"}),
         lambda b: b.update(redirect_data={"url": "https://x.example", "method": "PUT"}),
-        lambda b: b.update(display_data={"type": "qr_img"}),
+        lambda b: b.update(display_data=[{"type": "qr_img"}]),
         lambda b: b.update(clarification_fields={"customer": []}),
     ],
 )
 def test_signed_but_unreadable_callbacks_raise_parse_error(mutate: Any) -> None:
-    body = _case("002_redirect_data")
-    body.pop("redirect_data")
-    body["payment"]["status"] = body["operation"]["status"] = "processing"
+    body = _processing_redirect_case()
     mutate(body)
     with pytest.raises(WebhookParseError):
-        parse(make_provider(project_id=1234), signed_callback(body))
+        parse(offline_provider(project_id=1234), signed_callback(body))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda b: b.pop("payment"), "payment"),
+        (lambda b: b.update(payment="ABC123"), "payment"),
+        (lambda b: b["payment"].update(sum={"amount": "1000", "currency": "KRW"}), "amount"),
+        (lambda b: b["payment"].update(sum="1000"), "payment.sum"),
+        (lambda b: b["payment"].update(date={"2020-12-10T10": "44:49+0000"}), "payment.date"),
+        (lambda b: b.update(operation="sale"), "operation"),
+        (lambda b: b.update(display_data={"type": "qr_img"}), "display_data"),
+        (lambda b: b.update(display_data=["qr"]), "display_data"),
+        (lambda b: b.update(redirect_data={"url": "https://x", "body": {"a": {"b": 1}}}), "body"),
+        (lambda b: b["payment"].pop("status") and b["operation"].pop("status"), "status"),
+        (lambda b: b.pop("project_id"), "project"),
+    ],
+)
+def test_signed_callbacks_shaped_unlike_any_genuine_one_are_refused(
+    mutate: Any, field: str
+) -> None:
+    # Each of these is what re-arranging a genuine callback's leaves produces: refused as
+    # unproven, before anything is translated, and never as a mere parse error.
+    body = _processing_redirect_case()
+    mutate(body)
+    with pytest.raises(WebhookVerificationError, match=field):
+        parse(offline_provider(project_id=1234), signed_callback(body))
 
 
 def test_unknown_status_never_means_paid() -> None:
@@ -242,7 +277,7 @@ def test_get_redirect_with_fields_puts_them_in_the_query() -> None:
         "body": {"t": "x y"},
         "encrypted": [],
     }
-    event = parse(make_provider(project_id=1234), signed_callback(body))
+    event = parse(offline_provider(project_id=1234), signed_callback(body))
     assert event.charge is not None
     action = event.charge.next_action
     assert isinstance(action, RedirectToUrl)
@@ -253,7 +288,7 @@ def test_get_redirect_with_fields_puts_them_in_the_query() -> None:
 def test_qr_expiry_from_add_info() -> None:
     body = _case("001_display_data_text")
     body["display_data"].append({"type": "add_info", "title": "expired_timestamp", "data": "600"})
-    event = parse(make_provider(project_id=1234), signed_callback(body))
+    event = parse(offline_provider(project_id=1234), signed_callback(body))
     assert event.charge is not None
     action = event.charge.next_action
     assert isinstance(action, DisplayQrCode) and action.expires_at is not None
@@ -268,7 +303,7 @@ def test_json_schema_clarification_fields() -> None:
             "properties": {"phone": {"type": "string", "description": "Customer phone"}},
         }
     }
-    event = parse(make_provider(project_id=125), signed_callback(body))
+    event = parse(offline_provider(project_id=125), signed_callback(body))
     assert event.charge is not None
     action = event.charge.next_action
     assert isinstance(action, ProvideInformation)
@@ -282,7 +317,7 @@ def test_redelivery_has_the_same_event_id_and_a_new_status_a_new_one() -> None:
     final = _case("002_redirect_data")
     final.pop("redirect_data")
     final["payment"]["status"] = final["operation"]["status"] = "success"
-    provider = make_provider(project_id=1234)
+    provider = offline_provider(project_id=1234)
     first = parse(provider, signed_callback(intermediate))
     again = parse(provider, signed_callback(intermediate, where="general"))
     done = parse(provider, signed_callback(final))
@@ -305,7 +340,7 @@ _json_values = st.recursive(
 @given(raw=st.binary(max_size=300))
 def test_arbitrary_bytes_raise_only_paymux_errors(raw: bytes) -> None:
     with pytest.raises(PaymuxError):
-        parse(make_provider(project_id=1234), raw)
+        parse(offline_provider(project_id=1234), raw)
 
 
 @given(
@@ -323,7 +358,7 @@ def test_signed_payloads_of_any_shape_raise_only_paymux_errors(
     payment: Any, operation: Any, extra: dict[str, Any]
 ) -> None:
     body = {"project_id": 1234, "payment": payment, "operation": operation, **extra}
-    provider = make_provider(project_id=1234)
+    provider = offline_provider(project_id=1234)
     try:
         event = parse(provider, signed_callback(body))
     except PaymuxError:

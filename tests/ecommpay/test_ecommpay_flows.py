@@ -108,17 +108,52 @@ def test_sale_request_and_accepted_answer(method: str, path: str) -> None:
     assert charge.provider_data["request_id"] == ACCEPTED["request_id"]
 
 
-def test_missing_return_pages_fall_back_to_the_success_page() -> None:
+@pytest.mark.parametrize(
+    ("decline", "back", "sent"),
+    [
+        ("https://shop.example/no", None, ("https://shop.example/no", "https://shop.example/no")),
+        (None, "https://shop.example/cart", ("https://shop.example/cart",) * 2),
+        ("https://shop.example/no", "https://shop.example/cart", None),
+    ],
+)
+def test_a_declined_customer_never_lands_on_the_success_page(
+    decline: str | None, back: str | None, sent: tuple[str, str] | None
+) -> None:
+    # Seeds 001/002: return_url has success, decline and return pages. Decline goes to decline,
+    # else back; "return" (leaving during the payment) to back, else decline. Never to success.
     from paymux import ReturnUrls
 
     recorder = Recorder(json_response(200, ACCEPTED))
-    request = charge_request("payco", return_urls=ReturnUrls(success="https://shop.example/ok"))
-    run_flow(make_provider().create_charge(request), recorder)
+    urls = ReturnUrls(success="https://shop.example/ok", decline=decline, back=back)
+    run_flow(make_provider().create_charge(charge_request("payco", return_urls=urls)), recorder)
+    expected = sent or (decline, back)
     assert body_of(recorder.sent[0])["return_url"] == {
         "success": "https://shop.example/ok",
-        "decline": "https://shop.example/ok",
-        "return": "https://shop.example/ok",
+        "decline": expected[0],
+        "return": expected[1],
     }
+
+
+@pytest.mark.parametrize("method", ["kakaopay", "payco", "card"])
+def test_only_a_success_page_is_refused_before_sending(method: str) -> None:
+    from paymux import ReturnUrls
+
+    request = charge_request(method, return_urls=ReturnUrls(success="https://shop.example/ok"))
+    with pytest.raises(InvalidRequest) as caught:
+        run_flow(make_provider().create_charge(request), no_network)
+    assert caught.value.field == "return_urls.decline"
+
+
+def test_kakaopay_by_gate_needs_return_urls_but_not_by_payment_page() -> None:
+    # Seed 001 (English) lists return_url as required for the Gate sale; seed 000 (Russian) shows
+    # a Gate sale without it. paymux follows the stricter page: a Gate request the platform may
+    # refuse would be found out only after the customer waited. Both seeds' Payment Page
+    # examples have no return URLs, and paymux builds such links.
+    with pytest.raises(InvalidRequest) as caught:
+        run_flow(make_provider().create_charge(charge_request(return_urls=None)), no_network)
+    assert caught.value.field == "return_urls"
+    link = make_provider().payment_page_url(charge_request(return_urls=None))
+    assert "merchant_success_url" not in link.url and "signature=" in link.url
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,8 +9,10 @@ from paymux.errors import InvalidRequest, WebhookParseError, WebhookVerification
 from paymux.models import Charge, WebhookEvent
 from paymux.money import Money
 from paymux.status import ChargeStatus
+from paymux.webhook_limits import load_json
 
 from .actions import next_action
+from .callback_shape import CallbackShapeError, check_shape, check_swallowed_leaves
 from .responses import (
     REFUND_OPERATION_TYPES,
     Malformed,
@@ -25,37 +26,62 @@ from .responses import (
     without_signatures,
 )
 from .settings import EcommpaySettings
-from .signing import find_signatures, verify
+from .signing import (
+    AmbiguousKey,
+    SignatureInputError,
+    find_signatures,
+    path_order_key,
+    received_leaves,
+    verified_order,
+)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+def _project(payload: Mapping[str, Any]) -> object:
+    general = payload.get("general")
+    inner = general.get("project_id") if type(general) is dict else None
+    return payload.get("project_id", inner)
 
 
 def verified_payload(body: bytes, settings: EcommpaySettings) -> dict[str, Any]:
-    """The callback's JSON object once its signature checks out; nothing is read before that."""
-    try:
-        payload = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError, TypeError):
-        raise WebhookVerificationError(
-            "the callback body is not JSON, so it cannot be verified"
-        ) from None
-    if not isinstance(payload, dict):
+    """The callback's JSON object once it is proven genuine; nothing is read before that.
+
+    In order: size, depth and leaf caps; one strict flatten (keys that make the signed text
+    ambiguous are refused) and one sort; the signature; the project; then the shape of the
+    fields paymux reads and values that swallowed a neighbouring leaf (:mod:`.callback_shape`).
+    """
+    limits = settings.callback_limits
+    payload = load_json(body, limits)
+    if type(payload) is not dict:
         raise WebhookVerificationError(
             "the callback body is not a JSON object, so it cannot be verified"
         )
-    if not find_signatures(payload):
+    claimed = find_signatures(payload)
+    if not claimed:
         raise WebhookVerificationError("the callback carries no signature")
-    if not verify(payload, settings.secret_key):
+    try:
+        leaves = received_leaves(payload)
+    except AmbiguousKey as exc:
+        raise CallbackShapeError(f"refused: {exc}") from None
+    except (SignatureInputError, RecursionError):
+        raise WebhookVerificationError(
+            "the callback cannot be verified (nested too deeply)"
+        ) from None
+    matched = verified_order(leaves, claimed, settings.secret_key)
+    if matched is None:
         raise WebhookVerificationError(
             "the callback's signature does not match the project's secret key"
         )
-    project = payload.get("project_id", obj_or_empty(payload.get("general")).get("project_id"))
-    if project is not None and str(project) != str(settings.project_id):
+    project = _project(payload)
+    if project is None:
+        raise CallbackShapeError("the callback names no project ('project_id')")
+    if type(project) not in (int, str) or str(project) != str(settings.project_id):
         # Signed with our key but for another project: a misrouted callback, not ours to apply.
         raise WebhookVerificationError(
-            f"the callback is for project {project}, not {settings.project_id}"
+            f"the callback is for project {str(project)[:40]}, not {settings.project_id}"
         )
+    check_shape(payload)
+    ordered, natural = matched
+    check_swallowed_leaves(ordered, path_order_key(natural))
     return payload
 
 

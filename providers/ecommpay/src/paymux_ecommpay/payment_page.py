@@ -10,8 +10,25 @@ from paymux.models import Capability, ChargeRequest
 from paymux.next_action import RedirectToUrl
 
 from .capabilities import PAYMENT_PAGE_METHODS
+from .requests import refuse_separator
 from .settings import EcommpaySettings
 from .signing import sign
+
+# Payment Page parameter -> the request field it comes from, to name the field in errors.
+_SOURCES = {
+    "payment_id": "reference",
+    "customer_id": "customer.id",
+    "customer_email": "customer.email",
+    "customer_phone": "customer.phone",
+    "customer_first_name": "customer.first_name",
+    "customer_last_name": "customer.last_name",
+    "payment_description": "description",
+    "language_code": "language",
+    "merchant_callback_url": "callback_url",
+    "merchant_success_url": "return_urls.success",
+    "merchant_fail_url": "return_urls.decline",
+    "merchant_return_url": "return_urls.back",
+}
 
 
 def payment_page_params(request: ChargeRequest, settings: EcommpaySettings) -> dict[str, Any]:
@@ -38,10 +55,16 @@ def payment_page_params(request: ChargeRequest, settings: EcommpaySettings) -> d
         "merchant_callback_url": settings.callback_url,
     }
     if request.return_urls is not None:
-        optional["merchant_success_url"] = request.return_urls.success
-        optional["merchant_fail_url"] = request.return_urls.decline
-        optional["merchant_return_url"] = request.return_urls.back
+        urls = request.return_urls
+        optional["merchant_success_url"] = urls.success
+        # Without a decline page the Payment Page shows the result itself: never the success page.
+        optional["merchant_fail_url"] = urls.decline or urls.back
+        optional["merchant_return_url"] = urls.back
     params.update({k: v for k, v in optional.items() if v})
+    for name, value in params.items():
+        # The customer chooses names, e-mail, ids and often the description: a ';' in them would
+        # let this link's signature pass for a callback (see requests.refuse_separator).
+        refuse_separator(value, _SOURCES.get(name, name))
     return params
 
 

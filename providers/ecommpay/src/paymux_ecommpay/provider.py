@@ -16,6 +16,7 @@ from paymux.status import ChargeStatus, RefundStatus
 from . import requests as gate
 from .callbacks import parse_callback
 from .capabilities import capabilities
+from .confirmation import confirm, needs_confirmation, payment_id_of
 from .payment_page import payment_page_url
 from .responses import accepted
 from .settings import EcommpaySettings
@@ -143,8 +144,17 @@ class EcommpayProvider(Provider[EcommpaySettings]):
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[WebhookEvent]:
         # ECommPay signs the JSON body itself; no header takes part.
         event = parse_callback(bytes(body), self.settings, self.name)
-        yield from ()
-        return event
+        if not self.settings.confirm_callbacks or not needs_confirmation(event):
+            return event
+        # What a final callback changes is read back from the Gate before it is reported.
+        response = yield gate.gate_request(
+            self.settings,
+            "payment/status",
+            gate.status_body(payment_id_of(event), self.settings),
+            operation="confirm_callback",
+            retry_safe=True,  # a read
+        )
+        return confirm(event, response, self.settings, self.name)
 
     def clarify(self, charge: Charge, fields: Mapping[str, str]) -> Flow[Charge]:
         if charge.status.is_final:

@@ -20,6 +20,9 @@ from .signing import signed
 
 SUPPORTED_OPTIONS = frozenset({"device_type"})
 DEVICE_TYPES = frozenset({"APP", "WEB", "OTHERS"})
+# What a callback reports: a clarification never writes these, so no signed request body carries
+# a status, amount or operation a callback could be rebuilt from.
+_NOT_CLARIFIABLE = frozenset({"general", "payment", "operation", "project_id", "signature"})
 _FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
 
 
@@ -40,8 +43,41 @@ def _general(settings: EcommpaySettings, payment_id: str) -> dict[str, Any]:
     return general
 
 
+def refuse_separator(value: object, field: str) -> None:
+    """Refuse a value holding ``;`` before it is signed.
+
+    The signed text joins ``path:value`` pairs with ``;`` and escapes nothing, so a ``;`` in a
+    value the customer chose ("x;payment:status:success;...") makes the signature of this request
+    or Payment Page link also fit a *callback* rebuilt around it. Refusing (rather than silently
+    changing the merchant's text) keeps what is signed exactly what was asked for.
+    """
+    if isinstance(value, str) and ";" in value:
+        raise InvalidRequest(
+            "must not contain ';' (ECommPay's signature cannot tell it from a field separator)",
+            field=field,
+        )
+
+
+def _signed_strings(node: object, path: str) -> None:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            _signed_strings(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _signed_strings(value, f"{path}.{index}")
+    else:
+        refuse_separator(node, path)
+
+
 def check_charge_request(request: ChargeRequest, capability: Capability) -> None:
     """Everything the Gate or the method would refuse, checked before anything is sent."""
+    customer = request.customer
+    for name in ("id", "email", "phone", "first_name", "last_name", "ip_address"):
+        refuse_separator(getattr(customer, name), f"customer.{name}")
+    refuse_separator(request.description, "description")
+    if request.return_urls is not None:
+        for name in ("success", "decline", "back"):
+            refuse_separator(getattr(request.return_urls, name), f"return_urls.{name}")
     limits = capability.range_for(request.amount.currency)
     if limits is None:
         currencies = ", ".join(r.currency for r in capability.amounts)
@@ -67,6 +103,14 @@ def check_charge_request(request: ChargeRequest, capability: Capability) -> None
         raise InvalidRequest(
             f"ECommPay {request.method} needs return URLs to bring the customer back",
             field="return_urls",
+        )
+    urls = request.return_urls
+    if urls is not None and urls.decline is None and urls.back is None:
+        # The Gate wants a page for a declined payment; the success page must never be it.
+        raise InvalidRequest(
+            "give the page for a declined payment (decline, or at least back):"
+            " a declined customer must not land on the success page",
+            field="return_urls.decline",
         )
     unknown = sorted(set(request.provider_options) - SUPPORTED_OPTIONS)
     if unknown:
@@ -103,12 +147,17 @@ def sale_body(request: ChargeRequest, settings: EcommpaySettings) -> dict[str, A
     }
     urls = request.return_urls
     if urls is not None:
-        # The wallets want all three; a page that is not given falls back to the success page,
-        # which must check the charge status anyway (a redirect proves nothing).
+        # The wallets want all three. A missing page falls back to the other page that is not
+        # the success page (check_charge_request made sure one exists): never to success.
+        not_paid = urls.decline or urls.back
+        if not_paid is None:
+            raise InvalidRequest(
+                "give the page for a declined payment", field="return_urls.decline"
+            )
         body["return_url"] = {
             "success": urls.success,
-            "decline": urls.decline or urls.success,
-            "return": urls.back or urls.success,
+            "decline": not_paid,
+            "return": urls.back or not_paid,
         }
     return body
 
@@ -122,6 +171,7 @@ def refund_body(
     settings: EcommpaySettings,
 ) -> dict[str, Any]:
     payment: dict[str, Any] = {
+    refuse_separator(reason, "reason")
         "description": reason or f"Refund of {charge.id}",
         "merchant_refund_id": reference,
     }
@@ -159,6 +209,11 @@ def clarification_body(
         if not isinstance(value, str):
             raise InvalidRequest("values must be strings", field=f"fields.{name}")
         node = body
+        refuse_separator(value, f"fields.{name}")
+        if name.split(".")[0] in _NOT_CLARIFIABLE:
+            raise InvalidRequest(
+                f"{name!r} is not customer data the platform asks to clarify", field="fields"
+            )
         *parents, leaf = name.split(".")
         for part in parents:
             child = node.setdefault(part, {})
@@ -181,6 +236,8 @@ def gate_request(
 ) -> httpx.Request:
     """A signed ``POST {base_url}/v2/{path}``."""
     payload = signed(body, settings.secret_key)
+    # Last line of defence for values the checks above did not name (named by body path).
+    _signed_strings(body, "")
     request = httpx.Request(
         "POST",
         f"{settings.base_url}/v2/{path}",

@@ -32,6 +32,10 @@ class SignatureInputError(ValueError):
     """The object cannot be signed (too deep, or a value type JSON does not have)."""
 
 
+class AmbiguousKey(SignatureInputError):
+    """A received key would make the signed text readable in more than one way."""
+
+
 def _render(value: Any) -> str:
     if type(value) is str:  # the common case first; True/False are never str
         return value
@@ -194,3 +198,76 @@ def verify(params: Mapping[str, Any], secret_key: str | SecretStr) -> bool:
             # Both sides ASCII-encoded so compare_digest accepts any claimed text.
             ok |= hmac.compare_digest(candidate.encode("utf-8"), good.encode("ascii"))
     return ok
+
+
+# -- received payloads: one strict flatten, one sort, then the digest -------------------------
+
+_LONG_DIGIT_RUN = re.compile(r"[0-9]{2}")
+
+
+def _collect_received(
+    node: dict[str, Any] | list[Any], prefix: str, depth: int, out: list[tuple[str, str]]
+) -> None:
+    """:func:`_collect` for parsed JSON (dict, list, str, int, float, bool, None only), refusing
+    keys that make the flattened text ambiguous: empty, or holding ``;`` or ``:``. The official
+    SDKs disagree on escaping ``:`` in keys and none escapes ``;``; no real callback has either,
+    and with them one signed text fits several different payloads."""
+    if depth > MAX_DEPTH:
+        raise SignatureInputError(f"nested deeper than {MAX_DEPTH} levels")
+    items = node.items() if type(node) is dict else enumerate(node)
+    for key, value in items:
+        if type(key) is str:
+            if key == "frame_mode":
+                continue
+            if not key or ";" in key or ":" in key:
+                raise AmbiguousKey(f"the key {key[:40]!r} makes the signed text ambiguous")
+        path = f"{prefix}:{key}" if prefix else str(key)
+        kind = type(value)
+        if kind is str:
+            out.append((path, value))
+        elif kind is dict or kind is list:
+            _collect_received(value, path, depth + 1, out)
+        else:
+            out.append((path, _render(value)))
+
+
+def received_leaves(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every signed leaf of a received payload (signatures left out), bytewise sorted."""
+    out: list[tuple[str, str]] = []
+    _collect_received(_unsigned(payload), "", 0, out)
+    # Paths are unique (keys hold no ':'), so sorting the pairs sorts by path.
+    out.sort()
+    return out
+
+
+def _matches(claimed: list[str], good: str) -> bool:
+    ok = False
+    for candidate in claimed:
+        # Both sides ASCII-encoded so compare_digest accepts any claimed text.
+        ok |= hmac.compare_digest(candidate.encode("utf-8"), good.encode("ascii"))
+    return ok
+
+
+def verified_order(
+    leaves: list[tuple[str, str]], claimed: list[str], secret_key: str | SecretStr
+) -> tuple[list[tuple[str, str]], bool] | None:
+    """The order of ``leaves`` (bytewise-sorted, from :func:`received_leaves`) under which a
+    ``claimed`` signature matches, with ``True`` for natural order; None if none matches.
+
+    The two orders differ only where a path holds a run of two or more digits (a list index past
+    9), so the second digest is computed only then.
+    """
+    if _matches(claimed, _digest(_join(leaves), secret_key)):
+        return leaves, False
+    if any(_LONG_DIGIT_RUN.search(path) for path, _ in leaves):
+        natural = sorted(leaves, key=_natural)
+        if natural != leaves and _matches(claimed, _digest(_join(natural), secret_key)):
+            return natural, True
+    return None
+
+
+def path_order_key(natural: bool) -> Any:
+    """The sort key of paths in the given order (for comparing a candidate path with leaves)."""
+    if natural:
+        return lambda path: _cached_natural_key(path) if len(path) <= 256 else _natural_key(path)
+    return lambda path: path
