@@ -170,8 +170,8 @@ def refund_body(
     reference: str,
     settings: EcommpaySettings,
 ) -> dict[str, Any]:
-    payment: dict[str, Any] = {
     refuse_separator(reason, "reason")
+    payment: dict[str, Any] = {
         "description": reason or f"Refund of {charge.id}",
         "merchant_refund_id": reference,
     }
@@ -208,12 +208,12 @@ def clarification_body(
             )
         if not isinstance(value, str):
             raise InvalidRequest("values must be strings", field=f"fields.{name}")
-        node = body
         refuse_separator(value, f"fields.{name}")
         if name.split(".")[0] in _NOT_CLARIFIABLE:
             raise InvalidRequest(
                 f"{name!r} is not customer data the platform asks to clarify", field="fields"
             )
+        node = body
         *parents, leaf = name.split(".")
         for part in parents:
             child = node.setdefault(part, {})
@@ -235,9 +235,9 @@ def gate_request(
     retry_safe: bool,
 ) -> httpx.Request:
     """A signed ``POST {base_url}/v2/{path}``."""
-    payload = signed(body, settings.secret_key)
     # Last line of defence for values the checks above did not name (named by body path).
     _signed_strings(body, "")
+    payload = signed(body, settings.secret_key)
     request = httpx.Request(
         "POST",
         f"{settings.base_url}/v2/{path}",
