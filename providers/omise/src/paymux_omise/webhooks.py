@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from paymux.errors import WebhookVerificationError
+from paymux.webhook_limits import DEFAULT_LIMITS, WebhookLimits, check_size, check_structure
 
 from .responses import PayloadError, mapping, optional_text, text, timestamp
 
@@ -44,8 +45,11 @@ def verify_signature(
     key: bytes,
     now: datetime,
     tolerance: timedelta,
+    limits: WebhookLimits = DEFAULT_LIMITS,
 ) -> None:
     """Raise :class:`WebhookVerificationError` unless ``body`` is signed with ``key`` and fresh."""
+    # Hashing is the one cost an unsigned body can cause here: bounded by the size cap.
+    check_size(body, limits)
     signatures = header(headers, SIGNATURE_HEADER)
     stamp = header(headers, TIMESTAMP_HEADER)
     if not signatures:
@@ -110,12 +114,15 @@ class EventEnvelope:
         return value if isinstance(value, str) and value else None
 
 
-def parse_envelope(body: bytes) -> EventEnvelope:
-    """Read an event in the 2017-11-02 or 2019-05-29 shape; raise :class:`PayloadError`."""
+def parse_envelope(body: bytes, limits: WebhookLimits = DEFAULT_LIMITS) -> EventEnvelope:
+    """Read an event in the 2017-11-02 or 2019-05-29 shape; raise :class:`PayloadError`, or
+    :class:`~paymux.webhook_limits.WebhookTooLarge` for a body over ``limits``."""
+    check_size(body, limits)
     try:
         payload: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise PayloadError("the body is not JSON") from None
+    check_structure(payload, limits)
     if not isinstance(payload, dict) or payload.get("object") != "event":
         raise PayloadError("the body is not an Omise event object")
     data = mapping(payload, "data")
