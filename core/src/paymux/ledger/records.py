@@ -14,8 +14,10 @@ class Flag:
     """Something the ledger refused to apply silently and wants a human to look at.
 
     ``kind`` is ``mismatch`` (amount or currency differ from the charge), ``over_refund``
-    (refunds beyond the charge), ``conflict`` (a report contradicts a final outcome) or
-    ``refund_mismatch`` (a refund event in another currency or for an unknown amount).
+    (refunds beyond the charge), ``conflict`` (a report contradicts a final outcome),
+    ``refund_mismatch`` (a refund event in another currency or for an unknown amount) or
+    ``unattributed_refund`` (the provider reports a refund, or a refunded total, that names none
+    of the ledger's refunds while a held one could be it: nothing is credited on a guess).
     """
 
     kind: str
