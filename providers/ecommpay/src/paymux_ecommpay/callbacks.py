@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,7 @@ from .signing import (
     find_signatures,
     path_order_key,
     received_leaves,
+    string_to_sign,
     verified_order,
 )
 
@@ -110,6 +112,11 @@ def translate(payload: Mapping[str, Any], provider: str) -> WebhookEvent:
     operation_id = text(operation, "id") or text(operation, "request_id")
     status_word = op_status or (text(payment, "status") or "").lower()
     event_id = f"{operation_id}:{status_word}" if operation_id else f"{payment_id}:{status_word}"
+    step = _customer_step(payload)
+    if step:
+        # A re-issued QR code or a new redirect comes with the same operation and status: the
+        # content tells them apart, in its signed form so that a redelivery keeps its id.
+        event_id = f"{event_id}:{hashlib.sha256(step.encode()).hexdigest()[:16]}"
     if refund is not None:
         event_type = f"refund.{refund.status}"
     else:
@@ -164,6 +171,15 @@ def _remaining_after_refund(payload: Mapping[str, Any], refund_amount: Money) ->
     if remaining.currency != refund_amount.currency:
         raise Malformed("the refund and the payment are in different currencies")
     return remaining
+
+
+_STEP_KEYS = ("display_data", "redirect_data", "clarification_fields")
+
+
+def _customer_step(payload: Mapping[str, Any]) -> str:
+    """What an intermediate callback asks the customer to do, as its signed text ("" if none)."""
+    present = {key: payload[key] for key in _STEP_KEYS if key in payload}
+    return string_to_sign(present) if present else ""
 
 
 def parse_callback(body: bytes, settings: EcommpaySettings, provider: str) -> WebhookEvent:
