@@ -29,7 +29,15 @@ from campaign_kills import Job, KillReport, kill_and_restart
 from campaign_plans import Checkout, plan_checkouts, plan_kills
 from campaign_wire import WRITE_ENDPOINTS, ObservingTransport, WireLog, Write
 
-from paymux import Gateway, Ledger, Money, ProvideInformation
+from paymux import (
+    ChargeRequest,
+    Customer,
+    Gateway,
+    Ledger,
+    Money,
+    ProvideInformation,
+    ReturnUrls,
+)
 from paymux.errors import (
     DuplicateRequest,
     PaymuxError,
@@ -73,8 +81,12 @@ class CampaignResult:
     search_lag: float = 0.0
     asks: dict[str, list[Ask]] = field(default_factory=dict)
     refused_asks: list[Ask] = field(default_factory=list)
-    late_refunds: int = 0
-    declined_refunds: int = 0
+    late_refunds: Counter[str] = field(default_factory=Counter)
+    """Refunds the provider accepted and completed later, by provider (seen in its books)."""
+    declined_refunds: Counter[str] = field(default_factory=Counter)
+    lookups: int = 0
+    """Omise look-ups by reference at the end, each held against the books."""
+    lookup_misses: list[str] = field(default_factory=list)
     clarified: int = 0
     kills: KillReport = field(default_factory=KillReport)
     reconcile_rounds: int = 0
@@ -109,8 +121,10 @@ class CampaignResult:
             }
         )
         kinds["omise search missed a charge (lag)"] = self.wire.search_misses
-        kinds["late refund"] = self.late_refunds
-        kinds["declined refund"] = self.declined_refunds
+        kinds["omise search read beyond page 1"] = self.wire.search_later_pages
+        for provider in ("ecommpay", "omise"):
+            kinds[f"late refund ({provider})"] = self.late_refunds[provider]
+            kinds[f"declined refund ({provider})"] = self.declined_refunds[provider]
         kinds["worker killed between acceptance and the ledger's write"] = self.kills.in_window
         return kinds
 
@@ -122,7 +136,9 @@ class CampaignResult:
             f" ({sum(self.wire.writes.values())} writes)\n"
             f"  faults by kind:\n{kinds}\n"
             f"  omise search lag {self.search_lag:.1f} s: {self.wire.searches} searches,"
-            f" {self.wire.search_misses} missed a charge the books held\n"
+            f" {self.wire.search_misses} missed a charge the books held,"
+            f" {self.wire.search_later_pages} read a later page; {self.lookups} look-ups by"
+            f" reference at the end, {len(self.lookup_misses)} wrong\n"
             f"  partial refunds: {sum(asks)} asked on {len(asks)} charges"
             f" (asks per charge {dict(sorted(Counter(asks).items()))}),"
             f" {len(self.refused_asks)} refused by the ledger; charges by refunds the provider"
@@ -156,16 +172,29 @@ def _write_paths(sandbox: Sandbox) -> list[str]:
     return paths
 
 
-def _turn_knobs(sandbox: Sandbox, seed: int, search_lag: float) -> float:
-    """Late and declined refunds on both providers, Omise's search lag; the lag in effect."""
+CLARIFICATION = "/ecommpay/v2/payment/clarification"
+
+
+def _turn_knobs(sandbox: Sandbox, seed: int, search_lag: float) -> None:
+    """Both providers: late and declined refunds, answers lost after acting on every write.
+    Omise: its search lags behind new charges and pages by 30."""
     ecommpay: Any = sandbox.emulators["ecommpay"]
-    ecommpay.configure(seed=seed, refund_decline=0.15, refund_delay=0.3)
+    ecommpay.configure(seed=seed, refund_decline=0.12, refund_delay=0.3)
     omise: Any = sandbox.emulators["omise"]
-    configure = getattr(omise, "configure", None)
-    if callable(configure):
-        configure(seed=seed, search_lag=search_lag, refund_decline=0.15, refund_delay=0.3)
-        return float(getattr(omise, "search_lag", search_lag))
-    return 0.0
+    omise.tune(
+        seed=seed,
+        search_lag=search_lag,
+        per_page=30,
+        refund_delay=0.3,
+        refund_decline_rate=0.12,
+        answer_lost_rate=0.12,
+        # Rare writes get one lost answer for certain; the rates cover the frequent ones.
+        lose_answers={"sources": 2},
+    )
+    # ECommPay's writes lose answers through the sandbox's fault plan (processed, then cut).
+    sandbox.faults.update(
+        {"drop_paths": _write_paths(sandbox), "once": [(CLARIFICATION, "drop")] * 2}
+    )
 
 
 class _Campaign:
@@ -287,7 +316,7 @@ class _Campaign:
             )
             if refund.status.value == "pending" and self.probe(write) and self._pending(ask):
                 with self.lock:
-                    self.result.late_refunds += 1
+                    self.result.late_refunds[checkout.provider] += 1
             return
 
     def _pending(self, ask: Ask) -> bool:
@@ -382,24 +411,20 @@ def _kill_jobs(campaign: _Campaign, plans: list[Checkout]) -> list[Job]:
     return jobs
 
 
-def _in_window(campaign: _Campaign, job: Job) -> bool:
-    """The kill fell after the provider acted and before the Ledger wrote down its answer."""
+def _in_window(campaign: _Campaign, job: Job, ledger_state: str) -> bool:
+    """The kill fell after the provider acted (its books hold the object) and before the Ledger
+    wrote down the answer (the worker saw its row still ``sending`` / ``reserved``)."""
     entry = campaign.ledger.entry(job.reference)
     if entry is None:
         return False
     provider = entry.provider
     if job.kind == "create":
-        held = (
-            campaign.probe(Write(f"{provider} charge", job.reference))
-            if provider == "omise"
-            else (job.reference in read_books(campaign.sandbox))
+        held = any(
+            c.provider == provider for c in read_books(campaign.sandbox).get(job.reference, [])
         )
-        return bool(held) and entry.create_state == "sending" and entry.charge is None
+        return held and ledger_state == "sending"
     key = job.refund_reference if provider == "omise" else f"{job.reference}/{job.refund_reference}"
-    record = next((r for r in entry.refunds if r.reference == job.refund_reference), None)
-    return bool(campaign.probe(Write(f"{provider} refund", key))) and (
-        record is not None and record.status == "reserved"
-    )
+    return bool(campaign.probe(Write(f"{provider} refund", key))) and ledger_state == "reserved"
 
 
 def run_campaign(
@@ -427,13 +452,14 @@ def run_campaign(
     result = CampaignResult(checkouts=checkouts)
     started = time.monotonic()
     with Sandbox(faults=plan) as sandbox:
-        plan.update({"drop_paths": _write_paths(sandbox)})
-        result.search_lag = _turn_knobs(sandbox, seed, search_lag)
+        _turn_knobs(sandbox, seed, search_lag)
+        result.search_lag = search_lag
         transport = ObservingTransport(BooksProbe(sandbox))
         result.wire = transport.log
         client = httpx.Client(transport=transport, timeout=httpx.Timeout(0.25))
+        settings = _merchant_settings(sandbox, search_lag)
         gw = Gateway(
-            providers=sandbox.provider_settings(),
+            providers=settings,
             http_client=client,
             retry=RetryPolicy(attempts=4, initial_wait=0.002, max_wait=0.01, jitter=0.002),
         )
@@ -449,8 +475,14 @@ def run_campaign(
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(campaign.checkout, plans))
         jobs = _kill_jobs(campaign, killed)
+        # While the armed workers run, the kill is the fault: a lost answer would let a worker
+        # recover by a look-up and finish instead of dying in the window.
+        lost_rates = _pause_lost_answers(sandbox)
 
-        def reconcile_during_lag() -> None:
+        decoys: list[str] = []
+
+        def before_restart() -> None:
+            _resume_lost_answers(sandbox, lost_rates)
             # The killed creates' leases are short: reconcile them while the search still lags.
             time.sleep(0.6)
             try:
@@ -458,13 +490,18 @@ def run_campaign(
                 result.reconcile_errors.update(report.errors)
             except Exception as error:
                 campaign.error("reconcile", error)
+            # Then bury each killed Omise charge under newer ones that mention its reference:
+            # the restarted worker's look-up must read past the first page of the search.
+            buried = [j.reference for j in jobs if j.kind == "create" and "SG" in j.request.country]
+            decoys.extend(_decoys(sandbox, buried, f"{seed:x}"))
+            time.sleep(search_lag)
 
         result.kills = kill_and_restart(
-            sandbox.provider_settings(),
+            settings,
             ledger_url,
             jobs,
-            lambda job: _in_window(campaign, job),
-            reconcile_during_lag,
+            lambda job, state: _in_window(campaign, job, state),
+            before_restart,
         )
 
         # Payments nobody finished: the platform gives up on them at the method's limit time.
@@ -491,18 +528,96 @@ def run_campaign(
         result.request_faults = _fault_counts(sandbox)
         result.callbacks = {k: v for k, v in vars(sandbox.hub.callbacks.stats).items() if v}
         books = read_books(sandbox)
-        result.declined_refunds = sum(
+        result.declined_refunds["ecommpay"] = sum(
             1
-            for charges in books.values()
-            for c in charges
+            for cs in books.values()
+            for c in cs
             for r in c.refunds
-            if r.status == "failed"
+            if c.provider == "ecommpay" and r.status == "failed"
         )
-        result.audit = audit_ledger(ledger, books, references, result.asks, result.refused_asks)
+        # Omise refuses a declined refund in its answer: nothing enters its books.
+        omise: Any = sandbox.emulators["omise"]
+        result.declined_refunds["omise"] = omise.fault_counts.get("refund_declined", 0)
+        _look_up(gw, books, decoys, result)
+        result.audit = audit_ledger(
+            ledger, books, references, result.asks, result.refused_asks, foreign=decoys
+        )
         ledger.close()
         gw.close()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _merchant_settings(sandbox: Sandbox, search_lag: float) -> dict[str, dict[str, Any]]:
+    """The emulators' settings, with Omise's search lag declared as the merchant would (a little
+    more than the lag seen): a look-up miss is conclusive only once the lag is over."""
+    settings = sandbox.provider_settings()
+    settings["omise"] = {**settings["omise"], "search_lag": timedelta(seconds=search_lag + 1)}
+    return settings
+
+
+def _pause_lost_answers(sandbox: Sandbox) -> tuple[float, float, float]:
+    omise: Any = sandbox.emulators["omise"]
+    rates = (omise.knobs.answer_lost_rate, sandbox.faults.drop, sandbox.faults.late)
+    omise.tune(answer_lost_rate=0.0)
+    sandbox.faults.update({"drop": 0.0, "late": 0.0})
+    return rates
+
+
+def _resume_lost_answers(sandbox: Sandbox, rates: tuple[float, float, float]) -> None:
+    omise: Any = sandbox.emulators["omise"]
+    omise.tune(answer_lost_rate=rates[0])
+    sandbox.faults.update({"drop": rates[1], "late": rates[2]})
+
+
+def _decoys(sandbox: Sandbox, references: list[str], run: str) -> list[str]:
+    """31 newer Omise charges whose description names each reference (a gift card bought "for
+    order X"): a search for X then spans two pages, X on the second. Made by another checkout
+    instance, so without the Ledger; the emulator loses none of these answers."""
+    omise: Any = sandbox.emulators["omise"]
+    rate = omise.knobs.answer_lost_rate
+    omise.tune(answer_lost_rate=0.0)
+    made: list[str] = []
+    with Gateway(providers=sandbox.provider_settings()) as other:
+        for reference in references:
+            for n in range(31):
+                request = ChargeRequest(
+                    reference=f"decoy-{run}-{len(made):03d}",
+                    amount=Money(100 + n, "SGD"),
+                    method="kakaopay",
+                    country="SG",
+                    customer=Customer(id=f"decoy-{n}", ip_address="192.0.2.52"),
+                    return_urls=ReturnUrls(success="https://shop.example/gift"),
+                    description=f"Gift card for order {reference}",
+                )
+                for _ in range(ATTEMPTS):
+                    try:
+                        other.create_charge(request, provider="omise")
+                        break
+                    except ProviderError:
+                        continue  # the fault plan's 5xx: refused before anything was made
+                made.append(request.reference)
+    omise.tune(answer_lost_rate=rate)
+    return made
+
+
+def _look_up(
+    gw: Gateway, books: dict[str, list[Any]], decoys: list[str], result: CampaignResult
+) -> None:
+    """Every Omise charge, looked up by its reference, is the one the books hold."""
+    for reference, charges in books.items():
+        if not any(c.provider == "omise" for c in charges) or len(charges) != 1:
+            continue
+        result.lookups += 1
+        try:
+            found = gw.retrieve_charge("omise", reference=reference)
+        except PaymuxError as error:
+            result.lookup_misses.append(f"{reference}: {type(error).__name__}: {error}")
+            continue
+        if found.id != charges[0].id:
+            result.lookup_misses.append(
+                f"{reference}: found {found.id}, the books hold {charges[0].id}"
+            )
 
 
 def _settle_late_refunds(sandbox: Sandbox) -> None:

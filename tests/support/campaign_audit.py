@@ -120,9 +120,11 @@ def _refunds(audit: Audit, reference: str, entry: Entry, book: BookCharge, asks:
         )
     asked = {a.reference: a.amount for a in asks}
     seen = Counter(r.reference for r in book.refunds if r.status != "failed")
+    told: set[str] = set()
     for refund in book.refunds:
-        if refund.status == "failed":
+        if refund.status == "failed" or refund.reference in told:
             continue
+        told.add(refund.reference)
         if refund.reference not in asked:
             audit.over_refunds_asks.append(
                 f"{where}: the provider refunded {refund.amount} under {refund.reference!r},"
@@ -157,8 +159,17 @@ def audit_ledger(
     references: Iterable[str],
     asks: Mapping[str, list[Ask]],
     refused: Iterable[Ask] = (),
+    *,
+    foreign: Iterable[str] = (),
 ) -> Audit:
+    """``foreign``: references of charges made outside this Ledger (each must exist once)."""
     audit = Audit()
+    outside = set(foreign)
+    for reference in outside:
+        if len(books.get(reference, [])) != 1:
+            audit.double_charges.append(
+                f"{reference}: {len(books.get(reference, []))} charges made outside the ledger"
+            )
     refused_references = {(a.charge, a.reference) for a in refused}
     for reference, charges in books.items():
         for charge in charges:
@@ -170,7 +181,7 @@ def audit_ledger(
                     )
     known = set(references)
     for reference, charges in books.items():
-        if reference not in known:
+        if reference not in known and reference not in outside:
             audit.phantom_charges.append(
                 f"{reference or '(no reference)'}: the provider holds {len(charges)} charge(s)"
                 " nobody asked for"

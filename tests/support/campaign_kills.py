@@ -54,20 +54,33 @@ class Job:
         return write.key in (self.refund_reference, f"{self.reference}/{self.refund_reference}")
 
 
+def ledger_state(ledger: Ledger, job: Job) -> str:
+    """What the Ledger holds about the job's write: the create state, or the refund's status."""
+    entry = ledger.entry(job.reference)
+    if entry is None:
+        return "no row"
+    if job.kind == "create":
+        return entry.create_state
+    record = next((r for r in entry.refunds if r.reference == job.refund_reference), None)
+    return record.status if record is not None else "no refund row"
+
+
 class _KillSwitch(httpx.HTTPTransport):
     def __init__(self, job: Job, conn: Connection) -> None:
         super().__init__()
         self.job = job
         self.conn = conn
+        self.ledger: Ledger | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = super().handle_request(request)
         write = write_of(request)
         if write is not None and self.job.matches(write) and 200 <= response.status_code < 300:
             response.read()
-            # The provider has accepted: tell the parent and wait for SIGKILL, before the
-            # answer can reach the Ledger.
-            self.conn.send(("accepted", write.endpoint, write.key))
+            # The provider has accepted: tell the parent what the Ledger holds now, and wait for
+            # SIGKILL before the answer can reach the Ledger.
+            state = ledger_state(self.ledger, self.job) if self.ledger is not None else "?"
+            self.conn.send(("accepted", write.endpoint, state))
             time.sleep(600)
         return response
 
@@ -102,7 +115,8 @@ def _perform(ledger: Ledger, job: Job) -> str:
 
 def armed_worker(settings: dict[str, Any], url: str, job: Job, conn: Connection) -> None:
     """Worker process: performs ``job`` and is killed by the parent once the provider accepted."""
-    ledger = _ledger(settings, url, _KillSwitch(job, conn))
+    switch = _KillSwitch(job, conn)
+    ledger = switch.ledger = _ledger(settings, url, switch)
     outcome = _perform(ledger, job)
     conn.send(("done", outcome, ""))
 
@@ -111,6 +125,14 @@ def restarted_worker(settings: dict[str, Any], url: str, jobs: list[Job], conn: 
     """Worker process: a fresh instance retries every operation a killed worker left behind."""
     ledger = _ledger(settings, url, httpx.HTTPTransport())
     conn.send(("done", [_perform(ledger, job) for job in jobs], ""))
+
+
+def _receive(conn: Connection, timeout: float) -> Any:
+    """The worker's next message; None if it said nothing in time or died without a word."""
+    try:
+        return conn.recv() if conn.poll(timeout) else None
+    except EOFError:
+        return None
 
 
 @dataclass
@@ -132,8 +154,8 @@ def kill_and_restart(
     between: Any = None,
 ) -> KillReport:
     """Run each job in an armed worker (all at once), kill each at acceptance, then retry them
-    all in one restarted worker. ``in_window(job)`` checks a kill against the books and the
-    Ledger; ``between()`` runs after the kills, before the restart (e.g. a reconcile)."""
+    all in one restarted worker. ``in_window(job, ledger_state)`` checks a kill against the books
+    and what the Ledger held when the answer arrived; ``between()`` runs after the kills, before the restart (e.g. a reconcile)."""
     context = multiprocessing.get_context("spawn")
     report = KillReport()
     running = []
@@ -144,15 +166,17 @@ def kill_and_restart(
         running.append((job, process, parent))
         report.started += 1
     for job, process, parent in running:
-        message = parent.recv() if parent.poll(60) else ("silent", "", "")
+        message = _receive(parent, 60) or ("silent", "", "")
         if message[0] == "accepted" and process.pid is not None:
             os.kill(process.pid, signal.SIGKILL)
             process.join(10)
             report.killed += 1
-            if in_window(job):
+            if in_window(job, message[2]):
                 report.in_window += 1
             else:
-                report.missed.append(f"{job.kind} {job.reference}: killed outside the window")
+                report.missed.append(
+                    f"{job.kind} {job.reference}: killed outside the window (ledger: {message[2]})"
+                )
         else:
             report.missed.append(f"{job.kind} {job.reference}: not killed ({message[1]})")
             process.join(10)
@@ -164,7 +188,8 @@ def kill_and_restart(
     parent, child = context.Pipe()
     process = context.Process(target=restarted_worker, args=(settings, url, jobs, child))
     process.start()
-    outcomes = parent.recv()[1] if parent.poll(120) else ["no answer"] * len(jobs)
+    answer = _receive(parent, 120)
+    outcomes = answer[1] if answer is not None else ["no answer"] * len(jobs)
     process.join(10)
     report.restarted.update(outcomes)
     return report

@@ -73,7 +73,10 @@ def plan_checkouts(count: int, run: str, rng: random.Random) -> list[Checkout]:
             method=method,
             country=country,
             customer=customer,
-            return_urls=ReturnUrls(success=f"https://shop.example/{reference}"),
+            return_urls=ReturnUrls(
+                success=f"https://shop.example/{reference}",
+                decline=f"https://shop.example/{reference}/declined",
+            ),
         )
         action = rng.choice(ACTIONS)
         asks: tuple[Ask, ...] = ()
@@ -101,7 +104,10 @@ def plan_kills(count: int, run: str, rng: random.Random) -> list[Checkout]:
             method=method,
             country=country,
             customer=Customer(id=f"kill-{index}", ip_address="192.0.2.51"),
-            return_urls=ReturnUrls(success=f"https://shop.example/{reference}"),
+            return_urls=ReturnUrls(
+                success=f"https://shop.example/{reference}",
+                decline=f"https://shop.example/{reference}/declined",
+            ),
         )
         ask = Ask(reference, f"{reference}-rf0", rng.randint(1, amount - 1))
         plans.append(Checkout(provider, request, "pay", (ask,)))

@@ -108,6 +108,8 @@ class WireLog:
     """Of those, the ones the books prove the emulator had acted on, by endpoint."""
     lost_after_acting_keys: list[tuple[str, str]] = field(default_factory=list)
     searches: int = 0
+    search_later_pages: int = 0
+    """Omise searches that asked for page 2 or later (a look-up reading every page)."""
     search_misses: int = 0
     """Omise searches that found nothing while the books already held that reference's charge:
     the search lag, seen from the client."""
@@ -136,7 +138,7 @@ class ObservingTransport(httpx.HTTPTransport):
         if write is None:
             response = super().handle_request(request)
             if query:
-                self._check_search(query, response)
+                self._check_search(query, request, response)
             return response
         with self._lock:
             self.log.writes[write.endpoint] += 1
@@ -163,8 +165,12 @@ class ObservingTransport(httpx.HTTPTransport):
                 self.log.lost_after_acting[write.endpoint] += 1
                 self.log.lost_after_acting_keys.append((write.endpoint, write.key))
 
-    def _check_search(self, query: str, response: httpx.Response) -> None:
+    def _check_search(self, query: str, request: httpx.Request, response: httpx.Response) -> None:
         response.read()
+        page = parse_qs(request.url.query.decode()).get("page", ["1"])[0]
+        if page.isdigit() and int(page) > 1:
+            with self._lock:
+                self.log.search_later_pages += 1
         try:
             data = response.json()
         except ValueError:
@@ -178,5 +184,5 @@ class ObservingTransport(httpx.HTTPTransport):
         held = self.probe(Write("omise charge", query))
         with self._lock:
             self.log.searches += 1
-            if not found and held and int(data.get("total_pages") or 1) <= 1:
+            if not found and held and int(data.get("total_pages") or 1) <= int(page or 1):
                 self.log.search_misses += 1
