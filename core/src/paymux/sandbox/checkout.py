@@ -48,7 +48,12 @@ class Shopper:
         self.hub = hub
         self.timeout = timeout
         self.on_qr = on_qr
-        self.clarify_values = clarify or {"customer.phone": "+254700000001"}
+        # What the simulated customer answers when the provider asks (ECommPay's card partner asks
+        # for whichever of phone and e-mail the request lacked).
+        self.clarify_values = clarify or {
+            "customer.phone": "+254700000001",
+            "customer.email": "customer@example.com",
+        }
         self._seen: dict[str, int] = {}
         self.browser = httpx.Client(follow_redirects=True, timeout=10.0, trust_env=False)
 

@@ -21,12 +21,10 @@ import itertools
 import json
 import secrets
 import threading
-from datetime import UTC, datetime
-from html import escape
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from paymux.money import Money
@@ -44,55 +42,26 @@ from .emulator_books import (
     check_overrides,
     qr_data,
 )
+from .emulator_page import page_error, read_page_link
+from .emulator_tables import (
+    ACCOUNT_HOLDER,
+    ACCOUNT_NUMBER,
+    AWAITING,
+    CARD_PARTNER_CUSTOMER_FIELDS,
+    DECLINE_CODES,
+    METHODS,
+    REFUND_DECLINE,
+    TIMEOUT_DECLINE,
+    WALLET_DECLINE,
+    limits_error,
+    loopback,
+    new_request_id,
+    now,
+    obj,
+)
 
 PROJECT_ID = 210
 SECRET_KEY = "paymux-sandbox-ecommpay-secret"
-
-# The emulator's own reading of the seeds (methods, currencies, limits, refund rules), kept apart
-# from the plugin's tables so that a mistake in one shows up as a disagreement with the other.
-METHODS: dict[str, dict[str, Any]] = {
-    "wallet/kakaopay": {
-        "method": "kakaopay",
-        "limits": {"KRW": (1, None)},
-        "partial_refunds": True,
-    },
-    "wallet/payco": {"method": "payco", "limits": {"KRW": (1, None)}, "partial_refunds": True},
-    "card-partner": {
-        "method": "card-partner",
-        "limits": {"KES": (1_000, 20_000_000), "USD": (100, 300_000)},
-        "partial_refunds": False,
-    },
-}
-# Payment Page ``force_payment_method`` codes (seed 000: kakaopay-wallet).
-PAGE_METHODS = {
-    "kakaopay-wallet": "wallet/kakaopay",
-    "payco-wallet": "wallet/payco",
-    "card-partner": "card-partner",
-}
-# Seed 003: without these the platform asks for them (clarification) before going on.
-CARD_PARTNER_CUSTOMER_FIELDS = ("email", "phone")
-DECLINE_CODES = {"card-partner": ("10000", "General decline")}
-WALLET_DECLINE = ("20000", "General decline")
-REFUND_DECLINE = ("20000", "General decline")  # every seed's declined-refund example
-TIMEOUT_DECLINE = ("20602", "Time-out")
-AWAITING = ("9999", "Awaiting processing")
-# Customer-visible values with the signature's own separators in them: paymux's callback parser
-# must read them as plain values.
-ACCOUNT_HOLDER = "Kim; Lee: VIP"
-ACCOUNT_NUMBER = "**** 1234; exp: 12/30"
-
-
-def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    value = parent.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
-
-
-def _new_request_id() -> str:
-    return f"{secrets.token_hex(20)}-{secrets.token_hex(20)}-00000001"
 
 
 class EcommpayEmulator(Emulator):
@@ -196,7 +165,7 @@ class EcommpayEmulator(Emulator):
                 "status": "error",
                 "code": code,
                 "message": message,
-                "request_id": _new_request_id(),
+                "request_id": new_request_id(),
                 "project_id": PROJECT_ID,
                 "payment_id": payment_id,
             },
@@ -238,13 +207,13 @@ class EcommpayEmulator(Emulator):
     # -- operations and callbacks ----------------------------------------------------------------
 
     def _operation(self, kind: str, amount: int, currency: str, request_id: str) -> dict[str, Any]:
-        now = _now()
+        stamp = now()
         return {
             "id": next(self._operation_ids),
             "type": kind,
             "status": "processing",
-            "date": now,
-            "created_date": now,
+            "date": stamp,
+            "created_date": stamp,
             "request_id": request_id,
             "sum_initial": {"amount": amount, "currency": currency},
             "sum_converted": {"amount": amount, "currency": currency},
@@ -255,7 +224,7 @@ class EcommpayEmulator(Emulator):
 
     @staticmethod
     def _advance(operation: dict[str, Any], status: str, code: tuple[str, str]) -> None:
-        operation.update(status=status, date=_now(), code=code[0], message=code[1])
+        operation.update(status=status, date=now(), code=code[0], message=code[1])
 
     @staticmethod
     def _payment_object(payment: PaymentRecord) -> dict[str, Any]:
@@ -263,7 +232,7 @@ class EcommpayEmulator(Emulator):
             "id": payment.id,
             "type": "purchase",
             "status": payment.status,
-            "date": _now(),
+            "date": now(),
             "method": payment.method,
             # After refunds the Gate states what is left of the payment.
             "sum": {"amount": payment.amount - payment.refunded, "currency": payment.currency},
@@ -381,7 +350,7 @@ class EcommpayEmulator(Emulator):
         callback_url: str,
         return_url: dict[str, str],
     ) -> PaymentRecord:
-        request_id = _new_request_id()
+        request_id = new_request_id()
         record = PaymentRecord(
             id=payment_id,
             path=path,
@@ -397,16 +366,6 @@ class EcommpayEmulator(Emulator):
         )
         self.payments[payment_id] = record
         return record
-
-    @staticmethod
-    def _limits_error(path: str, amount: int, currency: str) -> tuple[str, str] | None:
-        limits = METHODS[path]["limits"].get(currency)
-        if limits is None:
-            return "310", f"Operation not allowed: {currency} is not enabled"
-        low, high = limits
-        if amount < low or (high is not None and amount > high):
-            return "310", "Operation not allowed: amount outside the method's limits"
-        return None
 
     async def sale(self, request: Request) -> Response:
         path = (
@@ -437,10 +396,10 @@ class EcommpayEmulator(Emulator):
             return self._error(
                 "2004", "Required field not provided: customer.id, customer.ip_address", payment_id
             )
-        return_url = _obj(body, "return_url")
+        return_url = obj(body, "return_url")
         if path.startswith("wallet/") and not return_url.get("success"):
             return self._error("2004", "Required field not provided: return_url", payment_id)
-        refused = self._limits_error(path, payment["amount"], payment["currency"])
+        refused = limits_error(path, payment["amount"], payment["currency"])
         if refused is not None:
             return self._error(*refused, payment_id)
         with self.lock:
@@ -453,9 +412,8 @@ class EcommpayEmulator(Emulator):
                 payment["currency"],
                 dict(customer),
                 str(payment.get("description") or ""),
-                str(
-                    body["general"].get("merchant_callback_url") or self.hub.merchant_url(self.name)
-                ),
+                loopback(body["general"].get("merchant_callback_url"))
+                or self.hub.merchant_url(self.name),
                 {k: str(v) for k, v in return_url.items()},
             )
             self._customer_step(record)
@@ -474,8 +432,8 @@ class EcommpayEmulator(Emulator):
                 return self._error(
                     "3060", "Current payment status does not allow this action", payment_id
                 )
-            asked = _obj(payment.customer_step, "clarification_fields").get("customer", [])
-            given = _obj(body, "customer")
+            asked = obj(payment.customer_step, "clarification_fields").get("customer", [])
+            given = obj(body, "customer")
             missing = [
                 f"customer.{name}"
                 for name in asked
@@ -497,7 +455,7 @@ class EcommpayEmulator(Emulator):
         if isinstance(body, JSONResponse):
             return body
         payment_id = body["general"]["payment_id"]
-        details = _obj(body, "payment")
+        details = obj(body, "payment")
         with self.lock:
             payment = self.payments.get(payment_id)
             if payment is None:
@@ -525,7 +483,7 @@ class EcommpayEmulator(Emulator):
             if amount != payment.amount and not METHODS[payment.path]["partial_refunds"]:
                 return self._error("310", "Operation not allowed: partial refunds", payment_id)
             knobs = self.knobs_for(payment_id, refund_id)
-            request_id = _new_request_id()
+            request_id = new_request_id()
             record = RefundRecord(
                 request_id=request_id,
                 merchant_refund_id=refund_id,
@@ -607,71 +565,28 @@ class EcommpayEmulator(Emulator):
         # The wallet or card partner's own page; here the simulated customer's page.
         return RedirectResponse(self.hub.customer_url(self.name, payment_id), 303)
 
-    @staticmethod
-    def _page_error(code: str, message: str) -> HTMLResponse:
-        body = (
-            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Payment Page</title>'
-            f'</head><body><h1>Payment Page</h1><p id="code">{escape(code)}</p>'
-            f'<p id="message">{escape(message)}</p></body></html>'
-        )
-        return HTMLResponse(body, 400)
-
     async def payment_page(self, request: Request) -> Response:
         """The hosted Payment Page: checks the link's signature, then starts the payment."""
-        pairs = request.query_params.multi_items()
-        params = dict(pairs)
-        if len(params) != len(pairs):
-            return self._page_error("702", "Malformed request: a parameter is repeated")
-        if not params.get("signature"):
-            return self._page_error("3262", "Empty signature")
-        if params.get("project_id") != str(PROJECT_ID):
-            return self._page_error("2442", "Project ID not found")
-        if not sdk.check_flat(params, SECRET_KEY):
-            return self._page_error("3261", "Invalid signature")
-        required = ("payment_id", "payment_amount", "payment_currency", "customer_id")
-        missing = [name for name in required if not params.get(name)]
-        if missing:
-            return self._page_error("2004", f"Required field not provided: {', '.join(missing)}")
-        path = PAGE_METHODS.get(params.get("force_payment_method", ""))
-        if path is None:
-            return self._page_error("2541", "Unknown Payment Method")
-        if not params["payment_amount"].isascii() or not params["payment_amount"].isdigit():
-            return self._page_error("2004", "Invalid field: payment_amount")
-        amount, currency = int(params["payment_amount"]), params["payment_currency"]
-        refused = self._limits_error(path, amount, currency)
-        if refused is not None:
-            return self._page_error(*refused)
-        payment_id = params["payment_id"]
+        order = read_page_link(request.query_params.multi_items(), PROJECT_ID, SECRET_KEY)
+        if isinstance(order, Response):
+            return order
         with self.lock:
-            if payment_id in self.payments:
-                return self._page_error("3041", "Payment ID already exists")
-            # The page itself collects what Gate would ask for (phone, e-mail): no clarification.
-            customer = {"id": params["customer_id"]}
-            for name in ("email", "phone", "first_name", "last_name"):
-                if params.get(f"customer_{name}"):
-                    customer[name] = params[f"customer_{name}"]
+            if order.payment_id in self.payments:
+                return page_error("3041", "Payment ID already exists")
             record = self._new_payment(
-                payment_id,
-                path,
-                amount,
-                currency,
-                customer,
-                params.get("payment_description", ""),
-                params.get("merchant_callback_url") or self.hub.merchant_url(self.name),
-                {
-                    key: params[name]
-                    for key, name in (
-                        ("success", "merchant_success_url"),
-                        ("decline", "merchant_fail_url"),
-                        ("return", "merchant_return_url"),
-                    )
-                    if params.get(name)
-                },
+                order.payment_id,
+                order.path,
+                order.amount,
+                order.currency,
+                order.customer,
+                order.description,
+                loopback(order.callback_url) or self.hub.merchant_url(self.name),
+                order.return_url,
             )
             record.via_payment_page = True
             record.status = (
-                "awaiting customer action" if path == "wallet/kakaopay" else "processing"
+                "awaiting customer action" if order.path == "wallet/kakaopay" else "processing"
             )
             self._advance(record.operation, record.status, AWAITING)
             self._register(record)
-        return RedirectResponse(self.hub.customer_url(self.name, payment_id), 303)
+        return RedirectResponse(self.hub.customer_url(self.name, order.payment_id), 303)
