@@ -76,7 +76,8 @@ def check(data: Mapping[str, Any], signature: object, secret_key: str) -> bool:
         return False
     try:
         expected = _sdk().SignatureHandler(secret_key).sign(_as_gate_sees_it(data))
-    except (TypeError, RecursionError):
+    except (TypeError, ValueError, RecursionError):
+        # Not signable at all (odd types, text that is not UTF-8, absurd depth): not signed.
         return False
     return hmac.compare_digest(signature.encode("utf-8"), str(expected).encode("utf-8"))
 
