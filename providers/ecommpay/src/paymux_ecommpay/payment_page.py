@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from pydantic import SecretStr
+
 from paymux.errors import InvalidRequest
 from paymux.models import Capability, ChargeRequest
 from paymux.next_action import RedirectToUrl
@@ -85,7 +87,13 @@ def payment_page_url(
             field="country",
         )
     params = payment_page_params(request, settings)
-    params["signature"] = sign(params, settings.secret_key)
     return RedirectToUrl(
-        url=f"{settings.payment_page_url}/payment?{urlencode(params)}", method="GET"
+        url=payment_page_link(settings.payment_page_url, params, settings.secret_key),
+        method="GET",
     )
+
+
+def payment_page_link(base_url: str, params: dict[str, Any], secret_key: str | SecretStr) -> str:
+    """``{base_url}/payment?<params>&signature=...``, as the official SDKs build it."""
+    query = urlencode({**params, "signature": sign(params, secret_key)})
+    return f"{base_url}/payment?{query}"

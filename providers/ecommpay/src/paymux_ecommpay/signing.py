@@ -202,9 +202,6 @@ def verify(params: Mapping[str, Any], secret_key: str | SecretStr) -> bool:
 
 # -- received payloads: one strict flatten, one sort, then the digest -------------------------
 
-_LONG_DIGIT_RUN = re.compile(r"[0-9]{2}")
-
-
 def _collect_received(
     node: dict[str, Any] | list[Any], prefix: str, depth: int, out: list[tuple[str, str]]
 ) -> None:
@@ -254,12 +251,12 @@ def verified_order(
     """The order of ``leaves`` (bytewise-sorted, from :func:`received_leaves`) under which a
     ``claimed`` signature matches, with ``True`` for natural order; None if none matches.
 
-    The two orders differ only where a path holds a run of two or more digits (a list index past
-    9), so the second digest is computed only then.
+    The two orders can differ only where a path holds a digit (a list index, mostly), so the
+    second digest is computed only then, and only if the first did not match.
     """
     if _matches(claimed, _digest(_join(leaves), secret_key)):
         return leaves, False
-    if any(_LONG_DIGIT_RUN.search(path) for path, _ in leaves):
+    if _HAS_DIGIT.search("".join([path for path, _ in leaves])):
         natural = sorted(leaves, key=_natural)
         if natural != leaves and _matches(claimed, _digest(_join(natural), secret_key)):
             return natural, True
