@@ -585,3 +585,33 @@ def test_without_the_official_sdk_the_emulator_names_the_install_command(
             EcommpayEmulator(hub)
     finally:
         hub.close()
+
+
+def test_the_emulator_never_imports_paymuxs_signer() -> None:
+    import ast
+    from pathlib import Path
+
+    import paymux_ecommpay
+
+    package = Path(paymux_ecommpay.__file__).parent
+    modules = sorted(package.glob("emulator*.py"))
+    assert len(modules) >= 4
+    for module in modules:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                names = {node.module or "", *(alias.name for alias in node.names)}
+                assert not any("signing" in name for name in names), module.name
+            elif isinstance(node, ast.Import):
+                assert not any("signing" in alias.name for alias in node.names), module.name
+
+
+def test_a_body_the_sdk_cannot_sign_is_refused_not_a_crash(sandbox: Sandbox) -> None:
+    general = f'{{"project_id": {PROJECT_ID}, "payment_id": "x", "signature": "c2ln"}}'
+    body = f'{{"general": {general}, "customer": {{"id": "\\ud800"}}}}'
+    answer = httpx.post(
+        f"{sandbox.base_url}/ecommpay/v2/payment/status",
+        content=body.encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert (answer.status_code, answer.json()["code"]) == (400, "3261")
