@@ -56,7 +56,9 @@ def sandbox() -> Iterator[Sandbox]:
 def emulator(sandbox: Sandbox) -> Iterator[EcommpayEmulator]:
     emulator: Any = sandbox.emulators["ecommpay"]
     yield emulator
-    emulator.configure(qr="text", refund_decline=0.0, refund_delay=0.0, refund_hold=False)
+    emulator.configure(
+        qr="text", qr_empty_first=False, refund_decline=0.0, refund_delay=0.0, refund_hold=False
+    )
 
 
 @pytest.fixture
@@ -615,3 +617,19 @@ def test_a_body_the_sdk_cannot_sign_is_refused_not_a_crash(sandbox: Sandbox) -> 
         headers={"content-type": "application/json"},
     )
     assert (answer.status_code, answer.json()["code"]) == (400, "3261")
+
+
+def test_an_empty_qr_can_come_before_the_real_one(
+    gw: Gateway, sandbox: Sandbox, emulator: EcommpayEmulator
+) -> None:
+    reference = _ref("qr-empty")
+    emulator.plan_payment(reference, qr_empty_first=True)
+    gw.create_charge(_request("kakaopay", reference))
+    first, second = _raw(sandbox, reference, 2)
+    for body in (first, second):
+        Callback(body.decode(), SignatureHandler(SECRET_KEY))
+    empty, real = json.loads(first), json.loads(second)
+    assert empty["display_data"] == [{"type": "qr_img", "title": "QR code", "data": ""}]
+    assert real["display_data"][0]["data"] == sandbox.hub.customer_url("ecommpay", reference)
+    assert empty["operation"]["status"] == real["operation"]["status"]
+    assert empty["operation"]["id"] == real["operation"]["id"]

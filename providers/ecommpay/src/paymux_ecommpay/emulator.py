@@ -275,11 +275,16 @@ class EcommpayEmulator(Emulator):
             payment.customer_step = {"clarification_fields": {"customer": missing}}
         elif payment.path == "wallet/kakaopay":
             payment.status = "awaiting customer action"
-            qr_form = self.knobs_for(payment.id).qr
+            knobs = self.knobs_for(payment.id)
             url = self.hub.customer_url(self.name, payment.id)
+            if knobs.qr_empty_first:
+                # Seed 001's example: the same status, nothing to show yet; the QR follows.
+                self._advance(payment.operation, payment.status, AWAITING)
+                empty = {"type": "qr_img", "title": "QR code", "data": ""}
+                self._callback(payment, payment.operation, {"display_data": [empty]})
             payment.customer_step = {
                 "display_data": [
-                    {"type": "qr_img", "title": "QR code", "data": qr_data(url, qr_form)},
+                    {"type": "qr_img", "title": "QR code", "data": qr_data(url, knobs.qr)},
                     {"type": "add_info", "title": "expired_timestamp", "data": "600"},
                 ]
             }

@@ -26,6 +26,8 @@ class Knobs:
 
     qr: QrForm = "text"
     """How the KakaoPay QR code is sent in ``display_data``."""
+    qr_empty_first: bool = False
+    """Send an intermediate callback with an empty QR (``"data": ""``) before the real one."""
     refund_decline: float = 0.0
     """Chance (0..1) that the platform declines a refund (code 20000), after accepting it."""
     refund_delay: float = 0.0
