@@ -32,7 +32,7 @@ from paymux import (
     RefundSupport,
     WebhookEvent,
 )
-from paymux.errors import ProviderError, WebhookParseError, WebhookVerificationError
+from paymux.errors import NotFound, ProviderError, WebhookParseError, WebhookVerificationError
 from paymux.money import Money
 from paymux.next_action import DisplayQrCode
 from paymux.provider import ChargeLookup, Flow, Provider, ProviderSettings, mark
@@ -132,12 +132,24 @@ class LedgerPay(Provider[LedgerPaySettings]):
         )
 
     def _check(self, response: httpx.Response) -> None:
-        if response.status_code >= 400:
+        status = response.status_code
+        if status == 404:
+            # Looked up by id or by an exact reference, with no lag: a miss is certain.
+            raise NotFound(
+                response.json().get("error", "not found"),
+                provider=self.name,
+                code="404",
+                http_status=status,
+                conclusive=True,
+            )
+        if status >= 400:
             raise ProviderError(
                 response.json().get("error", "error"),
                 provider=self.name,
-                code=str(response.status_code),
-                http_status=response.status_code,
+                code=str(status),
+                http_status=status,
+                # 4xx: the emulated API validates before it acts; a 5xx may come after acting.
+                nothing_done=status < 500,
             )
 
     def create_charge(self, request: ChargeRequest) -> Flow[Charge]:

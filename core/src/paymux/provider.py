@@ -87,6 +87,11 @@ class Provider(ABC, Generic[S]):
     plugin_api_version: ClassVar[int] = PLUGIN_API_VERSION
     webhook_ack: ClassVar[tuple[int, str]] = (200, "OK")
     """What the checkout's webhook endpoint should answer once the event is handled."""
+    unique_references: ClassVar[bool] = False
+    """True when the provider itself refuses a second create with a reference it already holds
+    (answering :class:`~paymux.errors.DuplicateRequest`). Then a create may be sent again after
+    a look-up by reference missed, however the look-up lags; otherwise only a conclusive
+    :class:`~paymux.errors.NotFound` allows it."""
 
     def __init__(self, settings: S, *, name: str | None = None) -> None:
         self.settings: S = settings

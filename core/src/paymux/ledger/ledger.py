@@ -12,21 +12,25 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Generator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, cast
+from typing import Generic, Self, TypeVar, cast
 
 from sqlalchemy import Connection, Engine
 
-from ..errors import DuplicateRequest, InvalidRequest, PaymuxError, ProviderError, TransportError
+from ..errors import DuplicateRequest, InvalidRequest, NotFound, PaymuxError, TransportError
 from ..gateway import AsyncGateway, Gateway
 from ..models import Charge, ChargeRequest, Refund, WebhookEvent
 from ..money import Money
 from ..status import ChargeStatus
-from . import tx
+from . import create, tx
 from .records import Entry, Flag, ReconcileReport, WebhookResult
+from .steps import Db as _Db
+from .steps import Net as _Net
+from .steps import Op as _Op
+from .steps import Pause as _Pause
+from .steps import net as _net
 from .store import Store, utcnow
 
 T = TypeVar("T")
@@ -38,31 +42,6 @@ Progress = Callable[[int, int, str], None]
 """``progress(done, total, reference)``, called after each charge ``reconcile`` looked at."""
 
 
-@dataclass(frozen=True)
-class _Db:
-    work: Callable[[], Any]
-
-
-@dataclass(frozen=True)
-class _Net:
-    method: str
-    args: tuple[Any, ...]
-    kwargs: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class _Pause:
-    seconds: float
-
-
-_Step = _Db | _Net | _Pause
-_Op = Generator[_Step, Any, T]
-
-
-def _net(method: str, *args: Any, **kwargs: Any) -> _Net:
-    return _Net(method, args, kwargs)
-
-
 def _predicate(until: Until) -> Callable[[Charge], bool]:
     if until is None:
         return lambda charge: charge.status.is_final
@@ -72,12 +51,6 @@ def _predicate(until: Until) -> Callable[[Charge], bool]:
         return until
     wanted = frozenset(ChargeStatus(s) for s in until)
     return lambda charge: charge.status in wanted
-
-
-def _create_rejected(error: ProviderError) -> bool:
-    """True when the provider's refusal proves no payment was created."""
-    status = error.http_status
-    return status is not None and 400 <= status < 500 and status not in (408, 409, 429)
 
 
 class _LedgerBase(Generic[G]):
@@ -130,10 +103,6 @@ class _LedgerBase(Generic[G]):
 
         return _Db(run)
 
-    def _release(self, reference: str, state: str, why: str) -> _Db:
-        """Give up a create claim, saying what is known about the provider's side."""
-        return self._write(lambda c, x: tx.release_create(c, x, reference, state, why))
-
     def _read(self, work: Callable[[Connection], T]) -> _Db:
         def run() -> T:
             self.store.ensure_schema()
@@ -144,94 +113,7 @@ class _LedgerBase(Generic[G]):
     # -- operations, written once ------------------------------------------------------------
 
     def _create_op(self, request: ChargeRequest, provider: str | None) -> _Op[Charge]:
-        if not isinstance(request, ChargeRequest):
-            raise InvalidRequest(
-                f"expected ChargeRequest, got {type(request).__name__}", field="request"
-            )
-        name = provider if provider is not None else self.gateway.route(request).provider
-        self.gateway.provider(name)  # an unknown provider fails before anything is recorded
-        pause = 0.02
-        while True:
-            claim = cast(
-                tx.Claim,
-                (
-                    yield self._write(
-                        lambda c, x: tx.claim_create(
-                            c, x, request, name, provider is not None, self.create_lease
-                        )
-                    )
-                ),
-            )
-            if claim.action == "return":
-                assert claim.charge is not None
-                return claim.charge
-            if claim.action == "wait":
-                log.debug(
-                    "ledger: %s is being created by another caller; waiting", request.reference
-                )
-                yield _Pause(pause)
-                pause = min(pause * 2, 0.5)
-                continue
-            break
-        if claim.action == "recover":
-            found = yield from self._recover_op(request.reference, claim.provider)
-            if found is not None:
-                return found
-        try:
-            charge = cast(Charge, (yield _net("create_charge", request, provider=claim.provider)))
-        except TransportError as error:
-            if not error.request_sent:
-                yield self._release(request.reference, "new", str(error))
-                raise
-            yield self._release(request.reference, "unknown", str(error))
-            # The provider may have the payment: one look-up now, before handing the error back.
-            try:
-                found = yield from self._recover_op(request.reference, claim.provider, resend=False)
-            except PaymuxError:
-                raise error from None
-            if found is None:
-                raise
-            return found
-        except DuplicateRequest as error:
-            # The provider already has this reference (an earlier attempt's answer was lost):
-            # adopt that payment rather than report a failure or send anything again.
-            yield self._release(request.reference, "unknown", str(error))
-            found = yield from self._recover_op(request.reference, claim.provider, resend=False)
-            if found is None:
-                raise
-            return found
-        except ProviderError as error:
-            state = "rejected" if _create_rejected(error) else "unknown"
-            yield self._release(request.reference, state, str(error))
-            raise
-        except BaseException as error:
-            # Anything else (a bug, KeyboardInterrupt) may have happened after the POST left.
-            yield self._release(request.reference, "unknown", type(error).__name__)
-            raise
-        done = yield self._write(lambda c, x: tx.complete_create(c, x, request.reference, charge))
-        return cast(Charge, done)
-
-    def _recover_op(
-        self, reference: str, provider: str, *, resend: bool = True
-    ) -> _Op[Charge | None]:
-        """Find a payment whose creation may have reached the provider. None: it does not exist
-        (and, with ``resend``, the caller holds the claim to send it)."""
-        try:
-            charge = cast(Charge, (yield _net("retrieve_charge", provider, reference=reference)))
-        except ProviderError as error:
-            if error.http_status == 404:
-                log.info("ledger: %s was never created at %s; sending it", reference, provider)
-                if not resend:
-                    yield self._release(reference, "new", str(error))
-                return None
-            yield self._release(reference, "unknown", str(error))
-            raise
-        except BaseException as error:
-            yield self._release(reference, "unknown", type(error).__name__)
-            raise
-        log.info("ledger: recovered %s from %s by reference", reference, provider)
-        done = yield self._write(lambda c, x: tx.complete_create(c, x, reference, charge))
-        return cast(Charge, done)
+        return create.create_op(self, request, provider)
 
     def _webhook_op(
         self, provider: str, body: bytes | str, headers: Mapping[str, str] | None
@@ -252,7 +134,7 @@ class _LedgerBase(Generic[G]):
     def _refresh_op(self, reference: str) -> _Op[Charge | None]:
         state, _, charge = cast(
             tuple[str, datetime | None, Charge | None],
-            (yield self._read(lambda c: tx.create_state(c, reference))),
+            (yield self._read(lambda c: create.create_state(c, reference))),
         )
         if charge is None:
             entry = cast(Entry | None, (yield self._read(lambda c: tx.entry_of(c, reference))))
@@ -358,21 +240,29 @@ class _LedgerBase(Generic[G]):
                     return
                 fetched = cast(Charge, (yield _net("retrieve_charge", candidate.charge)))
             else:
-                fetched = cast(
-                    Charge, (yield _net("retrieve_charge", candidate.provider, reference=reference))
+                # A create with no answer yet: adopt the charge if the provider has it. A miss
+                # changes nothing unless it is certain (and nobody is sending it right now).
+                found = yield from create.reconcile_lookup(
+                    self, reference, candidate.provider, candidate.lease_until, self._clock()
                 )
-        except ProviderError as error:
-            report.checked += 1
-            if candidate.charge is None and error.http_status == 404:
-                # The create request never produced a payment: nothing to wait for.
-                yield self._write(
-                    lambda c, x: tx.mark_checked(
-                        c, x, reference, create_state="rejected", error="not found at the provider"
-                    )
-                )
-                report.unchanged += 1
+                if found is None:
+                    report.checked += 1
+                    report.unchanged += 1
+                    return
+                fetched = found
+        except NotFound as missing:
+            if candidate.charge is not None:
+                # The provider does not know a charge it once answered for: a human must look.
+                report.checked += 1
+                report.errors[reference] = str(missing)
                 return
-            report.errors[reference] = str(error)
+            # By reference, the provider cannot say yet (its search lags): look again later.
+            log.info(
+                "ledger: %s is not visible at %s yet: %s", reference, candidate.provider, missing
+            )
+            yield self._write(lambda c, x: tx.mark_checked(c, x, reference))
+            report.checked += 1
+            report.unchanged += 1
             return
         except PaymuxError as error:
             report.checked += 1

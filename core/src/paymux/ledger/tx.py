@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import InvalidRequest, RefundNotAllowed
-from ..models import Charge, ChargeRequest, Refund, WebhookEvent
+from ..models import Charge, Refund, WebhookEvent
 from ..money import Money
 from ..status import ChargeStatus, RefundStatus
 from . import schema
@@ -607,130 +607,6 @@ def _apply_orphans(conn: Connection, ctx: Ctx, row: Row[Any]) -> Row[Any]:
     return row
 
 
-# -- create_charge ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Claim:
-    action: str
-    """``return`` (done: ``charge``), ``send`` (POST it), ``recover`` (look it up by reference
-    before anything else), ``wait`` (another caller is creating it right now)."""
-    provider: str
-    charge: Charge | None = None
-    lease_until: datetime | None = None
-
-
-def _same_request(row: Row[Any], request: ChargeRequest, provider: str | None) -> None:
-    differences = []
-    if (row.amount, row.currency) != (request.amount.amount, request.amount.currency):
-        differences.append(f"amount {Money(row.amount, row.currency)} vs {request.amount}")
-    if row.method is not None and row.method != request.method:
-        differences.append(f"method {row.method} vs {request.method}")
-    if provider is not None and row.provider != provider:
-        differences.append(f"provider {row.provider} vs {provider}")
-    if differences:
-        raise InvalidRequest(
-            f"reference {row.reference!r} was already used for a different charge ("
-            + "; ".join(differences)
-            + "); a reference identifies one payment",
-            field="reference",
-        )
-
-
-def claim_create(
-    conn: Connection,
-    ctx: Ctx,
-    request: ChargeRequest,
-    provider: str,
-    explicit: bool,
-    lease: timedelta,
-) -> Claim:
-    _insert_ignore(
-        conn,
-        ctx.store,
-        schema.charges,
-        {
-            "reference": request.reference,
-            "provider": provider,
-            "provider_id": None,
-            "method": request.method,
-            "country": request.country,
-            "amount": request.amount.amount,
-            "currency": request.amount.currency,
-            "status": ChargeStatus.PENDING.value,
-            "refunded": 0,
-            "create_state": "new",
-            "flag_count": 0,
-            "version": 1,
-            "created_at": to_db(ctx.now),
-            "updated_at": to_db(ctx.now),
-        },
-    )
-    row = charge_row(conn, request.reference, lock=True)
-    assert row is not None
-    _same_request(row, request, provider if explicit else None)
-    state = row.create_state
-    lease_until = from_db(row.create_lease_until)
-    if state == "created":
-        return Claim("return", row.provider, charge_of(row))
-    if state == "sending" and lease_until is not None and lease_until > ctx.now:
-        return Claim("wait", row.provider, lease_until=lease_until)
-    # new/rejected: nothing exists at the provider. unknown, or a sender that vanished past its
-    # lease: something may exist, so it must be looked up, never posted again blindly.
-    action = "send" if state in ("new", "rejected") else "recover"
-    _bump(
-        conn,
-        ctx,
-        row,
-        create_state="sending",
-        create_lease_until=to_db(ctx.now + lease),
-        create_error=None,
-    )
-    return Claim(action, row.provider)
-
-
-def complete_create(conn: Connection, ctx: Ctx, reference: str, charge: Charge) -> Charge:
-    ctx.store.advisory_lock(conn, f"{charge.provider}:{charge.id}")
-    row = charge_row(conn, reference, lock=True)
-    assert row is not None
-    applied = _report_charge(conn, ctx, row, charge, event_id=None)
-    row = applied.row
-    _bump(conn, ctx, row, create_state="created", create_lease_until=None, create_error=None)
-    row = charge_row(conn, reference)
-    assert row is not None
-    _record_event(
-        conn,
-        ctx,
-        provider=row.provider,
-        event_id=f"create:{reference}",
-        type_="charge.created",
-        source="create",
-        outcome="applied" if applied.changed else applied.verdict.value,
-        reference=reference,
-        charge_id=charge.id,
-        status_after=row.status,
-    )
-    row = _apply_orphans(conn, ctx, row)
-    result = charge_of(row)
-    assert result is not None
-    return result
-
-
-def release_create(conn: Connection, ctx: Ctx, reference: str, state: str, error: str) -> None:
-    row = charge_row(conn, reference, lock=True)
-    if row is not None and row.create_state != "created":
-        _bump(
-            conn, ctx, row, create_state=state, create_lease_until=None, create_error=error[:2000]
-        )
-
-
-def create_state(conn: Connection, reference: str) -> tuple[str, datetime | None, Charge | None]:
-    row = charge_row(conn, reference)
-    if row is None:
-        return "new", None, None
-    return row.create_state, from_db(row.create_lease_until), charge_of(row)
-
-
 # -- polls (reconcile, refresh) ---------------------------------------------------------------
 
 
@@ -849,6 +725,8 @@ class Candidate:
     charge: Charge | None
     created_at: datetime
     create_state: str
+    lease_until: datetime | None = None
+    """Set while a caller is sending the create: a look-up may adopt, never conclude absence."""
 
 
 def candidates(
@@ -865,17 +743,23 @@ def candidates(
                 C.reference.in_(select(R.charge_reference).where(R.status.in_(HELD_REFUNDS))),
             ),
             last_news <= cutoff,
-            or_(
-                C.create_state.in_(("created", "unknown")),
-                and_(C.create_state == "sending", C.create_lease_until <= to_db(ctx.now)),
-            ),
+            # A create being sent is looked at too: its sender may have died after the provider
+            # made the charge, and only a look-up can tell before the lease runs out.
+            C.create_state.in_(("created", "unknown", "sending")),
         )
         .order_by(C.created_at, C.reference)
     )
     if limit is not None:
         query = query.limit(limit)
     return [
-        Candidate(r.reference, r.provider, charge_of(r), when(r.created_at), r.create_state)
+        Candidate(
+            r.reference,
+            r.provider,
+            charge_of(r),
+            when(r.created_at),
+            r.create_state,
+            from_db(r.create_lease_until) if r.create_state == "sending" else None,
+        )
         for r in conn.execute(query)
     ]
 

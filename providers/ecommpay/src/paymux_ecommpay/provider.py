@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from paymux.errors import InvalidRequest, RefundNotAllowed
+from paymux.errors import DuplicateRequest, InvalidRequest, PaymuxError, RefundNotAllowed
 from paymux.models import Capability, Charge, ChargeRequest, Refund, WebhookEvent
 from paymux.money import Money
 from paymux.next_action import RedirectToUrl
@@ -29,6 +29,8 @@ class EcommpayProvider(Provider[EcommpaySettings]):
 
     plugin_name: ClassVar[str] = "ecommpay"
     settings_model: ClassVar[type[ProviderSettings]] = EcommpaySettings
+    # The Gate refuses a payment_id it already has (3041): a resend can never charge twice.
+    unique_references: ClassVar[bool] = True
 
     def capabilities(self) -> list[Capability]:
         return capabilities(self.name)
@@ -67,7 +69,12 @@ class EcommpayProvider(Provider[EcommpaySettings]):
             # payment; the platform answers 3041 "payment id already exists" instead.
             retry_safe=True,
         )
-        answer = accepted(response, self.name)
+        try:
+            answer = accepted(response, self.name)
+        except DuplicateRequest as duplicate:
+            # One reference is one attempt: the Gate already has this payment_id (an earlier
+            # call, or this call's first try whose answer was lost), so answer with that payment.
+            return (yield from self._attempt_of(request, duplicate))
         return Charge(
             provider=self.name,
             id=request.reference,
@@ -80,6 +87,21 @@ class EcommpayProvider(Provider[EcommpaySettings]):
             provider_data={"request_id": str(answer["request_id"])},
             raw=answer,
         )
+
+    def _attempt_of(self, request: ChargeRequest, duplicate: DuplicateRequest) -> Flow[Charge]:
+        """The payment the Gate holds under ``request.reference``, if it is this request."""
+        try:
+            existing = yield from self.retrieve_charge(ChargeLookup(reference=request.reference))
+        except PaymuxError:
+            # Not readable yet (the Gate may not list it for a few seconds): say what is known.
+            raise duplicate from None
+        if existing.amount != request.amount:
+            raise InvalidRequest(
+                f"reference {request.reference!r} was already used for payment"
+                f" {existing.id} of {existing.amount}",
+                field="reference",
+            )
+        return existing
 
     def retrieve_charge(self, lookup: ChargeLookup) -> Flow[Charge]:
         payment_id = (

@@ -14,7 +14,14 @@ from typing import Any
 
 import httpx
 
-from paymux.errors import AuthenticationError, DuplicateRequest, InvalidRequest, ProviderError
+from paymux.errors import (
+    AuthenticationError,
+    DuplicateRequest,
+    InvalidRequest,
+    NotFound,
+    ProviderError,
+    RateLimited,
+)
 from paymux.models import Charge, Failure, Refund
 from paymux.money import Money
 from paymux.next_action import NextAction
@@ -137,6 +144,15 @@ AUTHENTICATION_CODES = frozenset({"3261", "3262", "2442"})
 
 # The payment id or merchant_refund_id was used before: a repeat, not a new operation.
 DUPLICATE_CODES = frozenset({"3041", "3230"})
+
+# "Transaction not found": the payment id (or request id) is unknown to the Gate.
+NOT_FOUND_CODES = frozenset({"3061"})
+
+# Refusals of a request the Gate validated and did not act on (malformed, unknown method,
+# signature, project, settings). Anything else may have reached a payment: not listed here.
+NOTHING_DONE_CODES = frozenset(
+    {"702", "2003", "2004", "2442", "2541", "310", "3261", "3262", "3283", "3284", "3285", "3613"}
+)
 
 # Human-readable text for the request rejections we meet most (the Gate's own text wins).
 REQUEST_CODES: dict[str, str] = {
@@ -285,14 +301,25 @@ def rejection(payload: Any, response: httpx.Response, provider: str) -> Provider
     message = message or explained or f"request refused (HTTP {response.status_code})"
     if explained and explained.lower() not in message.lower():
         message = f"{message} — {explained}"
+    raw = without_signatures(payload) if isinstance(payload, Mapping) else None
+    status = response.status_code
+    if code in NOT_FOUND_CODES or (code is None and status == 404):
+        # Recorded Gate answers say 3061 with HTTP 200; the emulator adds a 404: the same meaning.
+        return NotFound(message, provider=provider, code=code, http_status=status, raw=raw)
+    if status == 429:
+        return RateLimited(message, provider=provider, code=code, http_status=status, raw=raw)
     error_class: type[ProviderError] = ProviderError
     if code in AUTHENTICATION_CODES:
         error_class = AuthenticationError
     elif code in DUPLICATE_CODES:
         error_class = DuplicateRequest
-    raw = without_signatures(payload) if isinstance(payload, Mapping) else None
     return error_class(
-        message, provider=provider, code=code, http_status=response.status_code, raw=raw
+        message,
+        provider=provider,
+        code=code,
+        http_status=status,
+        raw=raw,
+        nothing_done=code in NOTHING_DONE_CODES or code in DUPLICATE_CODES,
     )
 
 
