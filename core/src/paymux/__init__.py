@@ -21,6 +21,7 @@ from .models import (
 )
 from .money import Money
 from .next_action import DisplayQrCode, NextAction, ProvideInformation, RedirectToUrl, RequiredField
+from .references import attempt_reference
 from .status import ChargeStatus, FailureReason, RefundStatus, RefundSupport
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ __all__ = [
     "RouteRule",
     "WebhookEvent",
     "__version__",
+    "attempt_reference",
     "available_providers",
     "errors",
 ]

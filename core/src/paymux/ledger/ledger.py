@@ -75,7 +75,12 @@ class _LedgerBase(Generic[G]):
             )
         self.gateway: G = gateway
         self.store = Store(url, busy_timeout=busy_timeout, echo=echo)
+        if not isinstance(create_lease, timedelta) or create_lease <= timedelta(0):
+            raise InvalidRequest("must be a positive timedelta", field="create_lease")
         self.create_lease = create_lease
+        """How long a create may stay ``sending`` before another caller (or reconcile) may decide
+        that its sender died. A caller waiting on it asks the provider meanwhile; keep it above
+        the gateway's whole time for one create (timeouts and retries)."""
         if not isinstance(refund_release_after, timedelta) or refund_release_after <= timedelta(0):
             raise InvalidRequest("must be a positive timedelta", field="refund_release_after")
         self.refund_release_after = refund_release_after
