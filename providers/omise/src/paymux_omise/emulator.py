@@ -205,6 +205,10 @@ class OmiseEmulator(Emulator):
             if "seed" in values:
                 self._random = random.Random(self.knobs.seed)
 
+    def configure(self, *, seed: int | None = None, **knobs: Any) -> None:
+        """The same as :meth:`tune`, under the name the ECommPay emulator uses."""
+        self.tune(**knobs, **({"seed": seed} if seed is not None else {}))
+
     def books(self) -> dict[str, dict[str, Any]]:
         """A copy of every charge the emulator holds (refunds embedded), by charge id: what
         Omise's own records would say, for comparison with the merchant's ledger."""
