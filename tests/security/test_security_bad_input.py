@@ -54,7 +54,7 @@ def request(**overrides: Any) -> ChargeRequest:
         "method": "kakaopay",
         "country": "KR",
         "customer": KOREAN,
-        "return_urls": ReturnUrls(success=f"{SHOP}/paid"),
+        "return_urls": ReturnUrls(success=f"{SHOP}/paid", decline=f"{SHOP}/declined"),
     }
     values.update(overrides)
     return ChargeRequest(**values)
@@ -350,7 +350,7 @@ MODEL_ROWS: dict[str, Row] = {
     "request-reference-too-long": Row(lambda _: request(reference="r" * 65), field="reference"),
     "request-amount-not-money": Row(lambda _: request(amount=10_000), field="amount"),
     "request-amount-float-dict": Row(
-        lambda _: request(amount={"amount": 10.5, "currency": "KRW"}), field="amount"
+        lambda _: request(amount={"amount": 10.5, "currency": "KRW"}), field="amount.amount"
     ),
     "request-empty-method": Row(lambda _: request(method=""), field="method"),
     "request-method-not-text": Row(lambda _: request(method=None), field="method"),

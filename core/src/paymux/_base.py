@@ -9,10 +9,21 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .errors import InvalidRequest
 
 
+class _ModelInvalid(InvalidRequest, ValueError):
+    """What a model's constructor raises. Also a ``ValueError`` because pydantic calls the
+    constructor of a model nested in another (``ChargeRequest(customer={})``): a ValueError is
+    reported under the outer field, so the path becomes ``customer.id`` rather than ``id``."""
+
+
 def _describe(error: ValidationError) -> tuple[str, str | None]:
     first = error.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in first["loc"]) or None
+    path = [str(part) for part in first["loc"]]
     message = str(first["msg"]).removeprefix("Value error, ")
+    inner = first.get("ctx", {}).get("error")
+    if isinstance(inner, InvalidRequest):
+        message = inner.reason
+        path += [inner.field] if inner.field else []
+    field = ".".join(path) or None
     more = error.error_count() - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
@@ -35,4 +46,4 @@ class Model(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             message, field = _describe(exc)
-            raise InvalidRequest(message, field=field) from None
+            raise _ModelInvalid(message, field=field) from None

@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -65,14 +66,27 @@ def interpolate(value: Any, environ: Mapping[str, str] | None = None, *, path: s
 def load(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(source, Mapping):
         raw: Mapping[str, Any] = source
-    else:
+    elif isinstance(source, str | Path):
         path = Path(source)
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigurationError(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
+            # The decoder names a line and column, never the text there (which may be a key).
             raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigurationError(f"config file {path} is not UTF-8 text") from None
+        except OSError as exc:
+            raise ConfigurationError(
+                f"config file {path} cannot be read ({exc.strerror or type(exc).__name__})"
+            ) from None
+    else:
+        raise ConfigurationError(
+            f"expected a config file path or a mapping, got {type(source).__name__}"
+        )
+    if not all(isinstance(key, str) for key in raw):
+        raise ConfigurationError("config section names must be text")
     unknown = set(raw) - {"providers", "routes", "http"}
     if unknown:
         raise ConfigurationError(
@@ -94,7 +108,12 @@ def gateway_kwargs(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"providers": providers, "routes": config.get("routes")}
     timeout = http.get("timeout")
     if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
             raise ConfigurationError("http.timeout must be a positive number of seconds")
         kwargs["timeout"] = httpx.Timeout(
             timeout, connect=min(float(timeout), DEFAULT_TIMEOUT.connect or 5.0)

@@ -37,6 +37,12 @@ from .provider import ChargeLookup, Flow, Provider, ProviderSettings
 from .redaction import Redactor
 from .router import Router
 from .runner import DEFAULT_TIMEOUT, RetryPolicy, arun, run
+from .text_rules import (
+    REASON_LENGTH,
+    REFUND_REFERENCE_LENGTH,
+    reference_problem,
+    text_problem,
+)
 
 T = TypeVar("T")
 ProviderConfig = Mapping[str, Any] | ProviderSettings | Provider[Any]
@@ -52,17 +58,31 @@ class _Core:
         *,
         retry: RetryPolicy | None = None,
     ) -> None:
+        if not isinstance(providers, Mapping):
+            raise ConfigurationError(
+                f"providers must map names to settings, got {type(providers).__name__}"
+            )
         if not providers:
             raise ConfigurationError(
                 "no providers configured; pass providers={'name': {...settings}}"
             )
         self._providers: dict[str, Provider[Any]] = {}
         for name, config in providers.items():
+            if not isinstance(name, str) or not name:
+                raise ConfigurationError(f"provider names must be text, got {name!r}")
             self._providers[name] = self._build(name, config)
+        if routes is not None and (
+            isinstance(routes, str | bytes | Mapping) or not isinstance(routes, Sequence)
+        ):
+            raise ConfigurationError(
+                f"routes must be a list of route rules, got {type(routes).__name__}"
+            )
         rules = [
             r if isinstance(r, RouteRule) else _rule(i, r) for i, r in enumerate(routes or (), 1)
         ]
         self._router = Router(self._providers, rules)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
         self.retry = retry or RetryPolicy()
         secrets = [s for p in self._providers.values() for s in p.secret_values()]
         self._redactor = Redactor(secrets)
@@ -84,6 +104,10 @@ class _Core:
     # -- no IO -----------------------------------------------------------------------------
 
     def provider(self, name: str) -> Provider[Any]:
+        if not isinstance(name, str):
+            raise InvalidRequest(
+                f"expected a provider name, got {type(name).__name__}", field="provider"
+            )
         try:
             return self._providers[name]
         except KeyError:
@@ -128,10 +152,12 @@ class _Core:
         elif isinstance(target, str):
             name = target
             if reference is not None:
+                _check_reference(reference, "reference")
                 lookup = ChargeLookup(reference=reference)
             elif id_or_reference:
-                # Providers read the string (prefixes, paths): anything else would crash there.
-                id_or_reference = _checked(id_or_reference, str, "id_or_reference")
+                # Providers read the string (prefixes, paths): anything else would crash there,
+                # and a "/" or "?" would point the request at another endpoint.
+                _check_reference(id_or_reference, "id_or_reference", 255)
                 lookup = self.provider(name).lookup(id_or_reference)
             else:
                 raise InvalidRequest("give a charge id or reference=...", field="id_or_reference")
@@ -165,11 +191,16 @@ class _Core:
             raise RefundNotAllowed(
                 f"{amount} is more than the {refundable} still refundable on charge {charge.id}"
             )
-        if reason is not None and not isinstance(reason, str):
-            raise InvalidRequest("must be a string", field="reason")
-        if reference is not None and not isinstance(reference, str):
-            # It becomes the provider's refund id: a non-string would be sent as it is.
-            raise InvalidRequest("must be a string", field="reference")
+        if reason is not None:
+            if not isinstance(reason, str):
+                raise InvalidRequest("must be a string", field="reason")
+            # The ledger stores it in a 255-character column; providers show it to people.
+            problem = text_problem(reason, REASON_LENGTH)
+            if problem is not None:
+                raise InvalidRequest(problem, field="reason")
+        if reference is not None:
+            # It becomes the provider's refund id and the ledger's unique key.
+            _check_reference(reference, "reference", REFUND_REFERENCE_LENGTH)
         reference = reference or f"{charge.reference or charge.id}-r{uuid.uuid4().hex[:10]}"
         return charge.provider, provider.refund(charge, amount, reason=reason, reference=reference)
 
@@ -201,14 +232,43 @@ class _Core:
             isinstance(k, str) and isinstance(v, str) for k, v in fields.items()
         ):
             raise InvalidRequest("must map field names to string values", field="fields")
+        for key, value in fields.items():
+            problem = text_problem(key, 64) or text_problem(value, 255)
+            if problem is not None:
+                raise InvalidRequest(f"{key[:64]!r} {problem}", field="fields")
         return charge.provider, self.provider(charge.provider).clarify(charge, fields)
 
 
 def _rule(index: int, raw: Mapping[str, Any]) -> RouteRule:
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(
+            f"route rule #{index}: expected a RouteRule or a mapping, got {type(raw).__name__}"
+        )
+    if not all(isinstance(key, str) for key in raw):
+        raise ConfigurationError(f"route rule #{index}: field names must be text")
     try:
         return RouteRule(**dict(raw))
     except InvalidRequest as exc:
         raise ConfigurationError(f"route rule #{index}: {exc}") from None
+
+
+def _check_reference(value: Any, field: str, max_length: int = 64) -> None:
+    if not isinstance(value, str):
+        raise InvalidRequest(f"expected text, got {type(value).__name__}", field=field)
+    problem = reference_problem(value, max_length)
+    if problem is not None:
+        raise InvalidRequest(problem, field=field)
+
+
+def _client_options(client: Any, kind: type[Any], timeout: Any) -> None:
+    if client is not None and not isinstance(client, kind):
+        raise ConfigurationError(
+            f"http_client must be an {kind.__module__}.{kind.__name__}, got {type(client).__name__}"
+        )
+    if timeout is None or isinstance(timeout, httpx.Timeout):
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ConfigurationError("timeout must be a positive number of seconds")
 
 
 def _checked(value: Any, kind: type[T], field: str) -> T:
@@ -233,6 +293,7 @@ class Gateway(_Core):
         timeout: httpx.Timeout | float | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
+        _client_options(http_client, httpx.Client, timeout)
         super().__init__(providers, routes, retry=retry)
         self._owns_client = http_client is None
         self._client = http_client or httpx.Client(timeout=timeout or DEFAULT_TIMEOUT)
@@ -242,7 +303,8 @@ class Gateway(_Core):
         """Build from a TOML file or a dict; ``${ENV}`` in strings is read from the environment."""
         from .config import gateway_kwargs
 
-        return cls(**gateway_kwargs(source), **kwargs)
+        # Keyword arguments win over the file (a test's http_client, a stricter retry policy).
+        return cls(**{**gateway_kwargs(source), **kwargs})
 
     def _run(
         self, provider: str, flow: Flow[T], unexpected: type[PaymuxError] = ProviderError
@@ -315,6 +377,7 @@ class AsyncGateway(_Core):
         timeout: httpx.Timeout | float | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
+        _client_options(http_client, httpx.AsyncClient, timeout)
         super().__init__(providers, routes, retry=retry)
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(timeout=timeout or DEFAULT_TIMEOUT)
@@ -323,7 +386,8 @@ class AsyncGateway(_Core):
     def from_config(cls, source: str | Path | Mapping[str, Any], **kwargs: Any) -> Self:
         from .config import gateway_kwargs
 
-        return cls(**gateway_kwargs(source), **kwargs)
+        # Keyword arguments win over the file (a test's http_client, a stricter retry policy).
+        return cls(**{**gateway_kwargs(source), **kwargs})
 
     async def _run(
         self, provider: str, flow: Flow[T], unexpected: type[PaymuxError] = ProviderError

@@ -6,35 +6,50 @@ import ipaddress
 import re
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from ._base import Model
+from .countries import is_country
 from .money import Money
 from .next_action import NextAction
 from .status import ChargeStatus, FailureReason, RefundStatus, RefundSupport
+from .text_rules import reference_problem, text_problem, url_problem
 
-_REFERENCE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
+NAME_LENGTH = 255
+"""Customer ids, names and e-mail addresses: the longest any provider or column takes."""
 
 
 def _check_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{value!r} is not an absolute http(s) URL")
+    problem = url_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _plain_text(value: str | None, max_length: int = NAME_LENGTH) -> str | None:
+    if value is not None:
+        problem = text_problem(value, max_length)
+        if problem is not None:
+            raise ValueError(problem)
     return value
 
 
 class Customer(Model):
     """Who pays. Providers say which fields they need; paymux checks before sending."""
 
-    id: str = Field(min_length=1, max_length=255)
+    id: str = Field(min_length=1, max_length=NAME_LENGTH)
     ip_address: str | None = None
-    email: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=NAME_LENGTH)
     phone: str | None = Field(default=None, max_length=32)
-    first_name: str | None = None
-    last_name: str | None = None
+    first_name: str | None = Field(default=None, max_length=NAME_LENGTH)
+    last_name: str | None = Field(default=None, max_length=NAME_LENGTH)
+
+    @field_validator("id", "email", "first_name", "last_name")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        # NUL and newlines reach providers' signed strings and the ledger's text columns.
+        return _plain_text(value)
 
     @field_validator("ip_address")
     @classmethod
@@ -98,21 +113,34 @@ class ChargeRequest(Model):
     @field_validator("reference")
     @classmethod
     def _reference(cls, value: str) -> str:
-        if not _REFERENCE.fullmatch(value):
-            raise ValueError(
-                "must be 1-64 characters of letters, digits and . _ : - (it is sent to providers as an id)"
-            )
+        problem = reference_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("country", mode="before")
     @classmethod
     def _country(cls, value: Any) -> Any:
         if isinstance(value, str):
-            value = value.strip().upper()
-            if not _COUNTRY.fullmatch(value):
-                raise ValueError(
-                    f"{value!r} is not an ISO 3166-1 alpha-2 country code such as 'KR'"
-                )
+            # ASCII first: str.upper() would turn other scripts' letters into A-Z.
+            code = value.upper() if value.isascii() else value
+            if not is_country(code):
+                raise ValueError("is not an assigned ISO 3166-1 alpha-2 country code such as 'KR'")
+            return code
+        return value
+
+    @field_validator("method", "description", "language")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _plain_text(value)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            problem = text_problem(key, 64) or text_problem(item, 500)
+            if problem is not None:
+                raise ValueError(f"{key[:64]!r} {problem}")
         return value
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -15,6 +16,58 @@ from .errors import InvalidRequest
 MAX_MINOR_UNITS = 10**15
 
 MinorUnits = Annotated[int, Field(strict=True, ge=0, le=MAX_MINOR_UNITS)]
+
+# Only what a person types as an amount: Decimal() alone would also take exponents ("1e3"),
+# underscores ("1_000") and any script's digits (fullwidth, Arabic-Indic...), none of which a
+# checkout means.
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# Long enough for the largest amount with spare trailing zeros; keeps parsing cheap and bounded.
+_MAX_AMOUNT_TEXT = 40
+# MAX_MINOR_UNITS has 16 digits: any amount whose major part has more cannot be valid.
+_MAX_MAJOR_DIGITS = 16
+
+
+def _currency_code(value: object) -> str:
+    """Three ASCII letters, upper-cased. ``str.upper`` alone maps the long s (U+017F) to "S"."""
+    if not isinstance(value, str):
+        raise InvalidRequest(
+            f"expected an ISO 4217 code such as 'KRW', got {type(value).__name__}",
+            field="currency",
+        )
+    if not (len(value) == 3 and value.isascii() and value.isalpha()):
+        raise InvalidRequest(
+            "must be three ASCII letters, an ISO 4217 code such as 'KRW'", field="currency"
+        )
+    return value.upper()
+
+
+def _minor_units(number: Decimal, exponent: int, shown: str, code: str) -> int:
+    """``number`` major units as an exact count of minor units, without decimal contexts
+    (whose precision and exponent limits round, overflow or underflow silently or loudly)."""
+    if not number.is_finite():
+        raise InvalidRequest(f"{shown} is not a finite amount", field="amount")
+    sign, digits, power = number.as_tuple()
+    assert isinstance(power, int)  # finite
+    significant = list(digits)
+    while significant and significant[-1] == 0:
+        significant.pop()
+        power += 1
+    if not significant:
+        return 0
+    if sign:
+        raise InvalidRequest(f"{shown} is negative; amounts are positive", field="amount")
+    if len(significant) + power > _MAX_MAJOR_DIGITS:
+        raise InvalidRequest(
+            f"{shown} is larger than the largest amount paymux handles", field="amount"
+        )
+    shift = power + exponent
+    if shift < 0:
+        raise InvalidRequest(
+            f"{shown} {code} has more than {exponent} decimal place(s), the currency's minor unit",
+            field="amount",
+        )
+    scale: int = 10**shift
+    return int("".join(map(str, significant))) * scale
 
 
 @lru_cache(maxsize=256)
@@ -60,10 +113,8 @@ class Money(Model):
     @field_validator("currency", mode="before")
     @classmethod
     def _known_currency(cls, value: Any) -> str:
-        if not isinstance(value, str):
-            raise ValueError("must be an ISO 4217 code such as 'KRW'")
-        code = value.strip().upper()
         try:
+            code = _currency_code(value)
             currency_exponent(code)
         except InvalidRequest as exc:
             raise ValueError(exc.reason) from None
@@ -73,7 +124,9 @@ class Money(Model):
     def of(cls, value: str | int | Decimal, currency: str) -> Money:
         """Build from a major-unit decimal: ``Money.of("15.00", "SGD").amount == 1500``.
 
-        Refuses floats (use a string) and values with more decimals than the currency has.
+        Text must be plain ASCII decimal: digits, optionally a ``.`` and more digits. No sign
+        (amounts are positive), exponent, digit separators, spaces or non-ASCII digits. Refuses
+        floats (use a string) and values with more decimals than the currency has.
         """
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             raise InvalidRequest(
@@ -81,21 +134,29 @@ class Money(Model):
                 " (floats cannot hold money exactly; pass a string such as '15.00')",
                 field="amount",
             )
-        code = currency.strip().upper() if isinstance(currency, str) else currency
+        code = _currency_code(currency)
         exponent = currency_exponent(code)
-        try:
-            number = Decimal(value.strip() if isinstance(value, str) else value)
-        except InvalidOperation:
-            raise InvalidRequest(f"{value!r} is not a decimal number", field="amount") from None
-        if not number.is_finite():
-            raise InvalidRequest(f"{value!r} is not a finite amount", field="amount")
-        minor = number.scaleb(exponent)
-        if minor != minor.to_integral_value():
-            raise InvalidRequest(
-                f"{value} {code} has more than {exponent} decimal place(s), the currency's minor unit",
-                field="amount",
-            )
-        return cls(int(minor), code)
+        if isinstance(value, str):
+            if len(value) > _MAX_AMOUNT_TEXT or not _PLAIN_DECIMAL.fullmatch(value):
+                raise InvalidRequest(
+                    "must be a plain decimal such as '15.00': ASCII digits and an optional"
+                    " '.', no sign, exponent, separators or spaces",
+                    field="amount",
+                )
+            number = Decimal(value)
+        elif isinstance(value, int):
+            if value < 0:
+                raise InvalidRequest(f"{value} is negative; amounts are positive", field="amount")
+            if value > MAX_MINOR_UNITS:
+                raise InvalidRequest(
+                    "is larger than the largest amount paymux handles", field="amount"
+                )
+            number = Decimal(value)
+        else:
+            number = value
+        text = str(value)
+        shown = text if len(text) <= _MAX_AMOUNT_TEXT else f"{text[:_MAX_AMOUNT_TEXT]}..."
+        return cls(_minor_units(number, exponent, shown, code), code)
 
     @property
     def exponent(self) -> int:
@@ -110,7 +171,10 @@ class Money(Model):
 
     def _same(self, other: object) -> Money:
         if not isinstance(other, Money):
-            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+            # A typed error, like every other bad input: callers catch PaymuxError.
+            raise InvalidRequest(
+                f"cannot combine Money with {type(other).__name__}", field="amount"
+            )
         if other.currency != self.currency:
             raise InvalidRequest(
                 f"cannot combine {self.currency} with {other.currency}; convert first",

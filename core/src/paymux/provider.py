@@ -78,6 +78,31 @@ class ChargeLookup(Model):
 S = TypeVar("S", bound=ProviderSettings)
 
 
+def _without_values(message: str, raw: Any) -> str:
+    """``message`` with every text value found in ``raw`` (nested too) replaced by ``***``."""
+    values: list[str] = []
+
+    def collect(item: Any) -> None:
+        if isinstance(item, SecretStr):
+            item = item.get_secret_value()
+        if isinstance(item, str | bytes):
+            text = item.decode("utf-8", "replace") if isinstance(item, bytes) else item
+            # Very short values ("a", "1") would mangle the message and hide nothing.
+            if len(text) >= 6:
+                values.extend({text, repr(text)})
+        elif isinstance(item, Mapping):
+            for nested in item.values():
+                collect(nested)
+        elif isinstance(item, list | tuple | set | frozenset):
+            for nested in item:
+                collect(nested)
+
+    collect(raw)
+    for value in sorted(values, key=len, reverse=True):
+        message = message.replace(value, "***")
+    return message
+
+
 class Provider(ABC, Generic[S]):
     """Base class of provider plugins; register a subclass under ``paymux.providers``."""
 
@@ -114,9 +139,13 @@ class Provider(ABC, Generic[S]):
         except ValidationError as exc:
             # Only locations and messages: pydantic's own text would echo the (secret) input.
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(settings)'}: {err['msg']}"
+                f"{'.'.join(str(p) for p in err['loc']) or '(settings)'}:"
+                f" {str(err['msg']).removeprefix('Value error, ')}"
                 for err in exc.errors(include_url=False, include_input=False)
             )
+            # A plugin's own validator may quote the value it refuses, and any setting may hold
+            # a secret pasted in the wrong place (a key in base_url): never echo a value.
+            problems = _without_values(problems, raw)
         else:
             return cls(settings, name=name)  # type: ignore[arg-type]
         # Raised outside the except block: ``from None`` only hides the ValidationError, which

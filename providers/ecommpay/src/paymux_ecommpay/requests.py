@@ -120,7 +120,8 @@ def check_charge_request(request: ChargeRequest, capability: Capability) -> None
             field="provider_options",
         )
     device = request.provider_options.get("device_type")
-    if device is not None and device not in DEVICE_TYPES:
+    # isinstance first: a list or dict is unhashable, and the set test would crash the flow.
+    if device is not None and (not isinstance(device, str) or device not in DEVICE_TYPES):
         raise InvalidRequest(
             f"device_type must be one of {', '.join(sorted(DEVICE_TYPES))}",
             field="provider_options.device_type",

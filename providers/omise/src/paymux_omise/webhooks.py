@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -114,6 +115,9 @@ class EventEnvelope:
         return value if isinstance(value, str) and value else None
 
 
+_EVENT_ID = re.compile(r"[A-Za-z0-9_\-]{1,100}")
+
+
 def parse_envelope(body: bytes, limits: WebhookLimits = DEFAULT_LIMITS) -> EventEnvelope:
     """Read an event in the 2017-11-02 or 2019-05-29 shape; raise :class:`PayloadError`, or
     :class:`~paymux.webhook_limits.WebhookTooLarge` for a body over ``limits``."""
@@ -131,8 +135,13 @@ def parse_envelope(body: bytes, limits: WebhookLimits = DEFAULT_LIMITS) -> Event
     key = text(payload, "key")
     if optional_text(data, "object") is None:
         raise PayloadError("the event's data has no 'object'")
+    event_id = text(payload, "id")
+    if not _EVENT_ID.fullmatch(event_id):
+        # Omise ids are short ASCII words (evnt_test_...): anything else is not Omise's, and an
+        # unsigned body must not get an oversized id as far as the ledger's dedupe table.
+        raise PayloadError("the event id is not an Omise id")
     return EventEnvelope(
-        id=text(payload, "id"),
+        id=event_id,
         key=key,
         data=data,
         created_at=timestamp(payload, "created_at", "created"),

@@ -1,0 +1,66 @@
+"""What free text, references and URLs may contain before paymux sends or stores them.
+
+Each check returns the problem as a sentence, or None: pydantic validators turn it into a
+``ValueError`` (reported with the field's path), the gateways and the ledger into
+:class:`~paymux.errors.InvalidRequest` naming the argument.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+REFERENCE_LENGTH = 64
+"""A charge reference: the ledger's primary key column and every provider's id field."""
+REFUND_REFERENCE_LENGTH = 128
+"""A refund reference: the ledger's ``paymux_refunds.reference`` column."""
+REASON_LENGTH = 255
+"""A refund reason: the ledger's ``paymux_refunds.reason`` column."""
+URL_LENGTH = 2048
+
+_REFERENCE_CHARS = re.compile(r"[A-Za-z0-9._:\-]+")
+# Cc: C0/C1 controls (NUL, CR, LF, TAB, DEL...); Cs: lone surrogates, which no database or JSON
+# encoder accepts as UTF-8; Zl/Zp: line and paragraph separators, newlines in disguise.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def text_problem(value: str, max_length: int) -> str | None:
+    """Free text (names, reasons, descriptions): bounded, no control characters or NUL."""
+    if len(value) > max_length:
+        return f"is longer than {max_length} characters"
+    for char in value:
+        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+            return (
+                f"contains the control character U+{ord(char):04X}"
+                " (no NUL, newline, tab or other control characters)"
+            )
+    return None
+
+
+def reference_problem(value: str, max_length: int = REFERENCE_LENGTH) -> str | None:
+    """An id paymux sends to providers and keys rows on: ASCII letters, digits and ``. _ : -``."""
+    if not 1 <= len(value) <= max_length or not _REFERENCE_CHARS.fullmatch(value):
+        return (
+            f"must be 1-{max_length} characters of letters, digits and . _ : -"
+            " (it is sent to providers as an id)"
+        )
+    return None
+
+
+def url_problem(value: str) -> str | None:
+    """An absolute http(s) URL with nothing a header or a redirect could be split on."""
+    if len(value) > URL_LENGTH:
+        return f"is longer than {URL_LENGTH} characters"
+    if any(char.isspace() or unicodedata.category(char) in _REFUSED_CATEGORIES for char in value):
+        # CR/LF and TAB inside, spaces around: the URL is echoed into redirects and signed
+        # strings, where such characters split or change what the provider reads.
+        return "contains spaces or control characters (percent-encode them)"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - reading it validates the port
+    except ValueError:
+        return "is not a well-formed URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an absolute http(s) URL"
+    return None
