@@ -128,13 +128,15 @@ def test_a_lost_answer_comes_after_the_emulator_acted(
     before = emulator.books()
     sources_before = len(emulator.sources)
     emulator.tune(lose_answers={endpoint: 1})
+    writes = {
+        "charges": lambda: _charge(api, "lost-charge-2"),
+        "sources": lambda: api.post(
+            "/sources", json={"type": "kakaopay", "amount": 10000, "currency": "SGD"}
+        ),
+        "refunds": lambda: api.post(f"/charges/{charge['id']}/refunds", json={"amount": 100}),
+    }
     with pytest.raises(httpx.TransportError):
-        if endpoint == "charges":
-            _charge(api, "lost-charge-2")
-        elif endpoint == "sources":
-            api.post("/sources", json={"type": "kakaopay", "amount": 10000, "currency": "SGD"})
-        else:
-            api.post(f"/charges/{charge['id']}/refunds", json={"amount": 100})
+        writes[endpoint]()
     after = emulator.books()
     assert emulator.fault_counts[f"answer_lost:{endpoint}"] == 1
     if endpoint == "charges":
