@@ -1,15 +1,20 @@
 """The acceptance properties, through the whole Ledger (database included): any delivery of any
 flow's events, with duplicates, ends in the in-order state; final states never regress; the
-refunded amount never exceeds the charge."""
+refunded amount never exceeds the charge.
+
+Each property runs fast by default and again, with at least 500 examples, in the slow suite
+(``-m slow``; see tests/support/property_profiles.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 from ledgerpay import SECRET, LedgerPay
+from property_profiles import fast, thorough
 
 from paymux import Charge, ChargeStatus, Gateway, Ledger, Money, Refund, RefundStatus, WebhookEvent
 
@@ -102,11 +107,7 @@ def _state(ledger: Ledger) -> tuple[ChargeStatus, int, list[tuple[str, int]]]:
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(deliveries())
-def test_any_delivery_with_duplicates_ends_in_the_in_order_state(
-    case: tuple[int, list[WebhookEvent], list[WebhookEvent]],
-) -> None:
+def check_any_delivery(case: tuple[int, list[WebhookEvent], list[WebhookEvent]]) -> None:
     amount, events, delivered = case
     with memory_ledger() as in_order:
         for event in events:
@@ -124,6 +125,23 @@ def test_any_delivery_with_duplicates_ends_in_the_in_order_state(
         for event in delivered:
             shuffled.apply_event(event)
         assert _state(shuffled) == expected
+
+
+@fast()
+@given(deliveries())
+def test_any_delivery_with_duplicates_ends_in_the_in_order_state(
+    case: tuple[int, list[WebhookEvent], list[WebhookEvent]],
+) -> None:
+    check_any_delivery(case)
+
+
+@pytest.mark.slow
+@thorough()
+@given(deliveries())
+def test_any_delivery_with_duplicates_ends_in_the_in_order_state_thoroughly(
+    case: tuple[int, list[WebhookEvent], list[WebhookEvent]],
+) -> None:
+    check_any_delivery(case)
 
 
 hostile = st.one_of(
@@ -164,11 +182,7 @@ hostile = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(hostile, min_size=1, max_size=15))
-def test_final_states_never_regress_and_refunds_never_exceed_the_charge(
-    events: list[WebhookEvent],
-) -> None:
+def check_no_regression(events: list[WebhookEvent]) -> None:
     with memory_ledger() as ledger:
         ledger.apply_event(
             WebhookEvent(
@@ -190,3 +204,20 @@ def test_final_states_never_regress_and_refunds_never_exceed_the_charge(
                 assert after.status.is_paid == before.status.is_paid
                 assert after.refunded_amount >= before.refunded_amount  # type: ignore[operator]
             before = after
+
+
+@fast()
+@given(st.lists(hostile, min_size=1, max_size=15))
+def test_final_states_never_regress_and_refunds_never_exceed_the_charge(
+    events: list[WebhookEvent],
+) -> None:
+    check_no_regression(events)
+
+
+@pytest.mark.slow
+@thorough()
+@given(st.lists(hostile, min_size=1, max_size=15))
+def test_final_states_never_regress_and_refunds_never_exceed_the_charge_thoroughly(
+    events: list[WebhookEvent],
+) -> None:
+    check_no_regression(events)
