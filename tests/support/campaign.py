@@ -173,6 +173,7 @@ def _write_paths(sandbox: Sandbox) -> list[str]:
 
 
 CLARIFICATION = "/ecommpay/v2/payment/clarification"
+KAKAOPAY_SALE = "/ecommpay/v2/payment/wallet/kakaopay/sale"
 
 
 def _turn_knobs(sandbox: Sandbox, seed: int, search_lag: float) -> None:
@@ -192,9 +193,8 @@ def _turn_knobs(sandbox: Sandbox, seed: int, search_lag: float) -> None:
         lose_answers={"sources": 2},
     )
     # ECommPay's writes lose answers through the sandbox's fault plan (processed, then cut).
-    sandbox.faults.update(
-        {"drop_paths": _write_paths(sandbox), "once": [(CLARIFICATION, "drop")] * 2}
-    )
+    once = [(CLARIFICATION, "drop"), (CLARIFICATION, "drop"), (KAKAOPAY_SALE, "late")]
+    sandbox.faults.update({"drop_paths": _write_paths(sandbox), "once": once})
 
 
 class _Campaign:
