@@ -11,9 +11,10 @@ import pytest
 from ledger_support import Clock, charge_request
 from ledgerpay import LedgerPayApi
 
-from paymux import AsyncGateway, ChargeStatus, Gateway, Ledger
-from paymux.errors import InvalidRequest, ProviderError, TransportError
+from paymux import AsyncGateway, Charge, ChargeStatus, Gateway, Ledger
+from paymux.errors import InvalidRequest, NotFound, OutcomeUnknown, ProviderError, TransportError
 from paymux.ledger import AsyncLedger
+from paymux.provider import ChargeLookup, Flow
 
 
 def test_a_second_call_returns_the_first_charge_without_a_second_payment(
@@ -245,3 +246,78 @@ async def test_async_create_is_idempotent_too(
         assert await ledger.create_charge(charge_request()) == first
         assert await ledger.get("order-1") == first
     assert api.count("POST /charges") == 1
+
+
+# -- what a look-up miss allows ------------------------------------------------------------------
+
+
+def _uncertain_lookups(gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make look-ups by reference miss the way a lagging search does (not conclusive)."""
+    provider = gw.provider("ledgerpay")
+    looked: list[str] = []
+
+    def retrieve(lookup: ChargeLookup) -> Flow[Charge]:
+        looked.append(lookup.reference or "")
+        raise NotFound("not in the search yet", provider="ledgerpay", conclusive=False)
+        yield  # type: ignore[unreachable]
+
+    monkeypatch.setattr(provider, "retrieve_charge", retrieve)
+    return looked
+
+
+def _lose_answer_after_processing(api: LedgerPayApi) -> None:
+    def fault(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST":
+            api.fault = None
+            api.process(request)
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return None
+
+    api.fault = fault
+
+
+def test_an_uncertain_miss_never_sends_the_create_again(
+    ledger: Ledger, gw: Gateway, api: LedgerPayApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked = _uncertain_lookups(gw, monkeypatch)
+    _lose_answer_after_processing(api)
+    with pytest.raises(TransportError):
+        ledger.create_charge(charge_request())
+    assert ledger.entry("order-1").create_state == "unknown"  # type: ignore[union-attr]
+    with pytest.raises(OutcomeUnknown) as caught:
+        ledger.create_charge(charge_request())
+    assert (caught.value.provider, caught.value.reference) == ("ledgerpay", "order-1")
+    assert ledger.entry("order-1").create_state == "unknown"  # type: ignore[union-attr]
+    assert looked == ["order-1", "order-1"]
+    assert api.count("POST /charges") == 1
+    assert len(api.charges) == 1
+
+
+def test_a_provider_that_refuses_reused_references_may_be_sent_again_after_any_miss(
+    ledger: Ledger, gw: Gateway, api: LedgerPayApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _uncertain_lookups(gw, monkeypatch)
+    monkeypatch.setattr(gw.provider("ledgerpay"), "unique_references", True)
+    api.fault = lambda request: httpx.Response(500, json={"error": "internal"})
+    with pytest.raises(ProviderError) as caught:
+        ledger.create_charge(charge_request())
+    assert not caught.value.nothing_done
+    assert ledger.entry("order-1").create_state == "unknown"  # type: ignore[union-attr]
+    api.fault = None
+    # The provider would answer a repeat with "duplicate", so resending cannot charge twice.
+    assert ledger.create_charge(charge_request()).reference == "order-1"
+    assert len(api.charges) == 1
+
+
+def test_a_refusal_that_proves_nothing_was_made_is_rejected_not_unknown(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    api.fault = lambda request: httpx.Response(422, json={"error": "bad amount"})
+    with pytest.raises(ProviderError) as caught:
+        ledger.create_charge(charge_request())
+    assert caught.value.nothing_done
+    entry = ledger.entry("order-1")
+    assert entry is not None and entry.create_state == "rejected"
+    api.fault = None
+    ledger.create_charge(charge_request())
+    assert api.count("GET /charges") == 0  # sent at once: nothing to look up

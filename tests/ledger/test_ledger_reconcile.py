@@ -11,8 +11,10 @@ import pytest
 from ledger_support import Clock, charge_request
 from ledgerpay import LedgerPayApi, gateway
 
-from paymux import ChargeStatus, Ledger
+from paymux import Charge, ChargeStatus, Gateway, Ledger
+from paymux.errors import NotFound, TransportError
 from paymux.ledger import cli
+from paymux.provider import ChargeLookup, Flow
 
 
 def _stuck(ledger: Ledger, api: LedgerPayApi, outcomes: dict[str, str]) -> None:
@@ -171,3 +173,52 @@ def test_cli_show_does_not_create_a_database_for_a_mistyped_path(
     assert cli.show_command(argparse.Namespace(reference="o-1", db=f"sqlite:///{missing}")) == 1
     assert not missing.exists()
     assert "no ledger database" in capsys.readouterr().out
+
+
+def test_a_create_that_reached_nobody_is_released_by_reconcile_after_a_certain_miss(
+    ledger: Ledger, api: LedgerPayApi, clock: Clock
+) -> None:
+    def lost_on_the_way(request: httpx.Request) -> httpx.Response | None:
+        raise httpx.ReadTimeout("gone", request=request)  # sent, never processed
+
+    api.fault = lost_on_the_way
+    with pytest.raises(TransportError):
+        ledger.create_charge(charge_request())
+    assert ledger.entry("order-1").create_state == "unknown"  # type: ignore[union-attr]
+    api.fault = None
+    clock.advance(minutes=10)
+    report = ledger.reconcile(older_than=timedelta(minutes=5))
+    assert (report.checked, report.unchanged, report.errors) == (1, 1, {})
+    # LedgerPay's look-up is exact and does not lag: the miss is certain, the create may go.
+    assert ledger.entry("order-1").create_state == "new"  # type: ignore[union-attr]
+    assert ledger.create_charge(charge_request()).reference == "order-1"
+    assert len(api.charges) == 1
+
+
+def test_an_uncertain_miss_leaves_the_create_unknown_and_reports_no_error(
+    ledger: Ledger, gw: Gateway, api: LedgerPayApi, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lose_everything(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST":
+            api.process(request)
+        raise httpx.ReadTimeout("gone", request=request)
+
+    api.fault = lose_everything
+    with pytest.raises(TransportError):
+        ledger.create_charge(charge_request())
+    api.fault = None
+
+    def lagging(lookup: ChargeLookup) -> Flow[Charge]:
+        raise NotFound("not in the search yet", provider="ledgerpay", conclusive=False)
+        yield  # type: ignore[unreachable]
+
+    monkeypatch.setattr(gw.provider("ledgerpay"), "retrieve_charge", lagging)
+    clock.advance(minutes=10)
+    report = ledger.reconcile(older_than=timedelta(minutes=5))
+    assert (report.checked, report.unchanged, report.errors) == (1, 1, {})
+    assert ledger.entry("order-1").create_state == "unknown"  # type: ignore[union-attr]
+    monkeypatch.undo()
+    clock.advance(minutes=10)
+    assert ledger.reconcile(older_than=timedelta(minutes=5)).changed == 1  # adopted once visible
+    assert ledger.entry("order-1").create_state == "created"  # type: ignore[union-attr]
+    assert api.count("POST /charges") == 1
