@@ -23,7 +23,7 @@ from ecommpay_support import (
 )
 
 from paymux import Charge, ChargeStatus, Customer, Gateway, Money, ProvideInformation
-from paymux.errors import AuthenticationError, NotFound, ProviderError
+from paymux.errors import AuthenticationError, NotFound
 
 # A live Gate refuses a payment id it has seen; recording uses fresh ones.
 REFERENCE = f"paymux-{uuid.uuid4().hex[:12]}" if RECORDING else "test_payment"
