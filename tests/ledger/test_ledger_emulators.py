@@ -172,15 +172,9 @@ def test_a_lost_refund_answer_is_never_refunded_twice(shop: Shop, provider: str)
     assert [r.amount for r in shop.book("order-r").refunds] == [300]
 
 
-DOUBLE_REFUND = pytest.mark.xfail(
-    strict=True,
-    reason="found by the campaign: the Ledger's refund retry (ledger.py _refund_op, held.resend)"
-    " polls the charge but takes only a *succeeded* refund as settled (tx.settled_refund); a"
-    " refund Omise holds as pending under the same reference is sent again: two refunds",
-)
-
-
-@pytest.mark.parametrize("provider", ["ecommpay", pytest.param("omise", marks=DOUBLE_REFUND)])
+# Found by the campaign: the refund retry took only a *succeeded* refund as settled, so a refund
+# Omise held as pending under the same reference was sent again (two refunds).
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_late_refund_whose_answer_was_lost_is_never_refunded_twice(
     shop: Shop, provider: str
 ) -> None:
@@ -222,16 +216,10 @@ def test_a_declined_refund_leaves_its_amount_refundable(shop: Shop, provider: st
     shop.agrees("order-d", {"order-d-2": 1_000})
 
 
-UNATTRIBUTED = pytest.mark.xfail(
-    strict=True,
-    reason="found by the campaign: an ECommPay refund whose answer and callback were both lost"
-    " stays 'unknown' in the Ledger after reconcile although the Gate refunded it: the status"
-    " answer's refund operations carry no merchant_refund_id and the Ledger never learnt the"
-    " request_id, so nothing attributes it (the retry only gets 3230 DuplicateRequest)",
-)
-
-
-@pytest.mark.parametrize("provider", [pytest.param("ecommpay", marks=UNATTRIBUTED), "omise"])
+# Found by the campaign: an ECommPay refund whose answer and callback were both lost stayed
+# 'unknown' (the status answer's operations carry no merchant_refund_id). The retry's 3230 says
+# the Gate holds the reference; with every other listed refund named, the one left is it.
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_lost_refund_answer_and_a_lost_callback_are_settled_by_reconcile(
     shop: Shop, provider: str
 ) -> None:

@@ -18,7 +18,7 @@ from ledgerpay import LedgerPayApi
 from refund_books import EcommpayBooks, OmiseBooks
 
 from paymux import ChargeStatus, Gateway, Ledger, Money
-from paymux.errors import TransportError
+from paymux.errors import DuplicateRequest, TransportError
 from paymux.runner import RetryPolicy
 
 NO_RETRY = RetryPolicy(attempts=1, initial_wait=0.001, max_wait=0.001, jitter=0.0)
@@ -169,6 +169,7 @@ def test_a_provider_total_without_a_list_is_flagged_and_the_refund_stays_held(
     charge = ledger.create_charge(charge_request())
     api.set_state(charge.id, "paid")
     ledger.handle_webhook("ledgerpay", api.outbox[-1].body, api.outbox[-1].headers)
+    api.list_refunds = False
     api.refund(charge.id, 4_000)  # made in the provider's dashboard; its webhook is lost
     api.drop_callbacks = True
 
@@ -186,3 +187,85 @@ def test_a_provider_total_without_a_list_is_flagged_and_the_refund_stays_held(
     assert entry is not None
     assert [r.status for r in entry.refunds] == ["unknown"]
     assert [f.kind for f in ledger.flags("order-1")] == ["unattributed_refund"]
+
+
+def test_a_listed_refund_made_elsewhere_is_recorded_and_a_held_one_released(
+    ledger: Ledger, api: LedgerPayApi, clock: Clock
+) -> None:
+    """The provider lists a refund of a different amount that no ledger refund names (made in
+    its dashboard): recorded as it is; the held refund it cannot be is released in time."""
+    charge = ledger.create_charge(charge_request())
+    api.set_state(charge.id, "paid")
+    ledger.handle_webhook("ledgerpay", api.outbox[-1].body, api.outbox[-1].headers)
+    api.drop_callbacks = True
+    api.refund(charge.id, 1_500)
+
+    def lose(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST" and request.url.path.endswith("/refunds"):
+            raise httpx.ReadTimeout("lost", request=request)
+        return None
+
+    api.fault = lose
+    with pytest.raises(TransportError):
+        ledger.refund("order-1", Money(4_000, "KRW"))
+    clock.advance(minutes=5)
+    ledger.reconcile(older_than=timedelta(0))
+    entry = ledger.entry("order-1")
+    assert entry is not None
+    assert [(r.amount.amount, r.status) for r in entry.refunds] == [
+        (4_000, "unknown"),
+        (1_500, "succeeded"),
+    ]
+    clock.advance(minutes=15)
+    ledger.reconcile(older_than=timedelta(0))
+    entry = ledger.entry("order-1")
+    assert entry is not None
+    assert [r.status for r in entry.refunds] == ["failed", "succeeded"]
+    assert entry.refunded == Money(1_500, "KRW")
+    assert ledger.flags() == ()
+    api.fault = None
+    assert ledger.refund("order-1").amount == Money(8_500, "KRW")
+
+
+def test_a_duplicate_answer_names_the_one_unnamed_refund(
+    ecommpay: tuple[Ledger, EcommpayBooks], clock: Clock
+) -> None:
+    """ECommPay answers a retry with 3230 (the merchant_refund_id exists): the Gate holds this
+    reference. Its status answer names every other refund, so the one left unnamed is this one."""
+    ledger, books = ecommpay
+    ledger.refund("order-1", Money(2_000, "KRW"))  # named by its request id
+    books.fates = ["lost_after"]
+    with pytest.raises(TransportError):
+        ledger.refund("order-1", Money(3_000, "KRW"), reference="order-1-late")
+    refund = ledger.refund("order-1", Money(3_000, "KRW"), reference="order-1-late")
+    assert (refund.reference, refund.amount, refund.status.value) == (
+        "order-1-late",
+        Money(3_000, "KRW"),
+        "succeeded",
+    )
+    assert _statuses(ledger) == [(2_000, "succeeded"), (3_000, "succeeded")]
+    assert _refunded(ledger) == 5_000 == books.refunded("order-1")
+    # The poll before the resend saw an unnamed refund, but the resend was about to settle it.
+    assert ledger.flags() == ()
+    clock.advance(hours=1)
+    ledger.reconcile(older_than=timedelta(0))
+    assert _statuses(ledger) == [(2_000, "succeeded"), (3_000, "succeeded")]
+
+
+def test_two_unnamed_refunds_are_not_told_apart_by_a_duplicate_answer(
+    ecommpay: tuple[Ledger, EcommpayBooks], clock: Clock
+) -> None:
+    ledger, books = ecommpay
+    books.fates = ["lost_after", "lost_after"]
+    for reference in ("order-1-a", "order-1-b"):
+        with pytest.raises(TransportError):
+            ledger.refund("order-1", Money(1_000, "KRW"), reference=reference)
+    with pytest.raises(DuplicateRequest):
+        ledger.refund("order-1", Money(1_000, "KRW"), reference="order-1-a")
+    assert _statuses(ledger) == [(1_000, "unknown"), (1_000, "unknown")]
+    assert {f.kind for f in ledger.flags()} == {"unattributed_refund"}
+    # Their callbacks name them.
+    for delivery in books.outbox:
+        ledger.handle_webhook("ecommpay", delivery.body, delivery.headers)
+    assert _statuses(ledger) == [(1_000, "succeeded"), (1_000, "succeeded")]
+    assert _refunded(ledger) == 2_000 == books.refunded("order-1")

@@ -84,6 +84,8 @@ class CampaignResult:
     late_refunds: Counter[str] = field(default_factory=Counter)
     """Refunds the provider accepted and completed later, by provider (seen in its books)."""
     declined_refunds: Counter[str] = field(default_factory=Counter)
+    lagging_reconcile_misses: int = 0
+    """Searches by the reconcile right after the kills that missed a killed create's charge."""
     lookups: int = 0
     """Omise look-ups by reference at the end, each held against the books."""
     lookup_misses: list[str] = field(default_factory=list)
@@ -122,6 +124,9 @@ class CampaignResult:
         )
         kinds["omise search missed a charge (lag)"] = self.wire.search_misses
         kinds["omise search read beyond page 1"] = self.wire.search_later_pages
+        kinds["reconcile missed a killed create in the lagging search"] = (
+            self.lagging_reconcile_misses
+        )
         for provider in ("ecommpay", "omise"):
             kinds[f"late refund ({provider})"] = self.late_refunds[provider]
             kinds[f"declined refund ({provider})"] = self.declined_refunds[provider]
@@ -434,7 +439,7 @@ def run_campaign(
     seed: int = 20261125,
     threads: int = 6,
     kills: int = 4,
-    search_lag: float = 2.0,
+    search_lag: float = 3.0,
 ) -> CampaignResult:
     rng = random.Random(seed)  # a reproducible simulation, not security
     plan = FaultPlan(
@@ -485,11 +490,13 @@ def run_campaign(
             _resume_lost_answers(sandbox, lost_rates)
             # The killed creates' leases are short: reconcile them while the search still lags.
             time.sleep(0.6)
+            misses = result.wire.search_misses
             try:
                 report = ledger.reconcile(older_than=timedelta(0))
                 result.reconcile_errors.update(report.errors)
             except Exception as error:
                 campaign.error("reconcile", error)
+            result.lagging_reconcile_misses = result.wire.search_misses - misses
             # Then bury each killed Omise charge under newer ones that mention its reference:
             # the restarted worker's look-up must read past the first page of the search.
             buried = [j.reference for j in jobs if j.kind == "create" and "SG" in j.request.country]

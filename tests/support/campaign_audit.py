@@ -202,7 +202,9 @@ def audit_ledger(
                 )
             continue
         audit.charges += 1
-        book = charges[0]
+        # With a double charge, compare with the one the Ledger follows (the other is reported).
+        follows = entry.provider_id if entry is not None else None
+        book = next((c for c in charges if c.id == follows), charges[0])
         if entry is None or entry.charge is None:
             state = entry.create_state if entry is not None else "no row"
             audit.lost_charges.append(

@@ -119,6 +119,9 @@ class LedgerPay(Provider[LedgerPaySettings]):
             else None,
             refunded_amount=Money(refunded, currency),
             provider_status=data["state"],
+            refunds=tuple(self.to_refund(r) for r in data["refunds"])
+            if "refunds" in data
+            else None,
         )
 
     def to_refund(self, data: Mapping[str, Any]) -> Refund:
@@ -228,6 +231,8 @@ class LedgerPayApi:
     outbox: list[Callback] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     drop_callbacks: bool = False
+    list_refunds: bool = True
+    """Answer a charge with its refunds, as both real providers do; off: the refunded total only."""
     fault: Callable[[httpx.Request], httpx.Response | None] | None = None
     """Called before each request; return a response (or raise) to inject a failure."""
 
@@ -272,12 +277,12 @@ class LedgerPayApi:
             found = [c for c in self.charges.values() if c["ref"] == ref]
             if not found:
                 return httpx.Response(404, json={"error": "no such charge"})
-            return httpx.Response(200, json=found[-1])
+            return httpx.Response(200, json=self._with_refunds(found[-1]))
         parts = path.strip("/").split("/")
         if len(parts) >= 2 and parts[0] == "charges" and parts[1] in self.charges:
             charge = self.charges[parts[1]]
             if request.method == "GET" and len(parts) == 2:
-                return httpx.Response(200, json=charge)
+                return httpx.Response(200, json=self._with_refunds(charge))
             if request.method == "POST" and parts[2:] == ["refunds"]:
                 body = json.loads(request.content)
                 existing = [r for r in self.refunds.values() if r["ref"] == body["ref"]]
@@ -291,6 +296,12 @@ class LedgerPayApi:
                 refund = self.refund(charge["id"], body["amount"], ref=body["ref"])
                 return httpx.Response(200, json=refund)
         return httpx.Response(404, json={"error": "not found"})
+
+    def _with_refunds(self, charge: Mapping[str, Any]) -> dict[str, Any]:
+        if not self.list_refunds:
+            return dict(charge)
+        refunds = [dict(r) for r in self.refunds.values() if r["charge"] == charge["id"]]
+        return {**charge, "refunds": refunds}
 
     # -- the simulated customer and back office ----------------------------------------------
 

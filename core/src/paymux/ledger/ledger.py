@@ -179,7 +179,11 @@ class _LedgerBase(Generic[G]):
             # Not every provider recognises a repeated refund (Omise has no idempotency key):
             # ask first whether the earlier attempt went through, and resend only if not.
             fetched = cast(Charge, (yield _net("retrieve_charge", held.charge)))
-            yield self._write(lambda c, x: tx.apply_poll(c, x, charge_reference, fetched))
+            yield self._write(
+                lambda c, x: tx.apply_poll(
+                    c, x, charge_reference, fetched, asking_refund=held.refund_row
+                )
+            )
             done = cast(
                 Refund | None,
                 (
@@ -201,11 +205,15 @@ class _LedgerBase(Generic[G]):
             status = "unknown" if error.request_sent else "failed"
             yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, status))
             raise
-        except DuplicateRequest:
+        except DuplicateRequest as error:
             # The provider already has a refund with this reference: an earlier attempt went
-            # through, so the amount stays held until its webhook or a reconcile settles it.
+            # through. Its list may name it, or leave exactly one refund unnamed, which is then
+            # this one; otherwise the amount stays held until its webhook or a reconcile.
             yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, "unknown"))
-            raise
+            found = yield from self._refund_the_provider_has(charge_reference, held)
+            if found is None:
+                raise error from None
+            return found
         except PaymuxError:
             yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, "failed"))
             raise
@@ -216,6 +224,21 @@ class _LedgerBase(Generic[G]):
             lambda c, x: tx.finish_refund(c, x, charge_reference, held.refund_row, refund)
         )
         return refund
+
+    def _refund_the_provider_has(
+        self, charge_reference: str, held: tx.Reservation
+    ) -> _Op[Refund | None]:
+        try:
+            fetched = cast(Charge, (yield _net("retrieve_charge", held.charge)))
+        except PaymuxError:
+            return None
+        yield self._write(
+            lambda c, x: tx.apply_poll(
+                c, x, charge_reference, fetched, confirmed_refund=held.refund_row
+            )
+        )
+        done = yield self._write(lambda c, x: tx.settled_refund(c, held.refund_row, held.charge))
+        return cast(Refund | None, done)
 
     def _reconcile_op(
         self, older_than: timedelta, limit: int | None, progress: Progress | None

@@ -74,11 +74,16 @@ def attribute(
     provider_refunded: int,
     now: datetime,
     release_after: timedelta,
+    confirmed: int | None = None,
+    asking: int | None = None,
 ) -> Attribution:
     """Plan what a poll's refund information does to the ledger's refund rows of one charge.
 
     ``listed`` is the provider's complete refund list (``Charge.refunds``), or None when the
-    answer gave only ``provider_refunded``, the provider's total.
+    answer gave only ``provider_refunded``, the provider's total. ``confirmed`` is a row the
+    provider has just said it holds under the row's reference (ECommPay's 3230 "such
+    merchant_refund_id already exists"); ``asking`` is a row about to be sent again with its
+    reference, which will settle it either way, so it raises no flag now.
     """
     plan = Attribution()
     held = [r for r in rows if r.status in HELD]
@@ -91,25 +96,35 @@ def attribute(
             )
         return plan
     claimed: set[int] = set()
-    ambiguous: set[int] = set()
+    unnamed: list[Refund] = []
     for refund in listed:
         row = _claimant(rows, refund)
-        if row is not None:
+        if row is None:
+            unnamed.append(refund)
+        else:
             claimed.add(row.id)
             plan.reports.append(refund)
-            continue
+    sure = next((r for r in rows if r.id == confirmed and r.id not in claimed), None)
+    if sure is not None and len(unnamed) == 1 and _could_be(sure, unnamed[0]):
+        # The provider holds a refund under this row's reference, and every listed refund but
+        # one is another row's: that one is this row's. A deduction from names, not amounts.
+        plan.reports.append(unnamed.pop().model_copy(update={"reference": sure.reference}))
+        claimed.add(sure.id)
+    ambiguous: set[int] = set()
+    for refund in unnamed:
         suspects = [r for r in rows if r.id not in claimed and _could_be(r, refund)]
-        if suspects:
-            # The provider holds a refund with no id or reference of ours: it may be a held
-            # refund whose answer was lost. Guessing which (by amount or age) could credit the
-            # wrong one, so all candidates stay held until a callback or a retry names it.
-            ambiguous.update(r.id for r in suspects)
+        if not suspects:
+            plan.reports.append(refund)
+            continue
+        # The provider holds a refund with no id or reference of ours: it may be a held refund
+        # whose answer was lost. Guessing which (by amount or age) could credit the wrong one,
+        # so every candidate stays held until a callback or a retry names it.
+        ambiguous.update(r.id for r in suspects)
+        if not any(r.id == asking for r in suspects):
             plan.unattributed.append(
                 f"provider refund {refund.id} ({refund.amount}, {refund.status.value}) names no"
                 f" refund of the ledger; {len(suspects)} held refund(s) could be it"
             )
-        else:
-            plan.reports.append(refund)
     for row in held:
         if (
             row.id not in claimed

@@ -611,7 +611,13 @@ def _apply_orphans(conn: Connection, ctx: Ctx, row: Row[Any]) -> Row[Any]:
 
 
 def apply_poll(
-    conn: Connection, ctx: Ctx, reference: str, charge: Charge
+    conn: Connection,
+    ctx: Ctx,
+    reference: str,
+    charge: Charge,
+    *,
+    confirmed_refund: int | None = None,
+    asking_refund: int | None = None,
 ) -> tuple[Charge | None, bool, str, tuple[Flag, ...]]:
     ctx.store.advisory_lock(conn, f"{charge.provider}:{charge.id}")
     row = charge_row(conn, reference, lock=True)
@@ -640,7 +646,9 @@ def apply_poll(
             status_after=row.status,
         )
     row = _apply_orphans(conn, ctx, row)
-    settled = _settle_held_refunds(conn, ctx, row, charge)
+    settled = _settle_held_refunds(
+        conn, ctx, row, charge, confirmed=confirmed_refund, asking=asking_refund
+    )
     return (
         charge_of(settled.row),
         applied.changed or settled.changed,
@@ -649,7 +657,15 @@ def apply_poll(
     )
 
 
-def _settle_held_refunds(conn: Connection, ctx: Ctx, row: Row[Any], charge: Charge) -> _Applied:
+def _settle_held_refunds(
+    conn: Connection,
+    ctx: Ctx,
+    row: Row[Any],
+    charge: Charge,
+    *,
+    confirmed: int | None = None,
+    asking: int | None = None,
+) -> _Applied:
     """Read a poll's refunds one by one, matched by refund id or reference (see ``refunds``).
 
     A refund whose answer was lost and whose webhook never came is held as ``unknown``; only a
@@ -668,6 +684,8 @@ def _settle_held_refunds(conn: Connection, ctx: Ctx, row: Row[Any], charge: Char
         provider_refunded=charge.refunded_amount.amount,
         now=ctx.now,
         release_after=ctx.refund_release_after,
+        confirmed=confirmed,
+        asking=asking,
     )
     flags: list[Flag] = []
     for detail in plan.unattributed:
@@ -931,12 +949,13 @@ def finish_refund(
 
 
 def settled_refund(conn: Connection, refund_row: int, charge: Charge) -> Refund | None:
-    """The refund row as a :class:`Refund` once a poll has settled it as succeeded, else None.
+    """The refund row as a :class:`Refund` once a poll has shown the provider holds it (pending,
+    succeeded or failed), else None: only then may it be sent again.
 
     The result is stored on the row, so a later call with the same reference replays it.
     """
     row = conn.execute(select(schema.refunds).where(R.id == refund_row)).first()
-    if row is None or row.status != "succeeded":
+    if row is None or row.status not in ("pending", "succeeded", "failed"):
         return None
     if row.snapshot is not None:
         return Refund.model_validate_json(row.snapshot)
@@ -946,7 +965,7 @@ def settled_refund(conn: Connection, refund_row: int, charge: Charge) -> Refund 
         charge_id=charge.id,
         reference=row.reference,
         amount=Money(row.amount, row.currency),
-        status=RefundStatus.SUCCEEDED,
+        status=RefundStatus(row.status),
         provider_status="settled by poll",
     )
     conn.execute(
