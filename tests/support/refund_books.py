@@ -221,6 +221,17 @@ class EcommpayBooks(_Books):
             },
         )
 
+    def refund_at_gate(self, payment_id: str, amount: int, reference: str) -> Delivery:
+        """A refund made in ECommPay's dashboard; returns its callback."""
+        self.fates = ["ok"]
+        body = {
+            "general": {"project_id": PROJECT_ID, "payment_id": payment_id},
+            "payment": {"amount": amount, "currency": "KRW", "merchant_refund_id": reference},
+        }
+        request = httpx.Request("POST", "https://gate.test/v2/payment/wallet/kakaopay/refund")
+        self._refund(request, body)
+        return self.outbox.pop()
+
     def _error(self, code: str, message: str) -> httpx.Response:
         return httpx.Response(400, json={"status": "error", "code": code, "message": message})
 
