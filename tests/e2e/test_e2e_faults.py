@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from campaign import CampaignResult, run_campaign
+from postgres_db import fresh_database
 
 KILLS = 4
 
@@ -85,15 +86,29 @@ def test_refunds_agree_with_the_books_and_the_merchants_asks(campaign: CampaignR
     assert audit.unresolved == []
 
 
+def _whole_verdict(result: CampaignResult, kills: int) -> None:
+    assert [k for k, n in result.fault_kinds().items() if n == 0] == []
+    assert result.crashes == []
+    assert result.unexpected_errors == {}
+    assert result.kills.in_window == kills, result.kills.missed
+    assert result.lookup_misses == []
+    assert result.audit.failures() == {}
+
+
+@pytest.mark.postgres
+def test_fault_campaign_with_checkout_instances_sharing_postgresql(
+    pytestconfig: pytest.Config,
+) -> None:
+    with fresh_database() as url:
+        result = run_campaign(30, url, seed=11, threads=4, kills=KILLS)
+    _report(pytestconfig, result)
+    _whole_verdict(result, KILLS)
+
+
 @pytest.mark.slow
 def test_fault_campaign_of_a_thousand_checkouts(
     tmp_path: Path, pytestconfig: pytest.Config
 ) -> None:
     result = run_campaign(1000, f"sqlite:///{tmp_path / 'ledger.db'}", kills=12)
     _report(pytestconfig, result)
-    assert [k for k, n in result.fault_kinds().items() if n == 0] == []
-    assert result.crashes == []
-    assert result.unexpected_errors == {}
-    assert result.kills.in_window == 12, result.kills.missed
-    assert result.lookup_misses == []
-    assert result.audit.failures() == {}
+    _whole_verdict(result, 12)
