@@ -36,7 +36,7 @@ _LONGEST_PATH = 256
 
 # Kinds: "scalar" (text, number, boolean, null), "amount" ({amount: int, currency: text}),
 # "object"/"list" (a container whose known children are checked by the nested table),
-# "form" (an object, or [] when empty, of scalars).
+# "form" (an object, or [] when empty, of scalars), "fields" (clarification_fields).
 _MONEY: dict[str, Any] = {"amount": "int", "currency": "scalar"}
 _PROVIDER: dict[str, Any] = {"id": "scalar", "payment_id": "scalar", "auth_code": "scalar"}
 _PAYMENT: dict[str, Any] = {
@@ -73,7 +73,7 @@ SCHEMA: dict[str, Any] = {
     "errors": ("list", _ERROR),
     "display_data": ("list", _ITEM),
     "redirect_data": {"url": "scalar", "method": "scalar", "body": "form"},
-    "clarification_fields": "container",
+    "clarification_fields": "fields",
 }
 
 
@@ -93,9 +93,18 @@ def _check(node: Any, schema: dict[str, Any], where: str) -> None:
         elif spec == "int":
             if type(value) is not int:
                 raise _refuse(path, "an integer")
-        elif spec == "container":
-            if type(value) is not dict and type(value) is not list:
+        elif spec == "fields":
+            # {"customer": ["phone", "email"]} or a JSON schema per object: never plain text.
+            if value == []:
+                continue
+            if type(value) is not dict:
                 raise _refuse(path, "an object")
+            for name, group in value.items():
+                if type(group) is list:
+                    if not all(isinstance(item, _SCALARS) for item in group):
+                        raise _refuse(f"{path}.{name}", "a list of field names")
+                elif type(group) is not dict:
+                    raise _refuse(f"{path}.{name}", "a list of field names or a schema")
         elif spec == "form":
             if value == []:
                 continue
