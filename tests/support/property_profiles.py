@@ -20,8 +20,14 @@ settings.register_profile(FAST, max_examples=60, **_COMMON)  # type: ignore[arg-
 settings.register_profile(THOROUGH, max_examples=500, **_COMMON)  # type: ignore[arg-type]
 
 
-def fast() -> settings:
-    return settings.get_profile(os.environ.get(PROFILE_ENV, FAST))
+def fast(examples: int | None = None) -> settings:
+    """The default run's settings; ``examples`` lowers the count for a costly property (the
+    thorough profile, when selected, still wins)."""
+    chosen = os.environ.get(PROFILE_ENV, FAST)
+    profile = settings.get_profile(chosen)
+    if examples is None or chosen != FAST:
+        return profile
+    return settings(profile, max_examples=examples)
 
 
 def thorough() -> settings:
