@@ -40,8 +40,8 @@ from security_support import (
 
 from paymux import ChargeRequest, Customer, Gateway, Money, ReturnUrls, WebhookEvent
 from paymux.errors import InvalidRequest, WebhookVerificationError
-from paymux_ecommpay import sign, string_to_sign
 from paymux_ecommpay import requests as gate
+from paymux_ecommpay import sign, string_to_sign
 from paymux_ecommpay.payment_page import payment_page_params
 from paymux_ecommpay.settings import EcommpaySettings
 from paymux_ecommpay.signing import path_order_key
@@ -422,7 +422,7 @@ def test_the_payment_page_attack_of_the_issue(gateway: Gateway) -> None:
         customer=customer,
     )
     # Today the link is not even made.
-    with pytest.raises(InvalidRequest, match="customer.first_name"):
+    with pytest.raises(InvalidRequest, match=r"customer\.first_name"):
         gateway.provider("ecommpay").payment_page_url(request)  # type: ignore[attr-defined]
     # A link signed by anything else with this key (an older paymux, another integration) still
     # does not turn into a callback: the attack body is refused.
