@@ -2,7 +2,8 @@
 
 Against the Omise emulator (paymux's sandbox in its own process). Both sides do the same two calls;
 paymux with ``dedupe_by_reference=False`` for the pure create (the headline figure), and with the
-default (a search by reference before each create, one more request) shown too. The official
+default (a look-up by reference before each create: the search, then the charge list of the
+last ``search_lag``, two more requests) shown too. The official
 client opens a new connection per call (``requests`` without a session): that is how it works.
 """
 

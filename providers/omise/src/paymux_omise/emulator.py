@@ -509,10 +509,14 @@ class OmiseEmulator(Emulator):
                 if self._indexed_at.get(charge["id"], 0.0) > now:
                     hidden += 1
                     continue
-                found.append(copy.deepcopy(charge))
+                found.append(charge)
             if hidden:
                 self._count("search_lag_hidden")
-        found.sort(key=lambda c: c["created_at"], reverse=params.get("order") != "chronological")
+            found.sort(
+                key=lambda c: c["created_at"], reverse=params.get("order") != "chronological"
+            )
+            # Copies of the page only: a busy emulator holds thousands of charges.
+            page_items = copy.deepcopy(found[(page - 1) * per_page : page * per_page])
         total_pages = math.ceil(len(found) / per_page)
         return JSONResponse(
             {
@@ -525,7 +529,7 @@ class OmiseEmulator(Emulator):
                 "per_page": per_page,
                 "total": len(found),
                 "total_pages": total_pages,
-                "data": found[(page - 1) * per_page : page * per_page],
+                "data": page_items,
                 "location": "/search",
                 "export": None,
             }
@@ -545,19 +549,20 @@ class OmiseEmulator(Emulator):
         except ValueError as exc:
             return _error("bad_request", str(exc))
         since, until = _when(params.get("from")), _when(params.get("to"))
+        order = params.get("order") or "chronological"
         with self.lock:
             window = [
-                copy.deepcopy(c)
+                c
                 for c in self.charges.values()
                 if (since is None or (_when(c["created_at"]) or since) >= since)
                 and (until is None or (_when(c["created_at"]) or until) <= until)
             ]
-        order = params.get("order") or "chronological"
-        window.sort(key=lambda c: c["created_at"], reverse=order == "reverse_chronological")
+            window.sort(key=lambda c: c["created_at"], reverse=order == "reverse_chronological")
+            page_items = copy.deepcopy(window[offset : offset + limit])
         return JSONResponse(
             {
                 "object": "list",
-                "data": window[offset : offset + limit],
+                "data": page_items,
                 "limit": limit,
                 "offset": offset,
                 "total": len(window),
@@ -624,7 +629,9 @@ class OmiseEmulator(Emulator):
     def _close_refund(self, charge_id: str, refund_id: str) -> dict[str, Any]:
         with self.lock:
             charge = self.charges[charge_id]
-            refund = next(r for r in charge["refunds"]["data"] if r["id"] == refund_id)
+            refund: dict[str, Any] = next(
+                r for r in charge["refunds"]["data"] if r["id"] == refund_id
+            )
             if refund["status"] == "closed":
                 return copy.deepcopy(refund)
             refund["status"] = "closed"
