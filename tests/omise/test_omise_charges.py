@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from paymux import ChargeStatus, DisplayQrCode, FailureReason, Gateway, RedirectToUrl
-from paymux.errors import InvalidRequest, NotFound, ProviderError
+from paymux.errors import InvalidRequest, NotFound
 
 SEED_AUTHORIZE = "https://pay.omise.co/payments/pay2_test_5w4415ngh7cl13qfgpk/authorize"
 
