@@ -210,9 +210,12 @@ def _errors(sandbox: Sandbox, gateway: Gateway, evidence: Evidence) -> None:
         evidence.expect_error(
             AuthenticationError, lambda: refused.retrieve_charge("omise", "chrg_test_x")
         )
-    # The provider refuses the request (a repeated reference).
+    # A repeated reference answers with that attempt (the Gate's 3041, then a status request);
+    # the same reference for another amount is refused.
     charge = gateway.create_charge(request)
-    evidence.expect_error(PaymuxError, lambda: gateway.create_charge(request))
+    evidence.model(gateway.create_charge(request))
+    other = request.model_copy(update={"amount": request.amount + request.amount})
+    evidence.expect_error(PaymuxError, lambda: gateway.create_charge(other))
     evidence.model(gateway.retrieve_charge("ecommpay", reference=charge.reference))
     # The network fails: a connection dropped after processing, a 5xx, nobody listening.
     # A read is retried, so every attempt the policy allows is dropped.
