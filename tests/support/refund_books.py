@@ -91,12 +91,23 @@ class EcommpayBooks(_Books):
     def __init__(self) -> None:
         super().__init__()
         self.payments: dict[str, _Payment] = {}
+        self.references: dict[str, str] = {}
+        """request_id -> merchant_refund_id: the Gate's own books (its status answer lists
+        operations without the merchant's refund id)."""
 
     def settings(self, **overrides: Any) -> dict[str, Any]:
         return {"project_id": PROJECT_ID, "secret_key": SECRET_KEY, **overrides}
 
     def refunded(self, charge_id: str) -> int:
         return self.payments[charge_id].refunded
+
+    def succeeded(self, charge_id: str) -> list[tuple[str, int]]:
+        """(merchant refund reference, amount) of each successful refund."""
+        return sorted(
+            (self.references[op["request_id"]], op["sum_initial"]["amount"])
+            for op in self.payments[charge_id].operations
+            if op["type"] == "refund" and op["status"] == "success"
+        )
 
     def _signed(self, body: dict[str, Any]) -> bytes:
         body = json.loads(json.dumps(body))
@@ -195,6 +206,7 @@ class EcommpayBooks(_Books):
         request_id = f"rq{next(self._ids):06d}-00000001"
         status = "decline" if fate == "decline" else "success"
         operation = self._operation("refund", status, amount, payment.currency, request_id)
+        self.references[request_id] = reference
         payment.operations.append(operation)
         self.outbox.append(
             Delivery(
@@ -252,6 +264,13 @@ class OmiseBooks(_Books):
 
     def refunded(self, charge_id: str) -> int:
         return int(self.charges[charge_id]["refunded_amount"])
+
+    def succeeded(self, charge_id: str) -> list[tuple[str, int]]:
+        """(merchant refund reference, amount) of each refund (Omise's refunds are closed)."""
+        return sorted(
+            (r["metadata"].get("paymux_reference"), r["amount"])
+            for r in self.charges[charge_id]["refunds"]["data"]
+        )
 
     def _event(self, data: dict[str, Any], key: str) -> Delivery:
         number = next(self._ids)
