@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from campaign_books import read_books
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 from property_profiles import fast, thorough
 
@@ -125,9 +125,6 @@ def _refund(ledger: Ledger, reference: str, amount: Money, refund_reference: str
 
 
 def check_refunds_agree(sandbox: Sandbox, case: Case) -> None:
-    # Found by the campaign and pinned by test_ledger_emulators' strict xfail: Omise refunds
-    # that are late *and* lose their answer are resent. Drop this once that test passes.
-    assume(not (case.provider == "omise" and any(s.late and s.lost for s in case.steps)))
     reference = f"prop-{next(_references):05d}"
     settings = sandbox.provider_settings()
     with (

@@ -152,10 +152,12 @@ def kill_and_restart(
     jobs: list[Job],
     in_window: Any,
     between: Any = None,
+    after_kill: Any = None,
 ) -> KillReport:
     """Run each job in an armed worker (all at once), kill each at acceptance, then retry them
     all in one restarted worker. ``in_window(job, ledger_state)`` checks a kill against the books
-    and what the Ledger held when the answer arrived; ``between()`` runs after the kills, before the restart (e.g. a reconcile)."""
+    and what the Ledger held when the answer arrived; ``after_kill(job)`` runs right after each
+    kill, ``between()`` after all of them, before the restart."""
     context = multiprocessing.get_context("spawn")
     report = KillReport()
     running = []
@@ -177,6 +179,8 @@ def kill_and_restart(
                 report.missed.append(
                     f"{job.kind} {job.reference}: killed outside the window (ledger: {message[2]})"
                 )
+            if after_kill is not None:
+                after_kill(job)
         else:
             report.missed.append(f"{job.kind} {job.reference}: not killed ({message[1]})")
             process.join(10)
