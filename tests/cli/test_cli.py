@@ -144,6 +144,9 @@ def test_webhook_verify_accepts_a_signed_callback(tmp_path: Path) -> None:
         f"project_id={PROJECT_ID}",
         "--set",
         f"secret_key={SECRET_KEY}",
+        # A saved callback checked offline: no Gate to confirm it with.
+        "--set",
+        "confirm_callbacks=false",
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
