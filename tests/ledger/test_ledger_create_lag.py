@@ -47,6 +47,15 @@ def gw(sandbox: Sandbox) -> Iterator[Gateway]:
         yield g
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each reproduction on both stores (PostgreSQL: skipped unless a server is configured)."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
 def _request(reference: str) -> ChargeRequest:
     return ChargeRequest(
         reference=reference,
@@ -81,20 +90,21 @@ def _die_mid_create(ledger: Ledger, gw: Gateway, request: ChargeRequest) -> str:
 
 
 def test_a_lost_create_answer_during_the_search_lag_makes_one_charge(
-    gw: Gateway, emulator: Any, tmp_path: Path
+    gw: Gateway, emulator: Any, db: str
 ) -> None:
     """Reproduction (a): the answer to the first POST /charges is lost and the search lags.
     Before the fix, the look-up missed, the row went back to ``new``, the retry charged again."""
     emulator.tune(search_lag=SEARCH_LAG, lose_answers={"charges": 1})
-    request = _request("lag-a")
-    with Ledger(gw, url=f"sqlite:///{tmp_path / 'a.db'}") as ledger:
+    reference = f"lag-a-{'pg' if db.startswith('postgres') else 'sqlite'}"
+    request = _request(reference)
+    with Ledger(gw, url=db) as ledger:
         try:
             charge = ledger.create_charge(request)
         except TransportError:
             charge = ledger.create_charge(request)  # what a caller does next
         assert ledger.create_charge(request) == charge
-        assert ledger.entry("lag-a").create_state == "created"  # type: ignore[union-attr]
-    held = _held(emulator, "lag-a")
+        assert ledger.entry(reference).create_state == "created"  # type: ignore[union-attr]
+    held = _held(emulator, reference)
     assert [c["id"] for c in held] == [charge.id]
     # The faults really happened: the answer was lost after Omise acted, the search missed it.
     assert emulator.fault_counts["answer_lost:charges"] == 1
@@ -102,24 +112,25 @@ def test_a_lost_create_answer_during_the_search_lag_makes_one_charge(
 
 
 def test_reconcile_during_the_search_lag_adopts_a_charge_whose_creator_died(
-    gw: Gateway, emulator: Any, tmp_path: Path
+    gw: Gateway, emulator: Any, db: str
 ) -> None:
     """Reproduction (b): the process dies mid-create, reconcile runs during the lag. Before the
     fix, the row became ``rejected`` and the next create charged again."""
     emulator.tune(search_lag=SEARCH_LAG)
     clock = Clock()
-    request = _request("lag-b")
-    with Ledger(gw, url=f"sqlite:///{tmp_path / 'b.db'}", clock=clock) as ledger:
+    reference = f"lag-b-{'pg' if db.startswith('postgres') else 'sqlite'}"
+    request = _request(reference)
+    with Ledger(gw, url=db, clock=clock) as ledger:
         made = _die_mid_create(ledger, gw, request)
         clock.advance(minutes=10)  # past the lease: the sender is presumed dead
         report = ledger.reconcile(older_than=timedelta(0))
         assert (report.checked, report.errors) == (1, {})
-        entry = ledger.entry("lag-b")
+        entry = ledger.entry(reference)
         assert entry is not None
         assert (entry.create_state, entry.provider_id) == ("created", made)
         again = ledger.create_charge(request)
     assert again.id == made
-    assert [c["id"] for c in _held(emulator, "lag-b")] == [made]
+    assert [c["id"] for c in _held(emulator, reference)] == [made]
     assert emulator.fault_counts["search_lag_hidden"] >= 1
 
 
