@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paymux.errors import NotFound, OutcomeUnknown
 from paymux.provider import ChargeLookup
@@ -152,3 +154,56 @@ def test_a_repeated_reference_returns_that_attempt_even_when_it_failed(kit: Any)
     again = run_flow(kit.provider().create_charge(kit.request(reference="order-6")), omise)
     assert (again.id, again.status.value) == (failed["id"], "failed")
     assert "create" not in omise.asked
+
+
+# -- property: only the exact reference is ever found, and only an absent one is NotFound ----------
+
+_ALPHABET = "abcXYZ019.-_:"
+
+
+def _near_misses(reference: str) -> st.SearchStrategy[str]:
+    """References a whole-word, any-case search would also return for ``reference``."""
+    return st.sampled_from(
+        [
+            reference.upper(),
+            reference.swapcase(),
+            f"{reference}-2",
+            f"{reference}.1",
+            f"x-{reference}",
+        ]
+    ).filter(lambda other: other != reference)
+
+
+@st.composite
+def _books(draw: st.DrawFn) -> tuple[str, list[tuple[str, bool]], bool]:
+    """A reference; Omise's charges as (reference, visible in the search yet); whether ours is
+    among them."""
+    reference = draw(st.text(_ALPHABET, min_size=1, max_size=12))
+    others = draw(st.lists(_near_misses(reference), max_size=130))
+    charges = [(other, draw(st.booleans())) for other in others]
+    present = draw(st.booleans())
+    if present:
+        position = draw(st.integers(0, len(charges)))
+        charges.insert(position, (reference, draw(st.booleans())))
+    return reference, charges, present
+
+
+@settings(max_examples=200, deadline=None)
+@given(_books())
+def test_a_look_up_finds_exactly_its_reference_or_a_certain_miss(
+    kit: Any, books: tuple[str, list[tuple[str, bool]], bool]
+) -> None:
+    reference, charges, present = books
+    made = [_charge(kit, f"chrg_test_{i}", ref) for i, (ref, _) in enumerate(charges)]
+    visible = [c for c, (_, seen) in zip(made, charges, strict=True) if seen]
+    search_pages = [visible[i : i + 30] for i in range(0, len(visible), 30)] or [[]]
+    list_pages = [made[i : i + 100] for i in range(0, len(made), 100)]
+    omise = Omise(search_pages, list_pages)
+    if present:
+        found = _lookup(kit, omise, reference)
+        assert found.reference == reference
+        assert found.id == made[[r for r, _ in charges].index(reference)]["id"]
+    else:
+        with pytest.raises(NotFound) as caught:
+            _lookup(kit, omise, reference)
+        assert caught.value.conclusive
