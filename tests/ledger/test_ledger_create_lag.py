@@ -14,9 +14,18 @@ from typing import Any
 import pytest
 from ledger_support import Clock
 
-from paymux import ChargeRequest, ChargeStatus, Customer, Gateway, Ledger, Money, ReturnUrls
+from paymux import (
+    AsyncGateway,
+    ChargeRequest,
+    ChargeStatus,
+    Customer,
+    Gateway,
+    Ledger,
+    Money,
+    ReturnUrls,
+)
 from paymux.errors import InvalidRequest, TransportError
-from paymux.ledger import create, tx
+from paymux.ledger import AsyncLedger, create, tx
 from paymux.runner import RetryPolicy
 from paymux.sandbox import Sandbox
 from paymux_omise.emulator import OmiseEmulator, OmiseKnobs
@@ -184,3 +193,22 @@ def test_the_create_lease_is_a_positive_timedelta(gw: Gateway, tmp_path: Path, l
     with pytest.raises(InvalidRequest) as caught:
         Ledger(gw, url=f"sqlite:///{tmp_path / 'x.db'}", create_lease=lease)
     assert caught.value.field == "create_lease"
+
+
+async def test_the_async_ledger_makes_one_charge_after_a_lost_answer_during_the_lag(
+    sandbox: Sandbox, emulator: Any, tmp_path: Path
+) -> None:
+    emulator.tune(search_lag=SEARCH_LAG, lose_answers={"charges": 1})
+    request = _request("lag-async")
+    settings = {"omise": sandbox.provider_settings()["omise"]}
+    async with (
+        AsyncGateway(providers=settings, retry=FAST) as agw,
+        AsyncLedger(agw, url=f"sqlite:///{tmp_path / 'async.db'}") as ledger,
+    ):
+        try:
+            charge = await ledger.create_charge(request)
+        except TransportError:
+            charge = await ledger.create_charge(request)
+        assert await ledger.create_charge(request) == charge
+    assert [c["id"] for c in _held(emulator, "lag-async")] == [charge.id]
+    assert emulator.fault_counts["search_lag_hidden"] >= 1
