@@ -24,7 +24,7 @@ from ..gateway import AsyncGateway, Gateway
 from ..models import Charge, ChargeRequest, Refund, WebhookEvent
 from ..money import Money
 from ..status import ChargeStatus
-from . import create, tx
+from . import arguments, create, tx
 from .records import Entry, Flag, ReconcileReport, WebhookResult
 from .steps import Db as _Db
 from .steps import Net as _Net
@@ -74,6 +74,7 @@ class _LedgerBase(Generic[G]):
                 field="gateway",
             )
         self.gateway: G = gateway
+        arguments.constructor(url, busy_timeout, clock, echo)
         self.store = Store(url, busy_timeout=busy_timeout, echo=echo)
         if not isinstance(create_lease, timedelta) or create_lease <= timedelta(0):
             raise InvalidRequest("must be a positive timedelta", field="create_lease")
@@ -118,25 +119,25 @@ class _LedgerBase(Generic[G]):
     # -- operations, written once ------------------------------------------------------------
 
     def _create_op(self, request: ChargeRequest, provider: str | None) -> _Op[Charge]:
-        return create.create_op(self, request, provider)
+        return create.create_op(self, request, arguments.provider(provider))
 
     def _webhook_op(
         self, provider: str, body: bytes | str, headers: Mapping[str, str] | None
     ) -> _Op[WebhookResult]:
         # Verification happens before any database work: a forged body changes nothing.
         event = cast(WebhookEvent, (yield _net("parse_webhook", provider, body, headers)))
-        result = yield from self._event_op(event)
+        result = yield from self._event_op(event, verified_callback=True)
         return result
 
-    def _event_op(self, event: WebhookEvent) -> _Op[WebhookResult]:
-        if not isinstance(event, WebhookEvent):
-            raise InvalidRequest(
-                f"expected WebhookEvent, got {type(event).__name__}", field="event"
-            )
+    def _event_op(
+        self, event: WebhookEvent, *, verified_callback: bool = False
+    ) -> _Op[WebhookResult]:
+        event = arguments.event(event, verified_callback=verified_callback)
         result = yield self._write(lambda c, x: tx.handle_event(c, x, event))
         return cast(WebhookResult, result)
 
     def _refresh_op(self, reference: str) -> _Op[Charge | None]:
+        arguments.reference(reference)
         state, _, charge = cast(
             tuple[str, datetime | None, Charge | None],
             (yield self._read(lambda c: create.create_state(c, reference))),
@@ -156,13 +157,9 @@ class _LedgerBase(Generic[G]):
     def _refund_op(
         self, charge: Charge | str, amount: Money | None, reason: str | None, reference: str | None
     ) -> _Op[Refund]:
-        charge_reference = charge.reference if isinstance(charge, Charge) else charge
-        if not isinstance(charge_reference, str):
-            raise InvalidRequest(
-                "give the charge's reference (or a Charge that has one)", field="charge"
-            )
-        if amount is not None and not isinstance(amount, Money):
-            raise InvalidRequest(f"expected Money, got {type(amount).__name__}", field="amount")
+        # Checked before the amount is reserved: the row's columns would refuse them on
+        # PostgreSQL (and silently keep them on SQLite) after the reservation began.
+        charge_reference = arguments.refund(charge, amount, reason, reference)
         held = cast(
             tx.Reservation,
             (
@@ -243,8 +240,9 @@ class _LedgerBase(Generic[G]):
     def _reconcile_op(
         self, older_than: timedelta, limit: int | None, progress: Progress | None
     ) -> _Op[ReconcileReport]:
-        if not isinstance(older_than, timedelta) or older_than < timedelta(0):
-            raise InvalidRequest("must be a non-negative timedelta", field="older_than")
+        arguments.older_than(older_than)
+        arguments.limit(limit)
+        arguments.callback(progress, "progress")
         report = ReconcileReport()
         found = cast(
             list[tx.Candidate],
@@ -311,7 +309,9 @@ class _LedgerBase(Generic[G]):
             report.unchanged += 1
 
     def _wait_op(self, reference: str, until: Until, timeout: float) -> _Op[Charge | None]:
-        done = _predicate(until)
+        arguments.reference(reference)
+        done = _predicate(arguments.until(until))
+        timeout = arguments.seconds(timeout, "timeout")
         deadline = time.monotonic() + timeout
         pause = 0.02
         while True:
@@ -330,11 +330,14 @@ class _LedgerBase(Generic[G]):
 
     def entry(self, reference: str) -> Entry | None:
         """Everything recorded about one charge: state, refunds, events, flags."""
+        arguments.reference(reference)
         self.store.ensure_schema()
         return self.store.read(lambda c: tx.entry_of(c, reference))
 
     def flags(self, reference: str | None = None) -> tuple[Flag, ...]:
         """Reports the ledger refused to apply silently (all charges, or one)."""
+        if reference is not None:
+            arguments.reference(reference)
         self.store.ensure_schema()
         return self.store.read(lambda c: tx.flags_of(c, reference))
 
@@ -391,6 +394,7 @@ class Ledger(_LedgerBase[Gateway]):
 
     def get(self, reference: str) -> Charge | None:
         """The charge as the ledger knows it; None if unknown or not yet accepted by the provider."""
+        arguments.reference(reference)
         self.store.ensure_schema()
         return self.store.read(lambda c: tx.charge_of_ref(c, reference))
 
@@ -492,6 +496,7 @@ class AsyncLedger(_LedgerBase[AsyncGateway]):
         return await self._drive(self._create_op(request, provider))
 
     async def get(self, reference: str) -> Charge | None:
+        arguments.reference(reference)
         self.store.ensure_schema()
         return await asyncio.to_thread(self.store.read, lambda c: tx.charge_of_ref(c, reference))
 

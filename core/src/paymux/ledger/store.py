@@ -11,6 +11,12 @@ Concurrency model:
 
 On both, every change of a charge row also compares and bumps its ``version`` column, so an
 update that did not hold the lock it believes it holds fails loudly instead of losing an update.
+
+Speed (PostgreSQL): a webhook is one transaction of a few statements, so what costs is round trips
+and SQLAlchemy's own work per statement. Pooled connections are not pinged on checkout (a ping is
+a round trip per transaction); a connection found dead is replaced and the transaction run again,
+as long as its COMMIT was not sent. The hot statements are :class:`Statement` objects: built once,
+run on psycopg's cursor (see there).
 """
 
 from __future__ import annotations
@@ -22,11 +28,18 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, Executable, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.pool import StaticPool
 
 from ..errors import ConfigurationError, PaymuxError
@@ -46,8 +59,87 @@ class LedgerError(PaymuxError):
     """The ledger's database refused or failed an operation."""
 
 
+def database_error(error: SQLAlchemyError, where: str, dialect: str = "") -> LedgerError:
+    """A raw driver error as a :class:`LedgerError` saying what to do. Callers catch
+    ``PaymuxError``; SQLAlchemy's classes differ between backends and its text can quote values."""
+    cause = getattr(error, "orig", None) or error
+    # The driver's first line says what failed (no parameters; the URL is shown without password).
+    detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+    if isinstance(error, OperationalError):
+        advice = "the database cannot be reached or opened: " + (
+            "check that the file's directory exists and is writable"
+            if dialect == "sqlite"
+            else "check the URL, that the server runs and that it accepts this user"
+        )
+    elif isinstance(error, IntegrityError):
+        advice = "the database refused a write that breaks one of its rules (a duplicate id?)"
+    elif isinstance(error, DataError):
+        advice = "the database refused a value paymux should have refused first: please report it"
+    else:
+        advice = "the database failed the operation; retry, and report it if it persists"
+    return LedgerError(f"ledger database {where}: {advice} ({type(cause).__name__}: {detail})")
+
+
 class ConcurrentUpdate(LedgerError):
     """A charge row changed under an update that should have held its lock (a bug, not a race)."""
+
+
+class Rollback(Exception):
+    """Raised by a transaction's work to undo everything it wrote and still answer ``value``
+    from :meth:`Store.write` (e.g. an event found to be a duplicate only at its last insert)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("transaction rolled back on purpose")
+        self.value = value
+
+
+class Statement:
+    """A Core statement for the hot paths, built once per dialect.
+
+    On PostgreSQL it runs on psycopg's own cursor with its SQL compiled once: on a local server,
+    SQLAlchemy's work per execution (cache key, execution context, result rows) costs more than
+    the round trip itself, and psycopg prepares a statement on the server once it has run a few
+    times. Rows come back as named tuples (``row.status``, like SQLAlchemy's rows). Other
+    dialects run the same statement through SQLAlchemy, whose type handling SQLite needs
+    (timestamps are text there). ``build(dialect_name)`` makes the statement, with
+    ``bindparam`` placeholders for every value.
+    """
+
+    def __init__(self, build: Callable[[str], Executable]) -> None:
+        self._build = build
+        self._compiled: dict[str, tuple[Executable, str]] = {}
+
+    def _for(self, conn: Connection) -> tuple[Executable, str]:
+        name = conn.dialect.name
+        found = self._compiled.get(name)
+        if found is None:
+            statement = self._build(name)
+            found = self._compiled[name] = (statement, str(statement.compile(conn)))  # type: ignore[attr-defined]
+        return found
+
+    def first(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """The first row, or None (also for a statement that returns no rows)."""
+        statement, sql = self._for(conn)
+        if conn.dialect.name != "postgresql":
+            result = conn.execute(statement, params)
+            return result.first() if result.returns_rows else None
+        import psycopg
+        from psycopg.rows import namedtuple_row
+
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        try:
+            with driver.cursor(row_factory=namedtuple_row) as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone() if cursor.description is not None else None
+        except psycopg.Error as error:
+            # As SQLAlchemy would raise it, so Store.write retries deadlocks and lost connections.
+            lost = driver.broken or driver.closed
+            if lost:
+                conn.invalidate()
+            raise DBAPIError.instance(
+                sql, params, error, psycopg.Error, connection_invalidated=lost
+            ) from error
 
 
 def utcnow() -> datetime:
@@ -144,10 +236,11 @@ class Store:
 
     def schema_version(self) -> int:
         self.ensure_schema()
-        with self.engine.connect() as conn:
-            value = conn.execute(
+        value = self.read(
+            lambda conn: conn.execute(
                 select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
             ).scalar_one()
+        )
         return int(value)
 
     # -- transactions ----------------------------------------------------------------------
@@ -159,22 +252,41 @@ class Store:
         """
         delay = 0.01
         for attempt in range(1, attempts + 1):
+            committing = False
             try:
                 with self._maybe_serial(), self.engine.connect() as raw:
                     conn = raw.execution_options(**{_WRITE: True})
                     with conn.begin():
-                        return work(conn)
+                        result = work(conn)
+                        committing = True
+                    return result
+            except Rollback as rollback:
+                return rollback.value  # type: ignore[no-any-return]
             except DBAPIError as error:
-                if attempt == attempts or not self._retryable(error):
-                    raise
+                # A connection that died before COMMIT was sent: the server rolled the work back,
+                # so it can run again. After COMMIT was sent, nobody knows whether it happened.
+                lost = error.connection_invalidated and not committing
+                if attempt == attempts or not (lost or self._retryable(error)):
+                    raise database_error(error, self.describe(), self.dialect) from error
                 log.debug("ledger transaction retried after %s", type(error.orig).__name__)
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+            except SQLAlchemyError as error:
+                raise database_error(error, self.describe(), self.dialect) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
     def read(self, work: Callable[[Connection], T]) -> T:
-        with self._maybe_serial(), self.engine.connect() as conn, conn.begin():
-            return work(conn)
+        for attempt in (1, 2):
+            try:
+                with self._maybe_serial(), self.engine.connect() as conn, conn.begin():
+                    return work(conn)
+            except DBAPIError as error:
+                if attempt == 1 and error.connection_invalidated:
+                    continue  # a pooled connection that died meanwhile; reading again is safe
+                raise database_error(error, self.describe(), self.dialect) from error
+            except SQLAlchemyError as error:
+                raise database_error(error, self.describe(), self.dialect) from error
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _maybe_serial(self) -> AbstractContextManager[Any]:
         return self._serial if self._serial is not None else contextlib.nullcontext()
@@ -186,10 +298,12 @@ class Store:
         # SQLite's busy timeout already waited; a few more rounds beat failing a webhook.
         return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
 
-    def advisory_lock(self, conn: Connection, key: str) -> None:
-        """Serialize transactions about ``key`` (PostgreSQL; SQLite is already serial)."""
+    def advisory_lock(self, conn: Connection, key: str) -> bool:
+        """Serialize transactions about ``key`` (PostgreSQL; SQLite is already serial).
+        True when a lock was taken (so what was read before it may have changed)."""
         if self.is_postgres:
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+        return self.is_postgres
 
 
 def _engine(url: str, *, busy_timeout: float, echo: bool) -> Engine:
@@ -204,6 +318,12 @@ def _engine(url: str, *, busy_timeout: float, echo: bool) -> Engine:
         kwargs: dict[str, Any] = {"connect_args": {"timeout": busy_timeout}}
         if parsed.database in (None, "", ":memory:"):
             kwargs = {"connect_args": {"check_same_thread": False}, "poolclass": StaticPool}
+        elif not Path(parsed.database).parent.is_dir():
+            # SQLite would only say "unable to open database file", at the first operation.
+            raise ConfigurationError(
+                f"the ledger URL points into {Path(parsed.database).parent}, which is not a"
+                " directory: create it or fix the URL"
+            )
         engine = create_engine(parsed, echo=echo, **kwargs)
         _sqlite_pragmas(engine, busy_timeout)
         return engine
@@ -216,7 +336,8 @@ def _engine(url: str, *, busy_timeout: float, echo: bool) -> Engine:
             raise ConfigurationError(
                 "PostgreSQL needs psycopg 3: pip install 'paymux[postgres]'"
             ) from None
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        # No pool_pre_ping: Store.write replaces a dead connection and runs the work again.
+        return create_engine(parsed, echo=echo)
     raise ConfigurationError(
         f"the ledger supports sqlite:// and postgresql:// URLs, not {backend}://"
     )
