@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import httpx
 import pytest
@@ -196,3 +197,72 @@ def test_a_reference_used_on_another_charge_is_a_typed_error(
         entry = ledger.entry("order-2")
     assert again.reference == "shared-ref"
     assert entry is not None and entry.refunds == ()
+
+
+def _race(url: str, api: LedgerPayApi, charges: tuple[str, str], reference: str) -> list[str]:
+    gate = threading.Barrier(len(charges))
+    outcomes: list[str] = []
+
+    def attempt(charge: str) -> None:
+        with Ledger(gateway(api), url=url) as instance:
+            gate.wait(30)
+            try:
+                instance.refund(charge, Money(100, "KRW"), reference=reference)
+            except InvalidRequest as error:
+                outcomes.append(f"refused:{error.field}")
+            else:
+                outcomes.append("refunded")
+
+    threads = [threading.Thread(target=attempt, args=(charge,)) for charge in charges]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return sorted(outcomes)
+
+
+def test_racing_refunds_of_two_charges_under_one_reference(any_db: str, api: LedgerPayApi) -> None:
+    """Each charge has its own lock, so both may pass the reference check before either
+    commits; the unique index then refuses one, and that one gets the typed error too."""
+    with Ledger(gateway(api), url=any_db) as setup:
+        for n in range(1, 7):
+            _paid(setup, api, reference=f"order-{n}")
+    for round_ in range(3):
+        pair = (f"order-{2 * round_ + 1}", f"order-{2 * round_ + 2}")
+        assert _race(any_db, api, pair, f"race-{round_}") == ["refunded", "refused:reference"]
+
+
+@pytest.mark.postgres
+def test_a_reference_taken_by_an_uncommitted_refund_is_a_typed_error(
+    postgres_url: str, api: LedgerPayApi
+) -> None:
+    """The check cannot see another transaction's uncommitted row: the insert waits on the
+    unique index, then fails, inside a savepoint, into the same typed error (no IntegrityError,
+    and the transaction stays usable)."""
+    from paymux.ledger import tx
+
+    with Ledger(gateway(api), url=postgres_url) as ledger:
+        _paid(ledger, api)
+        _paid(ledger, api, reference="order-2")
+        store = ledger.store
+        holding, release = threading.Event(), threading.Event()
+
+        def first(conn: Any) -> None:
+            tx.reserve_refund(conn, ledger._ctx(), "order-1", Money(100, "KRW"), None, "shared")
+            holding.set()
+            release.wait(30)
+
+        thread = threading.Thread(target=store.write, args=(first,))
+        thread.start()
+        assert holding.wait(30)
+        threading.Timer(0.3, release.set).start()  # commits while the second insert waits
+        with pytest.raises(InvalidRequest) as caught:
+            store.write(
+                lambda conn: tx.reserve_refund(
+                    conn, ledger._ctx(), "order-2", Money(100, "KRW"), None, "shared"
+                )
+            )
+        thread.join(30)
+        assert caught.value.field == "reference"
+        entry = ledger.entry("order-2")
+        assert entry is not None and entry.refunds == ()
