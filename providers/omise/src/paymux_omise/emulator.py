@@ -14,24 +14,22 @@ import itertools
 import json
 import math
 import random
-import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
 
 from paymux.money import Money
 from paymux.sandbox import Emulator, PendingPayment
 from paymux.sandbox.emulator import CustomerAction
 
+from .emulator_knobs import AnswerLost, OmiseKnobs, WriteEndpoint, when, words
 from .webhooks import sign
 
 SECRET_KEY = "skey_test_sandbox"
@@ -51,69 +49,8 @@ _ERRORS = {
 }
 
 
-WriteEndpoint = Literal["charges", "sources", "refunds"]
-WRITE_ENDPOINTS: tuple[WriteEndpoint, ...] = ("charges", "sources", "refunds")
-
-
-@dataclass
-class OmiseKnobs:
-    """How the emulated Omise misbehaves. All off by default: a prompt, honest API.
-
-    Change them on ``emulator.knobs`` (under ``emulator.lock``) or with :meth:`OmiseEmulator.tune`.
-    """
-
-    search_lag: float = 0.0
-    """Seconds before a new charge shows up in ``GET /search`` (the list has no lag)."""
-    per_page: int = 30
-    """Search results a page, as Omise's search answers by default."""
-    refund_delay: float = 0.0
-    """Seconds a refund stays ``pending`` before it closes (and its webhook is sent)."""
-    refund_decline_rate: float = 0.0
-    """Probability that Omise refuses a refund (``failed_refund``); nothing is refunded."""
-    decline_refunds: int = 0
-    """The next this many refunds are refused (one-shot, before the rate)."""
-    answer_lost_rate: float = 0.0
-    """Probability that a write is processed and then its answer is lost (connection cut)."""
-    lose_answers: dict[str, int] = field(default_factory=dict)
-    """One-shot: endpoint (``charges``, ``sources``, ``refunds``) -> how many answers to lose."""
-    seed: int | None = None
-
-
-class _AnswerLost(Response):
-    """The emulator has acted; the connection dies before the answer is complete."""
-
-    def __init__(self) -> None:
-        super().__init__(b"")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
-            }
-        )
-        await send({"type": "http.response.body", "body": b"{", "more_body": True})
-        # The message names a sandbox fault so the server's log filter keeps quiet about it.
-        raise ConnectionAbortedError("sandbox fault: answer lost after the emulator acted")
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _words(value: str) -> set[str]:
-    return set(re.findall(r"[0-9a-z]+", value.lower()))
-
-
-def _when(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _error(code: str, what: str = "") -> JSONResponse:
@@ -232,7 +169,7 @@ class OmiseEmulator(Emulator):
             elif not self._chance(self.knobs.answer_lost_rate):
                 return answer
             self._count(f"answer_lost:{endpoint}")
-        return _AnswerLost()
+        return AnswerLost()
 
     def _refund_declined(self) -> bool:
         with self.lock:
@@ -494,7 +431,7 @@ class OmiseEmulator(Emulator):
             return _error("bad_request", str(exc))
         if "per_page" not in params:
             per_page = self.knobs.per_page
-        wanted = _words(query)
+        wanted = words(query)
         now = time.monotonic()
         with self.lock:
             found, hidden = [], 0
@@ -504,7 +441,7 @@ class OmiseEmulator(Emulator):
                     [charge["id"], str(charge.get("description") or "")]
                     + [str(v) for v in charge["metadata"].values()]
                 )
-                if not wanted or not wanted <= _words(text):
+                if not wanted or not wanted <= words(text):
                     continue
                 if self._indexed_at.get(charge["id"], 0.0) > now:
                     hidden += 1
@@ -548,14 +485,14 @@ class OmiseEmulator(Emulator):
             limit = min(100, max(1, _int(params.get("limit", 20), "limit")))
         except ValueError as exc:
             return _error("bad_request", str(exc))
-        since, until = _when(params.get("from")), _when(params.get("to"))
+        since, until = when(params.get("from")), when(params.get("to"))
         order = params.get("order") or "chronological"
         with self.lock:
             window = [
                 c
                 for c in self.charges.values()
-                if (since is None or (_when(c["created_at"]) or since) >= since)
-                and (until is None or (_when(c["created_at"]) or until) <= until)
+                if (since is None or (when(c["created_at"]) or since) >= since)
+                and (until is None or (when(c["created_at"]) or until) <= until)
             ]
             window.sort(key=lambda c: c["created_at"], reverse=order == "reverse_chronological")
             page_items = copy.deepcopy(window[offset : offset + limit])
