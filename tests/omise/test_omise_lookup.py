@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paymux.errors import NotFound, OutcomeUnknown
+from paymux.errors import NotFound, OutcomeUnknown, ProviderError
 from paymux.provider import ChargeLookup
 from paymux.testing import run_flow
 from paymux_omise import provider as omise_provider
@@ -207,3 +207,19 @@ def test_a_look_up_finds_exactly_its_reference_or_a_certain_miss(
         with pytest.raises(NotFound) as caught:
             _lookup(kit, omise, reference)
         assert caught.value.conclusive
+
+
+@pytest.mark.parametrize("failing", ["/search", "/charges"])
+def test_a_look_up_endpoint_that_is_not_found_is_never_a_certain_miss(
+    kit: Any, failing: str
+) -> None:
+    def omise(request: httpx.Request) -> httpx.Response:
+        if request.url.path == failing:
+            return httpx.Response(404, text="<html>Not Found</html>")
+        if request.url.path == "/search":
+            return _search(1, 0, [])
+        return _list(0, 0, [])
+
+    with pytest.raises(ProviderError) as caught:
+        _lookup(kit, omise, "order-7")
+    assert not isinstance(caught.value, NotFound)

@@ -251,7 +251,17 @@ class OmiseProvider(Provider[OmiseSettings]):
         )
 
     def _page(self, response: httpx.Response, read: Callable[[Any], ChargePage]) -> ChargePage:
-        payload = self._decode(response)
+        try:
+            payload = self._decode(response)
+        except NotFound as missing:
+            # The search or the list itself was not found (a proxy, a wrong base_url): that says
+            # nothing about the charge, and must not pass for a certain miss.
+            raise ProviderError(
+                f"{response.request.url.path} answered 'not found': {missing.message}",
+                provider=self.name,
+                code=missing.code,
+                http_status=missing.http_status,
+            ) from None
         return self._read("search result", response.status_code, lambda: read(payload))
 
     # -- operations ------------------------------------------------------------------------------
