@@ -62,6 +62,9 @@ class OmiseProvider(Provider[OmiseSettings]):
 
     plugin_name: ClassVar[str] = "omise"
     settings_model: ClassVar[type[ProviderSettings]] = OmiseSettings
+    # Omise takes a second charge with the same metadata: only a certain look-up miss (search,
+    # then the charge list) may lead to a create being sent again.
+    unique_references: ClassVar[bool] = False
 
     def __init__(self, settings: OmiseSettings, *, name: str | None = None) -> None:
         super().__init__(settings, name=name)
