@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -83,15 +84,20 @@ def cmd_providers(args: argparse.Namespace) -> int:
 
 
 def cmd_route(args: argparse.Namespace) -> int:
+    from .errors import InvalidRequest
     from .models import ChargeRequest, Customer
     from .money import Money
 
     gw = _gateway(args)
-    amount = (
-        Money.of(args.amount, args.currency)
-        if args.major
-        else Money(int(args.amount), args.currency)
-    )
+    if args.major:
+        amount = Money.of(args.amount, args.currency)
+    elif args.amount.isascii() and args.amount.isdigit() and len(args.amount) <= 16:
+        amount = Money(int(args.amount), args.currency)
+    else:
+        # int() would also read fullwidth digits or "1_000"; minor units are plain ASCII digits.
+        raise InvalidRequest(
+            "must be whole minor units in ASCII digits (e.g. 1500)", field="--amount"
+        )
     request = ChargeRequest(
         reference="route-check",
         amount=amount,
@@ -126,7 +132,8 @@ def cmd_webhook_verify(args: argparse.Namespace) -> int:
             key, sep, value = item.partition("=")
             if not sep:
                 raise PaymuxError(f"--set {item!r}: expected key=value")
-            settings[key] = int(value) if value.isdigit() else value
+            # isdigit() alone is true for "²", which int() refuses.
+            settings[key] = int(value) if value.isascii() and value.isdigit() else value
         gw = Gateway(providers={args.provider: settings})
     event = gw.parse_webhook(args.provider, body, _headers(args.header))
     summary: dict[str, Any] = {
@@ -256,6 +263,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # an operator's tool prints one line, not a traceback
+        if os.environ.get("PAYMUX_TRACEBACK"):
+            raise
+        print(
+            f"paymux: unexpected {type(error).__name__}: {error}"
+            " (set PAYMUX_TRACEBACK=1 to see where; please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

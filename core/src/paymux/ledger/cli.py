@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from ..errors import ConfigurationError
 from .records import Entry
@@ -91,13 +92,17 @@ def reconcile_command(args: argparse.Namespace) -> int:
 
 def show_command(args: argparse.Namespace) -> int:
     """Print one charge: state, refunds, events, flags. Needs no provider settings."""
+    from . import arguments
     from .store import Store
     from .tx import entry_of
 
-    reference = args.reference
+    reference = arguments.reference(args.reference)
     url = getattr(args, "db", None) or DEFAULT_DB
     console = _console()
-    database = make_url(url).database
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        raise ConfigurationError("--db is not a database URL such as sqlite:///paymux.db") from None
     on_disk = url.startswith("sqlite") and database not in (None, "", ":memory:")
     if on_disk and not Path(str(database)).exists():
         # Looking must not create an empty ledger where the user mistyped a path.

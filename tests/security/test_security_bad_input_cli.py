@@ -1,0 +1,167 @@
+"""The bad-input table for the ``paymux`` command (issue 12, items 3 and 4).
+
+Each row must end in one line on stderr naming what is wrong (the option or the field) and a
+non-zero exit status: never a Python traceback, whatever the operator typed or however the
+database is unreachable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paymux.cli import main
+
+SECRET = "skey_test_pasted4InTheWrongPlace9"
+
+
+def _rows(tmp: Path, *, write: bool = True) -> dict[str, tuple[list[str], str]]:
+    config_with_secret_in_url = tmp / "paymux.toml"
+    not_utf8 = tmp / "latin1.toml"
+    if write:
+        config_with_secret_in_url.write_text(
+            "[providers.omise]\n"
+            f'public_key = "pkey_test_1"\nsecret_key = "skey_test_1"\nbase_url = "{SECRET}"\n',
+            encoding="utf-8",
+        )
+        not_utf8.write_bytes(b'[providers.omise]\nsecret_key = "\xe9"\n')
+    unreachable = "postgresql+psycopg://paymux:pw-Secret-42@127.0.0.1:1/paymux"
+    return {
+        "reconcile-unreachable-postgres": (["reconcile", "--db", unreachable], "cannot be reached"),
+        "reconcile-sqlite-in-missing-directory": (
+            ["reconcile", "--db", f"sqlite:///{tmp / 'missing' / 'x.db'}"],
+            "not a directory",
+        ),
+        "reconcile-negative-older-than": (["reconcile", "--older-than", "-5"], "--older-than"),
+        "reconcile-missing-config": (
+            ["reconcile", "--config", str(tmp / "nope.toml")],
+            "does not exist",
+        ),
+        "reconcile-config-is-a-directory": (["reconcile", "--config", str(tmp)], "cannot be read"),
+        "reconcile-config-not-utf8": (["reconcile", "--config", str(not_utf8)], "UTF-8"),
+        "show-unreachable-postgres": (
+            ["ledger", "show", "order-1", "--db", unreachable],
+            "reached",
+        ),
+        "show-not-a-url": (["ledger", "show", "order-1", "--db", "not a url"], "--db"),
+        "show-other-database": (["ledger", "show", "order-1", "--db", "mysql://h/db"], "mysql"),
+        "show-reference-with-control": (
+            ["ledger", "show", "order\x011", "--db", "sqlite://"],
+            "reference",
+        ),
+        "show-reference-too-long": (["ledger", "show", "r" * 65, "--db", "sqlite://"], "reference"),
+        "route-fullwidth-minor-units": (
+            [
+                "route",
+                "--method",
+                "kakaopay",
+                "--country",
+                "KR",
+                "--currency",
+                "KRW",
+                "--amount",
+                "１０",
+            ],
+            "--amount",
+        ),
+        "route-underscore-minor-units": (
+            [
+                "route",
+                "--method",
+                "kakaopay",
+                "--country",
+                "KR",
+                "--currency",
+                "KRW",
+                "--amount",
+                "1_000",
+            ],
+            "--amount",
+        ),
+        "route-exponent-major-units": (
+            [
+                "route",
+                "--method",
+                "kakaopay",
+                "--country",
+                "KR",
+                "--currency",
+                "KRW",
+                "--amount",
+                "1e3",
+                "--major",
+            ],
+            "amount",
+        ),
+        "route-unassigned-country": (
+            [
+                "route",
+                "--method",
+                "kakaopay",
+                "--country",
+                "ZZ",
+                "--currency",
+                "KRW",
+                "--amount",
+                "10",
+            ],
+            "country",
+        ),
+        "route-non-ascii-currency": (
+            [
+                "route",
+                "--method",
+                "kakaopay",
+                "--country",
+                "SG",
+                "--currency",
+                "ſgd",
+                "--amount",
+                "10",
+            ],
+            "currency",
+        ),
+        "webhook-superscript-setting": (
+            ["webhook", "verify", "omise", str(not_utf8), "--set", "secret_key=²"],
+            "secret_key",
+        ),
+        "webhook-missing-file": (["webhook", "verify", "omise", str(tmp / "nope.json")], "nope"),
+        "providers-secret-in-base-url": (
+            ["providers", "--config", str(config_with_secret_in_url)],
+            "base_url",
+        ),
+    }
+
+
+ROW_NAMES = list(_rows(Path("/nonexistent"), write=False))
+
+
+@pytest.mark.parametrize("name", ROW_NAMES)
+def test_cli_refuses_bad_input_in_one_line(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv, mentions = _rows(tmp_path)[name]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "Traceback" not in err
+    assert err.startswith("paymux: "), err
+    assert mentions in err
+    assert SECRET not in err and "pw-Secret-42" not in err
+
+
+def test_an_unexpected_error_is_one_line_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import paymux.cli
+
+    def broken(_args: object) -> int:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(paymux.cli, "cmd_providers", broken)
+    monkeypatch.delenv("PAYMUX_TRACEBACK", raising=False)
+    assert main(["providers"]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected TypeError: a bug" in err
+    assert "Traceback" not in err
