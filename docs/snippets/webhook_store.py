@@ -65,7 +65,8 @@ class PaymentStore:
                 # A refund event may carry no charge: an ECommPay refund callback states only
                 # this refund and what is left of the payment (event.remaining_amount).
                 self._apply_refund(db, event.refund)
-                self._settle(db, event.provider, event.refund.charge_id)
+                left = event.remaining_amount.amount if event.remaining_amount else None
+                self._settle(db, event.provider, event.refund.charge_id, left)
         return True
 
     def _apply_charge(self, db: sqlite3.Connection, charge: Charge) -> None:
@@ -111,8 +112,11 @@ class PaymentStore:
             ),
         )
 
-    def _settle(self, db: sqlite3.Connection, provider: str, charge_id: str) -> None:
-        """The payment's refunded total and status from its refunds (the larger total wins)."""
+    def _settle(
+        self, db: sqlite3.Connection, provider: str, charge_id: str, left: int | None = None
+    ) -> None:
+        """The payment's refunded total and status from its refunds, or from what the provider
+        says is left of it (``left``): the larger total wins."""
         row = db.execute(
             "SELECT amount, status, refunded FROM payments WHERE provider = ? AND charge_id = ?",
             (provider, charge_id),
@@ -124,7 +128,7 @@ class PaymentStore:
             " WHERE provider = ? AND charge_id = ? AND status = 'succeeded'",
             (provider, charge_id),
         ).fetchone()
-        refunded = max(row[2], succeeded)
+        refunded = max(row[2], succeeded, row[0] - left if left is not None else 0)
         if refunded >= row[0]:
             status = ChargeStatus.REFUNDED
         elif refunded > 0:

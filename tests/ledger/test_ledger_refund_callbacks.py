@@ -7,7 +7,9 @@ never saw the payment recorded a 10,000 KRW charge, so the wrong amount stayed r
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 from ledger_support import Clock
@@ -16,7 +18,20 @@ from refund_books import EcommpayBooks
 from paymux import ChargeStatus, Gateway, Ledger, Money
 from paymux.runner import RetryPolicy
 
+SNIPPETS = Path(__file__).resolve().parents[2] / "docs" / "snippets"
 NO_RETRY = RetryPolicy(attempts=1, initial_wait=0.001, max_wait=0.001, jitter=0.0)
+
+
+def _recipe() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("webhook_store", SNIPPETS / "webhook_store.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RECIPE = _recipe()
 
 
 def _ledger(books: EcommpayBooks, tmp_path: Path, *, confirm: bool) -> Ledger:
@@ -68,3 +83,24 @@ def test_a_confirmed_refund_callback_adopts_the_amount_the_gate_states(tmp_path:
         )
         assert charge.refundable_amount == Money(10_000, "KRW")
         assert ledger.flags() == ()
+
+
+def test_what_is_left_counts_refunds_whose_callbacks_were_lost(tmp_path: Path) -> None:
+    """Two refunds made in the dashboard; the first one's callback never comes. The second says
+    what is left of the payment, which accounts for both, in the Ledger and in the recipe."""
+    books = EcommpayBooks()
+    paid = books.pay("order-9", 12_000)
+    books.refund_at_gate("order-9", 2_000, "order-9-r1")  # its callback is lost
+    second = books.refund_at_gate("order-9", 1_000, "order-9-r2")
+    store = RECIPE.PaymentStore(str(tmp_path / "recipe.sqlite3"))
+    with _ledger(books, tmp_path, confirm=False) as ledger:
+        for body in (paid, second.body):
+            event = ledger.gateway.parse_webhook("ecommpay", body, {})
+            ledger.apply_event(event)
+            store.apply(event)
+        charge = ledger.get("order-9")
+        assert charge is not None
+        assert charge.refunded_amount == Money(3_000, "KRW")
+        assert charge.refundable_amount == Money(9_000, "KRW")
+        assert ledger.flags() == ()
+    assert store.refunded("ecommpay", "order-9") == 3_000

@@ -341,9 +341,12 @@ def _refund_total(conn: Connection, reference: str) -> int:
     return int(total)
 
 
-def _settle_refunds(conn: Connection, ctx: Ctx, row: Row[Any], *, event_id: str | None) -> _Applied:
-    """Fold the successful refund rows into the charge state."""
-    total = _refund_total(conn, row.reference)
+def _settle_refunds(
+    conn: Connection, ctx: Ctx, row: Row[Any], *, event_id: str | None, stated: int = 0
+) -> _Applied:
+    """Fold the successful refund rows, and a cumulative refunded amount the provider
+    ``stated``, into the charge state (the larger wins, as with every report)."""
+    total = max(_refund_total(conn, row.reference), stated)
     if total == 0:
         return _Applied(row, False, Verdict.SAME, [])
     current = state_of(row)
@@ -370,9 +373,20 @@ _REFUND_ORDER = {"reserved": 0, "unknown": 0, "pending": 1, "succeeded": 2, "fai
 
 
 def _report_refund(
-    conn: Connection, ctx: Ctx, row: Row[Any], refund: Refund, *, event_id: str | None
+    conn: Connection,
+    ctx: Ctx,
+    row: Row[Any],
+    refund: Refund,
+    *,
+    event_id: str | None,
+    remaining: Money | None = None,
 ) -> _Applied:
-    """Record a refund report (webhook or the refund call's answer) and settle the charge."""
+    """Record a refund report (webhook or the refund call's answer) and settle the charge.
+
+    ``remaining`` is what the provider says is left of the payment (``WebhookEvent.
+    remaining_amount``): the charge's amount minus it is the provider's cumulative refunded
+    amount, which counts refunds whose own reports are late or lost.
+    """
     flags: list[Flag] = []
     if refund.amount.currency != row.currency:
         flag = _flag(
@@ -449,7 +463,22 @@ def _report_refund(
                 .where(R.id == existing.id)
                 .values(updated_at=to_db(ctx.now), **values)
             )
-    settled = _settle_refunds(conn, ctx, row, event_id=event_id)
+    stated = 0
+    if remaining is not None and remaining.currency == row.currency:
+        if remaining.amount > row.amount:
+            flag = _flag(
+                conn,
+                ctx,
+                provider=row.provider,
+                reference=row.reference,
+                event_id=event_id,
+                kind="refund_mismatch",
+                detail=f"{remaining} left of a {Money(row.amount, row.currency)} charge",
+            )
+            flags += [flag] if flag else []
+        elif ChargeStatus(row.status).is_paid:
+            stated = row.amount - remaining.amount
+    settled = _settle_refunds(conn, ctx, row, event_id=event_id, stated=stated)
     verdict = Verdict.APPLIED if (changed or settled.changed) else settled.verdict
     return _Applied(settled.row, changed or settled.changed, verdict, flags + settled.flags)
 
@@ -464,7 +493,9 @@ def _apply_event_to(conn: Connection, ctx: Ctx, row: Row[Any], event: WebhookEve
         got = _report_charge(conn, ctx, row, event.charge, event_id=event.id)
         row, changed, verdict, flags = got.row, got.changed, got.verdict, got.flags
     if event.refund is not None:
-        got = _report_refund(conn, ctx, row, event.refund, event_id=event.id)
+        got = _report_refund(
+            conn, ctx, row, event.refund, event_id=event.id, remaining=event.remaining_amount
+        )
         row, flags = got.row, flags + got.flags
         if got.changed or got.verdict.flagged or event.charge is None:
             verdict = got.verdict if not changed else verdict
