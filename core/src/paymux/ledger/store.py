@@ -118,11 +118,10 @@ class Statement:
         return found
 
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
-        """The first row, or None (also for a statement that returns no rows)."""
+        """The first row, or None. The statement must return rows (a SELECT, or RETURNING)."""
         statement, sql = self._for(conn)
         if conn.dialect.name != "postgresql":
-            result = conn.execute(statement, params)
-            return result.first() if result.returns_rows else None
+            return conn.execute(statement, params).first()
         import psycopg
         from psycopg.rows import namedtuple_row
 
@@ -131,7 +130,7 @@ class Statement:
         try:
             with driver.cursor(row_factory=namedtuple_row) as cursor:
                 cursor.execute(sql, params)
-                return cursor.fetchone() if cursor.description is not None else None
+                return cursor.fetchone()
         except psycopg.Error as error:
             # As SQLAlchemy would raise it, so Store.write retries deadlocks and lost connections.
             lost = driver.broken or driver.closed

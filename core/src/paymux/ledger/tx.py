@@ -13,9 +13,22 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
-from sqlalchemy import Connection, Row, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -27,7 +40,7 @@ from . import schema
 from .records import Entry, EventRecord, Flag, RefundRecord, WebhookResult
 from .refunds import UNSENT_OR_UNANSWERED, RefundRow, attribute
 from .state_machine import Outcome, State, Verdict, apply, refund_state
-from .store import ConcurrentUpdate, Store, from_db, to_db, when
+from .store import ConcurrentUpdate, Rollback, Statement, Store, from_db, to_db, when
 
 log = logging.getLogger("paymux.ledger")
 
@@ -86,20 +99,36 @@ def charge_of(row: Row[Any]) -> Charge | None:
     return charge.model_copy(update=update_)
 
 
+def _select_charge(*where: ColumnElement[bool], lock: bool) -> Statement:
+    def build(_dialect: str) -> Executable:
+        query = select(schema.charges).where(*where)
+        return query.with_for_update() if lock else query
+
+    return Statement(build)
+
+
+_CHARGE_BY_REFERENCE = {
+    lock: _select_charge(C.reference == bindparam("w_reference"), lock=lock)
+    for lock in (False, True)
+}
+_CHARGE_BY_ID = {
+    lock: _select_charge(
+        C.provider == bindparam("w_provider"), C.provider_id == bindparam("w_charge_id"), lock=lock
+    )
+    for lock in (False, True)
+}
+
+
 def charge_row(conn: Connection, reference: str, *, lock: bool = False) -> Row[Any] | None:
-    query = select(schema.charges).where(C.reference == reference)
-    if lock:
-        query = query.with_for_update()
-    return conn.execute(query).first()
+    row = _CHARGE_BY_REFERENCE[lock].first(conn, {"w_reference": reference})
+    return cast(Row[Any] | None, row)
 
 
 def charge_row_by_id(
     conn: Connection, provider: str, charge_id: str, *, lock: bool = False
 ) -> Row[Any] | None:
-    query = select(schema.charges).where(C.provider == provider, C.provider_id == charge_id)
-    if lock:
-        query = query.with_for_update()
-    return conn.execute(query).first()
+    row = _CHARGE_BY_ID[lock].first(conn, {"w_provider": provider, "w_charge_id": charge_id})
+    return cast(Row[Any] | None, row)
 
 
 def flags_of(conn: Connection, reference: str | None = None) -> tuple[Flag, ...]:
@@ -169,25 +198,58 @@ def entry_of(conn: Connection, reference: str) -> Entry | None:
 # -- writing helpers --------------------------------------------------------------------------
 
 
-def _bump(conn: Connection, ctx: Ctx, row: Row[Any], **values: Any) -> None:
-    """Update a locked charge row, compare-and-set on its version."""
-    result = conn.execute(
+_BUMPS: dict[tuple[str, ...], Statement] = {}
+_INSERTS: dict[tuple[str, tuple[str, ...]], Statement] = {}
+"""Statements by the columns they write, built on first use (a handful of shapes in all)."""
+
+
+def _bump_statement(names: tuple[str, ...], _dialect: str) -> Executable:
+    return (
         update(schema.charges)
-        .where(C.reference == row.reference, C.version == row.version)
-        .values(version=row.version + 1, updated_at=to_db(ctx.now), **values)
-        .returning(C.version)
+        .where(C.reference == bindparam("w_reference"), C.version == bindparam("w_version"))
+        .values({name: bindparam(f"v_{name}") for name in ("version", "updated_at", *names)})
+        .returning(*schema.charges.c)
     )
-    if result.first() is None:
+
+
+def _bump(conn: Connection, ctx: Ctx, row: Row[Any], **values: Any) -> Row[Any]:
+    """Update a locked charge row, compare-and-set on its version; the row as it is now."""
+    names = tuple(sorted(values))
+    statement = _BUMPS.get(names) or _BUMPS.setdefault(
+        names, Statement(partial(_bump_statement, names))
+    )
+    params = {f"v_{name}": value for name, value in values.items()}
+    params.update(
+        w_reference=row.reference,
+        w_version=row.version,
+        v_version=row.version + 1,
+        v_updated_at=to_db(ctx.now),
+    )
+    new = statement.first(conn, params)
+    if new is None:
         raise ConcurrentUpdate(f"charge {row.reference} changed under a locked update")
+    return cast(Row[Any], new)
 
 
-def _insert_ignore(conn: Connection, store: Store, table: Any, values: dict[str, Any]) -> bool:
-    """INSERT unless the primary key exists; True when a row was inserted."""
-    dialect_insert = postgresql.insert if store.is_postgres else sqlite.insert
+def _insert_statement(table: Table, names: tuple[str, ...], dialect: str) -> Executable:
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     first_key = next(iter(table.primary_key.columns))
     # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT through SQLAlchemy.
-    statement = dialect_insert(table).values(**values).on_conflict_do_nothing().returning(first_key)
-    return conn.execute(statement).first() is not None
+    return (
+        dialect_insert(table)
+        .values({name: bindparam(f"v_{name}") for name in names})
+        .on_conflict_do_nothing()
+        .returning(first_key)
+    )
+
+
+def _insert_ignore(conn: Connection, store: Store, table: Table, values: dict[str, Any]) -> bool:
+    """INSERT unless the primary key exists; True when a row was inserted."""
+    key = (table.name, tuple(values))
+    statement = _INSERTS.get(key) or _INSERTS.setdefault(
+        key, Statement(partial(_insert_statement, table, key[1]))
+    )
+    return statement.first(conn, {f"v_{name}": v for name, v in values.items()}) is not None
 
 
 def _flag(
@@ -325,8 +387,7 @@ def _report_charge(
         values["status"] = outcome.state.status.value
         values["refunded"] = outcome.state.refunded
     if values:
-        _bump(conn, ctx, row, **values)
-        row = charge_row(conn, row.reference)  # type: ignore[assignment]
+        row = _bump(conn, ctx, row, **values)
     if outcome.changed:
         log.info("ledger %s: %s -> %s", row.reference, state_of(row).status, outcome.state.status)
     return _Applied(row, outcome.changed, outcome.verdict, flags)
@@ -364,8 +425,9 @@ def _settle_refunds(
         )
         flags += [flag] if flag else []
     if outcome.changed:
-        _bump(conn, ctx, row, status=outcome.state.status.value, refunded=outcome.state.refunded)
-        row = charge_row(conn, row.reference)  # type: ignore[assignment]
+        row = _bump(
+            conn, ctx, row, status=outcome.state.status.value, refunded=outcome.state.refunded
+        )
     return _Applied(row, outcome.changed, outcome.verdict, flags)
 
 
@@ -510,31 +572,37 @@ def _event_charge_id(event: WebhookEvent) -> str | None:
 
 
 def handle_event(conn: Connection, ctx: Ctx, event: WebhookEvent) -> WebhookResult:
-    """Dedupe, find (or adopt) the charge, apply, record. One transaction."""
+    """Find (or adopt) the charge and lock it, apply, record, dedupe. One transaction.
+
+    The event row's insert is the dedupe: it comes last, and when it finds the event id taken,
+    everything this transaction wrote is rolled back (:class:`Rollback`) and the answer is
+    "duplicate". Two deliveries of one event at once both queue on the charge's lock; the second
+    finds the first's row. (Checking first would cost a round trip on every event.)
+    """
     charge_id = _event_charge_id(event)
-    if charge_id is not None:
-        ctx.store.advisory_lock(conn, f"{event.provider}:{charge_id}")
+    # The usual case, a charge whose id is known: its row lock serializes everything about it.
     row = charge_row_by_id(conn, event.provider, charge_id, lock=True) if charge_id else None
+    # A charge learns its id under this lock (create, poll, here): once it is ours, nobody is
+    # between "id unknown" and "id stored", so look again before concluding "unknown".
+    if (
+        row is None
+        and charge_id is not None
+        and ctx.store.advisory_lock(conn, f"{event.provider}:{charge_id}")
+    ):
+        row = charge_row_by_id(conn, event.provider, charge_id, lock=True)
+    before = row
     reference = event.charge.reference if event.charge is not None else None
     by_reference = None
     if row is None and reference:
         by_reference = charge_row(conn, reference, lock=True)
         if by_reference is not None and by_reference.provider == event.provider:
-            row = by_reference
-    seen = conn.execute(
-        select(E.charge_reference).where(E.provider == event.provider, E.event_id == event.id)
-    ).first()
-    if seen is not None:
-        existing = charge_row(conn, seen.charge_reference) if seen.charge_reference else row
-        return WebhookResult(
-            event, charge_of(existing) if existing else None, False, True, "duplicate"
-        )
+            row = before = by_reference
     if row is None and event.charge is not None and reference and by_reference is None:
         row = _adopt(conn, ctx, event.charge)
         if row.provider != event.provider:
             row = None
     if row is None:
-        _record_event(
+        recorded = _record_event(
             conn,
             ctx,
             provider=event.provider,
@@ -547,6 +615,8 @@ def handle_event(conn: Connection, ctx: Ctx, event: WebhookEvent) -> WebhookResu
             status_after=None,
             payload=dump(event),
         )
+        if not recorded:
+            raise Rollback(_duplicate(conn, event, before))
         log.info(
             "ledger: %s event %s is for an unknown charge; kept for later", event.provider, event.id
         )
@@ -568,8 +638,7 @@ def handle_event(conn: Connection, ctx: Ctx, event: WebhookEvent) -> WebhookResu
         charge_id=charge_id,
         status_after=applied.row.status,
     ):
-        # Only possible if a writer skipped the locks above; undo rather than apply twice.
-        raise ConcurrentUpdate(f"event {event.id} was recorded concurrently")
+        raise Rollback(_duplicate(conn, event, before))
     final_row = _apply_orphans(conn, ctx, applied.row) if learns_id else applied.row
     return WebhookResult(
         event,
@@ -579,6 +648,19 @@ def handle_event(conn: Connection, ctx: Ctx, event: WebhookEvent) -> WebhookResu
         "applied" if applied.changed else applied.verdict.value,
         tuple(applied.flags),
     )
+
+
+def _duplicate(conn: Connection, event: WebhookEvent, before: Row[Any] | None) -> WebhookResult:
+    """The answer to an event seen before, with the charge as it was before this transaction
+    (``before``: locked, unchanged until the rollback) or as the first delivery recorded it."""
+    seen = conn.execute(
+        select(E.charge_reference).where(E.provider == event.provider, E.event_id == event.id)
+    ).first()
+    existing = before
+    recorded_for = seen.charge_reference if seen is not None else None
+    if recorded_for is not None and (before is None or before.reference != recorded_for):
+        existing = charge_row(conn, recorded_for)
+    return WebhookResult(event, charge_of(existing) if existing else None, False, True, "duplicate")
 
 
 def _adopt(conn: Connection, ctx: Ctx, charge: Charge) -> Row[Any]:
