@@ -59,7 +59,7 @@ def test_workers_died_between_the_providers_acceptance_and_the_ledgers_write(
 def test_the_merchant_asked_several_partial_refunds_per_charge(campaign: CampaignResult) -> None:
     asks = [len(a) for a in campaign.asks.values()]
     assert max(asks) >= 3
-    assert sum(asks) >= 2 * len(asks)
+    assert sum(asks) >= 1.5 * len(asks)
     assert max(campaign.audit.refunds_per_charge) >= 3, "the provider completed several on one"
 
 
