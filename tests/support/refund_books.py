@@ -17,8 +17,10 @@ fixtures' charge/refund objects) and the seeds' refund callbacks.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,10 +28,13 @@ from typing import Any
 import httpx
 
 from paymux_ecommpay import sign
+from paymux_omise.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from paymux_omise.webhooks import sign as omise_sign
 
 Fate = str  # "ok" | "decline" | "lost_before" | "lost_after"
 
 PROJECT_ID = 210
+OMISE_WEBHOOK_SECRET = base64.b64encode(b"refund-books-webhook-secret").decode()
 SECRET_KEY = "paymux-refund-books-secret"
 OMISE_SECRET = "skey_test_refundbooks"
 
@@ -283,7 +288,17 @@ class OmiseBooks(_Books):
             "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "data": data,
         }
-        return Delivery(json.dumps(event).encode(), {"content-type": "application/json"})
+        body = json.dumps(event).encode()
+        stamp = str(int(time.time()))
+        signature = omise_sign(base64.b64decode(OMISE_WEBHOOK_SECRET), stamp, body)
+        return Delivery(
+            body,
+            {
+                "content-type": "application/json",
+                SIGNATURE_HEADER: signature,
+                TIMESTAMP_HEADER: stamp,
+            },
+        )
 
     def pay(self, reference: str, amount: int, currency: str = "THB") -> tuple[str, Delivery]:
         """A paid charge; returns its id and its ``charge.complete`` event."""
