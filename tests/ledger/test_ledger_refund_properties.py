@@ -20,9 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from ledger_support import Clock
+from property_profiles import fast, thorough
 from refund_books import OMISE_WEBHOOK_SECRET, Delivery, EcommpayBooks, OmiseBooks
 
 from paymux import ChargeStatus, Gateway, Ledger, Money
@@ -182,11 +183,7 @@ PROVIDERS = ["ecommpay", "ecommpay-unconfirmed", "omise", "omise-signed"]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@fast(15)
 @given(plan=steps, finale=st.lists(st.integers(0, 1_000), max_size=12))
 def test_refund_totals_are_exact_and_unflagged(
     provider: str, plan: list[Step], finale: list[int]
@@ -196,11 +193,7 @@ def test_refund_totals_are_exact_and_unflagged(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("provider", PROVIDERS)
-@settings(
-    max_examples=500,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@thorough()
 @given(plan=steps, finale=st.lists(st.integers(0, 1_000), max_size=12))
 def test_refund_totals_are_exact_and_unflagged_many(
     provider: str, plan: list[Step], finale: list[int]
@@ -322,11 +315,7 @@ def _check_lossy(world: World) -> None:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@fast(15)
 @given(plan=lossy_steps)
 def test_lost_answers_end_in_exact_totals_and_nothing_held(provider: str, plan: list[Step]) -> None:
     _run_lossy(provider, plan)
@@ -334,11 +323,7 @@ def test_lost_answers_end_in_exact_totals_and_nothing_held(provider: str, plan: 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("provider", PROVIDERS)
-@settings(
-    max_examples=500,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@thorough()
 @given(plan=lossy_steps)
 def test_lost_answers_end_in_exact_totals_and_nothing_held_many(
     provider: str, plan: list[Step]
