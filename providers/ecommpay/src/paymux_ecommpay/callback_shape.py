@@ -10,7 +10,7 @@ matched and before anything is translated:
   or ``payment`` not an object, is refused. So is a string value holding ``;`` followed by a
   path that would sort between this leaf and the next one: that is a leaf that has been swallowed
   by its neighbour (``"method": "kakaopay;payment:status:success"``). Keys holding ``;`` or ``:``
-  are refused while flattening (:func:`signing.received_leaves`).
+  are refused while flattening (:func:`received_leaves`).
 * *something else paymux signed*: Payment Page parameters and Gate request bodies have no
   ``payment.status`` or ``operation.status`` (and paymux refuses ``;`` in what it signs), so they
   can never pass for a callback.
@@ -26,111 +26,187 @@ from typing import Any
 
 from paymux.errors import WebhookVerificationError
 
+from .signing import MAX_DEPTH, AmbiguousKey, SignatureInputError, _render, unsigned
+
 
 class CallbackShapeError(WebhookVerificationError):
     """A signed callback whose known fields have a shape no genuine callback has."""
 
 
-_SCALARS = (str, int, float, bool, type(None))
 _LONGEST_PATH = 256
 
-# Kinds: "scalar" (text, number, boolean, null), "amount" ({amount: int, currency: text}),
-# "object"/"list" (a container whose known children are checked by the nested table),
-# "form" (an object, or [] when empty, of scalars), "fields" (clarification_fields).
-_MONEY: dict[str, Any] = {"amount": "int", "currency": "scalar"}
-_PROVIDER: dict[str, Any] = {"id": "scalar", "payment_id": "scalar", "auth_code": "scalar"}
+# What a known field must be. "scalar": text, number, boolean or null; "int": an integer (amounts);
+# a dict: an object (or [] / null, which PHP writes for an empty one) with these known children;
+# ("list", children): a list of such objects; "form": an object (or []) of scalars (a redirect's
+# form fields); "fields": clarification_fields, an object of field-name lists or schemas.
+SCALAR, INT, FORM, FIELDS = "scalar", "int", "form", "fields"
+_MONEY: dict[str, Any] = {"amount": INT, "currency": SCALAR}
+_PROVIDER: dict[str, Any] = {"id": SCALAR, "payment_id": SCALAR, "auth_code": SCALAR}
 _PAYMENT: dict[str, Any] = {
-    "id": "scalar",
-    "type": "scalar",
-    "status": "scalar",
-    "date": "scalar",
-    "method": "scalar",
-    "description": "scalar",
-    "merchant_refund_id": "scalar",
+    "id": SCALAR,
+    "type": SCALAR,
+    "status": SCALAR,
+    "date": SCALAR,
+    "method": SCALAR,
+    "description": SCALAR,
+    "merchant_refund_id": SCALAR,
     "sum": _MONEY,
 }
 _OPERATION: dict[str, Any] = {
-    "id": "scalar",
-    "type": "scalar",
-    "status": "scalar",
-    "date": "scalar",
-    "created_date": "scalar",
-    "request_id": "scalar",
-    "code": "scalar",
-    "message": "scalar",
+    "id": SCALAR,
+    "type": SCALAR,
+    "status": SCALAR,
+    "date": SCALAR,
+    "created_date": SCALAR,
+    "request_id": SCALAR,
+    "code": SCALAR,
+    "message": SCALAR,
     "sum_initial": _MONEY,
     "sum_converted": _MONEY,
     "provider": _PROVIDER,
 }
-_ITEM: dict[str, Any] = {"type": "scalar", "title": "scalar", "data": "scalar"}
-_ERROR: dict[str, Any] = {"code": "scalar", "message": "scalar", "field": "scalar"}
+_ITEM: dict[str, Any] = {"type": SCALAR, "title": SCALAR, "data": SCALAR}
+_ERROR: dict[str, Any] = {"code": SCALAR, "message": SCALAR, "field": SCALAR}
 SCHEMA: dict[str, Any] = {
-    "project_id": "scalar",
-    "general": {"project_id": "scalar", "payment_id": "scalar", "signature": "scalar"},
+    "project_id": SCALAR,
+    "general": {"project_id": SCALAR, "payment_id": SCALAR, "signature": SCALAR},
     "payment": _PAYMENT,
     "operation": _OPERATION,
-    "customer": {"id": "scalar", "phone": "scalar", "email": "scalar"},
+    "customer": {"id": SCALAR, "phone": SCALAR, "email": SCALAR},
     "errors": ("list", _ERROR),
     "display_data": ("list", _ITEM),
-    "redirect_data": {"url": "scalar", "method": "scalar", "body": "form"},
-    "clarification_fields": "fields",
+    "redirect_data": {"url": SCALAR, "method": SCALAR, "body": FORM},
+    "clarification_fields": FIELDS,
 }
 
 
+class _Every(dict[str, Any]):
+    """A schema level that gives every key the same spec."""
+
+    def __init__(self, spec: Any) -> None:
+        super().__init__()
+        self.spec = spec
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.spec
+
+
+_FORM_LEVEL = _Every(SCALAR)
+_FIELDS_LEVEL = _Every(("group", SCALAR))
+_ANY_LEVEL = _Every(None)
+
+
 def _refuse(path: str, what: str) -> CallbackShapeError:
-    return CallbackShapeError(f"'{path}' is not {what} as in every genuine callback")
+    name = path.replace(":", ".")
+    return CallbackShapeError(f"'{name}' is not {what} as in every genuine callback")
 
 
-def _check(node: Any, schema: dict[str, Any], where: str) -> None:
-    for key, spec in schema.items():
-        if key not in node:
+def _object_level(spec: Any) -> dict[str, Any] | None:
+    """The schema to walk an object value with, or None if ``spec`` does not allow an object."""
+    if type(spec) is dict or type(spec) is _Every:
+        return spec
+    if spec is FORM:
+        return _FORM_LEVEL
+    if spec is FIELDS:
+        return _FIELDS_LEVEL
+    if type(spec) is tuple and spec[0] == "group":
+        return _ANY_LEVEL  # a JSON schema of a clarification group: read as it comes
+    return None
+
+
+def _walk(
+    node: dict[str, Any],
+    prefix: str,
+    depth: int,
+    out: list[tuple[str, str]],
+    schema: dict[str, Any] | None,
+) -> None:
+    """Flatten ``node`` as it is signed, checking known fields against ``schema`` on the way.
+
+    One pass does both: the flattening the signature needs and the shape checks, so a callback
+    is walked once. Keys that make the signed text ambiguous (empty, holding ``;`` or ``:``)
+    are refused here too: the official SDKs disagree on escaping ``:`` in keys and none escapes
+    ``;``; no real callback has either, and with them one signed text fits several documents.
+    """
+    if depth > MAX_DEPTH:
+        raise SignatureInputError(f"nested deeper than {MAX_DEPTH} levels")
+    for key, value in node.items():
+        if key == "frame_mode":
             continue
-        value = node[key]
-        path = f"{where}.{key}" if where else key
-        if spec == "scalar":
-            if not isinstance(value, _SCALARS):
-                raise _refuse(path, "a plain value")
-        elif spec == "int":
-            if type(value) is not int:
-                raise _refuse(path, "an integer")
-        elif spec == "fields":
-            # {"customer": ["phone", "email"]} or a JSON schema per object: never plain text.
-            if value == []:
+        if not key or ";" in key or ":" in key:
+            raise AmbiguousKey(f"the key {key[:40]!r} makes the signed text ambiguous")
+        path = f"{prefix}:{key}" if prefix else key
+        spec = schema.get(key) if schema is not None else None
+        kind = type(value)
+        if kind is str:
+            if spec is not None and spec is not SCALAR:
+                raise _refuse(path, "an integer" if spec is INT else "an object or a list")
+            out.append((path, value))
+        elif kind is dict:
+            if spec is None:
+                _walk(value, path, depth + 1, out, None)
                 continue
-            if type(value) is not dict:
-                raise _refuse(path, "an object")
-            for name, group in value.items():
-                if type(group) is list:
-                    if not all(isinstance(item, _SCALARS) for item in group):
-                        raise _refuse(f"{path}.{name}", "a list of field names")
-                elif type(group) is not dict:
-                    raise _refuse(f"{path}.{name}", "a list of field names or a schema")
-        elif spec == "form":
-            if value == []:
-                continue
-            if type(value) is not dict:
-                raise _refuse(path, "an object")
-            for name, field in value.items():
-                if not isinstance(field, _SCALARS):
-                    raise _refuse(f"{path}.{name}", "a plain value")
-        elif type(spec) is tuple:
-            if type(value) is not list:
-                raise _refuse(path, "a list")
-            for index, item in enumerate(value):
-                if type(item) is not dict:
-                    raise _refuse(f"{path}[{index}]", "an object")
-                _check(item, spec[1], f"{path}[{index}]")
+            level = _object_level(spec)
+            if level is None:
+                raise _refuse(path, "a plain value" if spec in (SCALAR, INT) else "a list")
+            _walk(value, path, depth + 1, out, level)
+        elif kind is list:
+            if spec is None or type(spec) is tuple:
+                _walk_list(value, path, depth + 1, out, spec)
+            elif not value and spec is not SCALAR and spec is not INT:
+                continue  # an empty object written as []: no leaves
+            else:
+                raise _refuse(path, "a plain value" if spec in (SCALAR, INT) else "an object")
         else:
-            # An empty object may come as [] (PHP encodes empty arrays so); it has no leaves.
-            if type(value) is dict:
-                _check(value, spec, path)
-            elif value != [] and value is not None:
-                raise _refuse(path, "an object")
+            if spec is INT:
+                if kind is not int:
+                    raise _refuse(path, "an integer")
+            elif spec is not None and spec is not SCALAR and value is not None:
+                raise _refuse(path, "an object or a list")
+            out.append((path, _render(value)))
 
 
-def check_shape(payload: dict[str, Any]) -> None:
-    """Refuse a verified payload whose known fields are shaped unlike any genuine callback."""
-    _check(payload, SCHEMA, "")
+def _walk_list(
+    node: list[Any],
+    prefix: str,
+    depth: int,
+    out: list[tuple[str, str]],
+    spec: tuple[str, Any] | None,
+) -> None:
+    if depth > MAX_DEPTH:
+        raise SignatureInputError(f"nested deeper than {MAX_DEPTH} levels")
+    items: Any = spec[1] if spec is not None else None
+    for index, value in enumerate(node):
+        path = f"{prefix}:{index}"
+        kind = type(value)
+        if items is SCALAR:  # a clarification group: field names
+            if kind is dict or kind is list:
+                raise _refuse(path, "a field name")
+            out.append((path, value if kind is str else _render(value)))
+        elif kind is dict:
+            _walk(value, path, depth + 1, out, items)
+        elif items is not None:
+            raise _refuse(path, "an object")
+        elif kind is list:
+            _walk_list(value, path, depth + 1, out, None)
+        elif kind is str:
+            out.append((path, value))
+        else:
+            out.append((path, _render(value)))
+
+
+def received_leaves(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every signed leaf of a received callback (signatures left out), bytewise sorted, with the
+    known fields' shapes checked on the way (:data:`SCHEMA`)."""
+    out: list[tuple[str, str]] = []
+    _walk(unsigned(payload), "", 0, out, SCHEMA)
+    # Paths are unique (keys hold no ':'), so sorting the pairs sorts by path.
+    out.sort()
+    return out
+
+
+def check_root(payload: dict[str, Any]) -> None:
+    """What every callback states: its payment as an object, and a payment or operation status."""
     payment = payload.get("payment")
     if type(payment) is not dict:
         raise CallbackShapeError("a callback states its payment as an object ('payment')")

@@ -13,7 +13,12 @@ from paymux.status import ChargeStatus
 from paymux.webhook_limits import load_json
 
 from .actions import next_action
-from .callback_shape import CallbackShapeError, check_shape, check_swallowed_leaves
+from .callback_shape import (
+    CallbackShapeError,
+    check_root,
+    check_swallowed_leaves,
+    received_leaves,
+)
 from .responses import (
     REFUND_OPERATION_TYPES,
     Malformed,
@@ -32,7 +37,6 @@ from .signing import (
     SignatureInputError,
     find_signatures,
     path_order_key,
-    received_leaves,
     string_to_sign,
     verified_order,
 )
@@ -61,6 +65,7 @@ def verified_payload(body: bytes, settings: EcommpaySettings) -> dict[str, Any]:
     if not claimed:
         raise WebhookVerificationError("the callback carries no signature")
     try:
+        # One walk: the signed leaves, and the shape of every field paymux reads.
         leaves = received_leaves(payload)
     except AmbiguousKey as exc:
         raise CallbackShapeError(f"refused: {exc}") from None
@@ -81,7 +86,7 @@ def verified_payload(body: bytes, settings: EcommpaySettings) -> dict[str, Any]:
         raise WebhookVerificationError(
             f"the callback is for project {str(project)[:40]}, not {settings.project_id}"
         )
-    check_shape(payload)
+    check_root(payload)
     ordered, natural = matched
     check_swallowed_leaves(ordered, path_order_key(natural))
     return payload
@@ -130,7 +135,8 @@ def translate(payload: Mapping[str, Any], provider: str) -> WebhookEvent:
         refund=refund,
         remaining_amount=remaining,
         occurred_at=occurred_at,
-        raw=without_signatures(payload),
+        # The charge already holds the same signature-free copy: one copy, not two.
+        raw=charge.raw if charge is not None else without_signatures(payload),
     )
 
 

@@ -241,6 +241,11 @@ _GATE_TIME = re.compile(
 def when(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
+    try:
+        # C-fast and, since Python 3.11, reads the Gate's "+0000" offsets: the common case.
+        return datetime.fromisoformat(value)
+    except ValueError:
+        pass
     # The Gate's own spelling (2025-11-25T12:00:00+0000), read without strptime's overhead; the
     # same datetime strptime("%Y-%m-%dT%H:%M:%S%z") gives. Anything else takes the general path.
     match = _GATE_TIME.fullmatch(value)

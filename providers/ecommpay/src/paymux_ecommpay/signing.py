@@ -10,7 +10,6 @@ of list indexes past 9: PHP (the reference implementation) sorts paths naturally
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -116,7 +115,7 @@ def _join(leaves: list[tuple[str, str]]) -> str:
     return ";".join([f"{path}:{value}" for path, value in leaves])
 
 
-def _unsigned(params: Mapping[str, Any]) -> dict[str, Any]:
+def unsigned(params: Mapping[str, Any]) -> dict[str, Any]:
     """``params`` without its signature, at top level or in ``general``."""
     data = {k: v for k, v in params.items() if k != "signature"}
     general = data.get("general")
@@ -127,7 +126,7 @@ def _unsigned(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _leaves(params: Mapping[str, Any]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    _collect(_unsigned(params), "", 0, out)
+    _collect(unsigned(params), "", 0, out)
     return out
 
 
@@ -142,8 +141,9 @@ def _secret_bytes(secret_key: str | SecretStr) -> bytes:
 
 
 def _digest(text: str, secret_key: str | SecretStr) -> str:
-    mac = hmac.new(_secret_bytes(secret_key), text.encode("utf-8"), hashlib.sha512)
-    return base64.b64encode(mac.digest()).decode("ascii")
+    # One-shot hmac.digest runs in C without building an HMAC object.
+    mac = hmac.digest(_secret_bytes(secret_key), text.encode("utf-8"), "sha512")
+    return base64.b64encode(mac).decode("ascii")
 
 
 def sign(params: Mapping[str, Any], secret_key: str | SecretStr) -> str:
@@ -200,41 +200,7 @@ def verify(params: Mapping[str, Any], secret_key: str | SecretStr) -> bool:
     return ok
 
 
-# -- received payloads: one strict flatten, one sort, then the digest -------------------------
-
-def _collect_received(
-    node: dict[str, Any] | list[Any], prefix: str, depth: int, out: list[tuple[str, str]]
-) -> None:
-    """:func:`_collect` for parsed JSON (dict, list, str, int, float, bool, None only), refusing
-    keys that make the flattened text ambiguous: empty, or holding ``;`` or ``:``. The official
-    SDKs disagree on escaping ``:`` in keys and none escapes ``;``; no real callback has either,
-    and with them one signed text fits several different payloads."""
-    if depth > MAX_DEPTH:
-        raise SignatureInputError(f"nested deeper than {MAX_DEPTH} levels")
-    items = node.items() if type(node) is dict else enumerate(node)
-    for key, value in items:
-        if type(key) is str:
-            if key == "frame_mode":
-                continue
-            if not key or ";" in key or ":" in key:
-                raise AmbiguousKey(f"the key {key[:40]!r} makes the signed text ambiguous")
-        path = f"{prefix}:{key}" if prefix else str(key)
-        kind = type(value)
-        if kind is str:
-            out.append((path, value))
-        elif kind is dict or kind is list:
-            _collect_received(value, path, depth + 1, out)
-        else:
-            out.append((path, _render(value)))
-
-
-def received_leaves(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Every signed leaf of a received payload (signatures left out), bytewise sorted."""
-    out: list[tuple[str, str]] = []
-    _collect_received(_unsigned(payload), "", 0, out)
-    # Paths are unique (keys hold no ':'), so sorting the pairs sorts by path.
-    out.sort()
-    return out
+# -- received payloads: one sort, then the digest ----------------------------------------------
 
 
 def _matches(claimed: list[str], good: str) -> bool:
@@ -248,7 +214,8 @@ def _matches(claimed: list[str], good: str) -> bool:
 def verified_order(
     leaves: list[tuple[str, str]], claimed: list[str], secret_key: str | SecretStr
 ) -> tuple[list[tuple[str, str]], bool] | None:
-    """The order of ``leaves`` (bytewise-sorted, from :func:`received_leaves`) under which a
+    """The order of ``leaves`` (bytewise-sorted, as :func:`callback_shape.received_leaves` gives
+    them) under which a
     ``claimed`` signature matches, with ``True`` for natural order; None if none matches.
 
     The two orders can differ only where a path holds a digit (a list index, mostly), so the
