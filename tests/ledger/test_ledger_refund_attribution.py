@@ -18,7 +18,7 @@ from ledgerpay import LedgerPayApi
 from refund_books import EcommpayBooks, OmiseBooks
 
 from paymux import ChargeStatus, Gateway, Ledger, Money
-from paymux.errors import DuplicateRequest, TransportError
+from paymux.errors import DuplicateRequest, InvalidRequest, TransportError
 from paymux.runner import RetryPolicy
 
 NO_RETRY = RetryPolicy(attempts=1, initial_wait=0.001, max_wait=0.001, jitter=0.0)
@@ -269,3 +269,12 @@ def test_two_unnamed_refunds_are_not_told_apart_by_a_duplicate_answer(
         ledger.handle_webhook("ecommpay", delivery.body, delivery.headers)
     assert _statuses(ledger) == [(1_000, "succeeded"), (1_000, "succeeded")]
     assert _refunded(ledger) == 2_000 == books.refunded("order-1")
+
+
+@pytest.mark.parametrize("value", [timedelta(0), timedelta(seconds=-1), 900, None])
+def test_refund_release_after_must_be_a_positive_timedelta(
+    gw: Gateway, db_url: str, value: Any
+) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        Ledger(gw, url=db_url, refund_release_after=value)
+    assert caught.value.field == "refund_release_after"
