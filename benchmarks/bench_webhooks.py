@@ -1,9 +1,12 @@
-"""Callback verification + parsing per second, as a fraction of the floor.
+"""Callback verification + parsing per second, as a fraction of the floor, against ECommPay's
+official SDK, and how fast an oversized unsigned body is refused.
 
 ECommPay floor: ``json.loads`` of the body + HMAC-SHA512 of the already flattened string to sign.
 Omise floor: ``json.loads`` of the body + HMAC-SHA256 of ``timestamp.body``. paymux runs the whole
-``Gateway.parse_webhook`` (verify, translate into a neutral ``WebhookEvent``); Omise with
-``refetch_webhooks=False`` so no request is made. Pure CPU: no server.
+``Gateway.parse_webhook`` (verify, translate into a neutral ``WebhookEvent``); ECommPay with
+``confirm_callbacks=False`` and Omise with ``refetch_webhooks=False`` so no request is made.
+The official SDK (``payment_page_sdk.Callback``, ``ecommpay-sdk`` 1.0.6) verifies the same signed
+body in the same rounds; it only verifies (no typed models), paymux also translates. Pure CPU.
 """
 
 from __future__ import annotations
@@ -130,7 +133,11 @@ def omise_event() -> bytes:
 def main() -> None:
     gw = Gateway(
         providers={
-            "ecommpay": {"project_id": PROJECT_ID, "secret_key": ECOMMPAY_SECRET},
+            "ecommpay": {
+                "project_id": PROJECT_ID,
+                "secret_key": ECOMMPAY_SECRET,
+                "confirm_callbacks": False,
+            },
             "omise": {
                 "secret_key": OMISE_SECRET,
                 "webhook_secret": WEBHOOK_SECRET,
@@ -173,6 +180,67 @@ def main() -> None:
             ),
         )
     )
+
+    # -- ECommPay against the official SDK on the same signed body ------------------------
+    from payment_page_sdk.callback import Callback
+    from payment_page_sdk.signature_handler import SignatureHandler
+
+    handler = SignatureHandler(ECOMMPAY_SECRET)
+    text = body.decode()
+    Callback(text, handler)  # the SDK accepts the body paymux parses
+
+    def sdk_ecommpay() -> None:
+        for _ in range(BATCH):
+            Callback(text, handler)
+
+    ratio, ratios, t_sdk, t_pmx = paired(sdk_ecommpay, paymux_ecommpay, n)
+    results.append(
+        Result(
+            name="ECommPay callback: paymux parse_webhook rate vs the official SDK's Callback",
+            figure=f"{ratio:.2f}x the SDK's rate",
+            value=ratio,
+            target=">= 1.0 (at least as fast)",
+            met=ratio >= 1.0,
+            notes=(
+                f"paymux {BATCH / t_pmx:,.0f}/s (verify + shape checks + typed models) vs SDK"
+                f" {BATCH / t_sdk:,.0f}/s (verify only); median of {n} paired rounds of {BATCH}"
+                f" ({spread(ratios)}); confirm_callbacks=False"
+            ),
+        )
+    )
+
+    # -- oversized unsigned bodies are refused before any parsing ---------------------------
+    from paymux.errors import WebhookVerificationError
+
+    huge = {
+        "3 MB list": b'{"signature":"x","items":[' + b"1," * 1_500_000 + b"1]}",
+        "3 MB string": b'{"signature":"x","p":"' + b"a" * 3_000_000 + b'"}',
+        # Under the size cap: refused on its number of values, after json.loads.
+        "250 KB list": b'{"signature":"x","items":[' + b"1," * 125_000 + b"1]}",
+        "250 KB nested": b'{"a":' * 40_000 + b"1" + b"}" * 40_000,
+    }
+    for label, payload in huge.items():
+        timings = []
+        for _ in range(rounds(7)):
+            started = time.perf_counter()
+            try:
+                gw.parse_webhook("ecommpay", payload, headers)
+            except WebhookVerificationError:
+                pass
+            else:  # pragma: no cover - a cap that does not hold is a bug
+                raise AssertionError(f"{label} was accepted")
+            timings.append(time.perf_counter() - started)
+        took_ms = sorted(timings)[len(timings) // 2] * 1000
+        results.append(
+            Result(
+                name=f"ECommPay: unsigned {label} body refused",
+                figure=f"{took_ms:.2f} ms",
+                value=took_ms,
+                target="< 10 ms",
+                met=took_ms < 10,
+                notes=f"{len(payload):,} bytes; median of {len(timings)}; default callback_limits",
+            )
+        )
 
     # -- Omise ---------------------------------------------------------------------------
     body = omise_event()

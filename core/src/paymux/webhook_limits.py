@@ -26,6 +26,7 @@ class WebhookLimits(BaseModel):
     max_bytes: int = Field(default=256 * 1024, gt=0)
     max_depth: int = Field(default=32, gt=0)
     max_leaves: int = Field(default=5_000, gt=0)
+    """Values of any kind (scalars, objects, lists): an upper bound on the signed leaves."""
 
 
 DEFAULT_LIMITS = WebhookLimits()
@@ -47,12 +48,14 @@ def _reject_constant(name: str) -> Any:
 
 
 def check_structure(document: Any, limits: WebhookLimits = DEFAULT_LIMITS) -> None:
-    """Refuse ``document`` (parsed JSON) if it nests deeper or has more leaves than allowed.
+    """Refuse ``document`` (parsed JSON) if it nests deeper or has more values than allowed.
 
     Walks iteratively and stops at the first excess, so the cost is bounded by the limits, not
     by the document.
     """
-    leaves = 0
+    # Every value counts (containers too): a container's children are counted before they are
+    # visited, so a list of a million items is refused on its length alone.
+    values = 1
     stack: list[tuple[Any, int]] = [(document, 0)]
     while stack:
         node, depth = stack.pop()
@@ -60,12 +63,11 @@ def check_structure(document: Any, limits: WebhookLimits = DEFAULT_LIMITS) -> No
         if kind is dict or kind is list:
             if depth >= limits.max_depth:
                 raise WebhookTooLarge(f"the body nests deeper than {limits.max_depth} levels")
+            values += len(node)
+            if values > limits.max_leaves:
+                raise WebhookTooLarge(f"the body has more than {limits.max_leaves:,} values")
             children = node.values() if kind is dict else node
             stack.extend((child, depth + 1) for child in children)
-        else:
-            leaves += 1
-            if leaves > limits.max_leaves:
-                raise WebhookTooLarge(f"the body has more than {limits.max_leaves:,} values")
 
 
 def _surely_within(body: bytes, limits: WebhookLimits) -> bool:
