@@ -107,21 +107,26 @@ class Statement:
 
     def __init__(self, build: Callable[[str], Executable]) -> None:
         self._build = build
-        self._compiled: dict[str, tuple[Executable, str]] = {}
+        self._compiled: dict[str, tuple[Executable, str, dict[str, Any]]] = {}
 
-    def _for(self, conn: Connection) -> tuple[Executable, str]:
+    def _for(self, conn: Connection) -> tuple[Executable, str, dict[str, Any]]:
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
             statement = self._build(name)
-            found = self._compiled[name] = (statement, str(statement.compile(conn)))  # type: ignore[attr-defined]
+            compiled = statement.compile(conn)  # type: ignore[attr-defined]
+            # Literals in the statement (a status, a 0) are parameters too, with their values.
+            fixed = {key: value for key, value in compiled.params.items() if value is not None}
+            found = self._compiled[name] = (statement, str(compiled), fixed)
         return found
 
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
         """The first row, or None. The statement must return rows (a SELECT, or RETURNING)."""
-        statement, sql = self._for(conn)
+        statement, sql, fixed = self._for(conn)
         if conn.dialect.name != "postgresql":
             return conn.execute(statement, params).first()
+        if fixed:
+            params = {**fixed, **params}
         import psycopg
         from psycopg.rows import namedtuple_row
 

@@ -393,13 +393,48 @@ def _report_charge(
     return _Applied(row, outcome.changed, outcome.verdict, flags)
 
 
-def _refund_total(conn: Connection, reference: str) -> int:
-    total = conn.execute(
-        select(func.coalesce(func.sum(R.amount), 0)).where(
-            R.charge_reference == reference, R.status == RefundStatus.SUCCEEDED.value
+_REFUND_TOTAL = Statement(
+    lambda _dialect: select(func.coalesce(func.sum(R.amount), 0).label("total")).where(
+        R.charge_reference == bindparam("w_reference"),
+        R.status == RefundStatus.SUCCEEDED.value,
+    )
+)
+_REFUND_OF_CHARGE = Statement(
+    lambda _dialect: select(schema.refunds).where(
+        R.charge_reference == bindparam("w_reference"),
+        or_(
+            and_(R.provider == bindparam("w_provider"), R.provider_id == bindparam("w_refund_id")),
+            and_(R.reference.is_not(None), R.reference == bindparam("w_refund_reference")),
+        ),
+    )
+)
+_NEW_REFUND = Statement(
+    lambda _dialect: (
+        schema.refunds.insert()
+        .values(
+            {
+                name: bindparam(f"v_{name}")
+                for name in (
+                    "charge_reference",
+                    "provider",
+                    "provider_id",
+                    "reference",
+                    "amount",
+                    "currency",
+                    "status",
+                    "snapshot",
+                    "created_at",
+                    "updated_at",
+                )
+            }
         )
-    ).scalar_one()
-    return int(total)
+        .returning(R.id)
+    )
+)
+
+
+def _refund_total(conn: Connection, reference: str) -> int:
+    return int(_REFUND_TOTAL.first(conn, {"w_reference": reference}).total)
 
 
 def _settle_refunds(
@@ -461,31 +496,32 @@ def _report_refund(
             detail=f"refund {refund.id} in {refund.amount.currency} for a {row.currency} charge",
         )
         return _Applied(row, False, Verdict.MISMATCH, [flag] if flag else [])
-    existing = conn.execute(
-        select(schema.refunds).where(
-            R.charge_reference == row.reference,
-            or_(
-                and_(R.provider == row.provider, R.provider_id == refund.id),
-                and_(R.reference.is_not(None), R.reference == refund.reference),
-            ),
-        )
-    ).first()
+    existing = _REFUND_OF_CHARGE.first(
+        conn,
+        {
+            "w_reference": row.reference,
+            "w_provider": row.provider,
+            "w_refund_id": refund.id,
+            "w_refund_reference": refund.reference,
+        },
+    )
     status = refund.status.value
     changed = False
     if existing is None:
-        conn.execute(
-            schema.refunds.insert().values(
-                charge_reference=row.reference,
-                provider=row.provider,
-                provider_id=refund.id,
-                reference=refund.reference,
-                amount=refund.amount.amount,
-                currency=refund.amount.currency,
-                status=status,
-                snapshot=dump(refund),
-                created_at=to_db(ctx.now),
-                updated_at=to_db(ctx.now),
-            )
+        _NEW_REFUND.first(
+            conn,
+            {
+                "v_charge_reference": row.reference,
+                "v_provider": row.provider,
+                "v_provider_id": refund.id,
+                "v_reference": refund.reference,
+                "v_amount": refund.amount.amount,
+                "v_currency": refund.amount.currency,
+                "v_status": status,
+                "v_snapshot": dump(refund),
+                "v_created_at": to_db(ctx.now),
+                "v_updated_at": to_db(ctx.now),
+            },
         )
         changed = True
     else:
