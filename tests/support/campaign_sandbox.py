@@ -63,9 +63,9 @@ def turn_knobs(sandbox: Sandbox, seed: int, search_lag: float) -> None:
 
 
 def arm_one_shots(sandbox: Sandbox) -> None:
-    """One lost answer for certain on each rare write endpoint, for the next such request."""
+    """One lost answer for certain on each rare write endpoint, and one declined Omise refund."""
     omise: Any = sandbox.emulators["omise"]
-    omise.tune(lose_answers={"sources": 2, "charges": 1, "refunds": 1})
+    omise.tune(lose_answers={"sources": 2, "charges": 1, "refunds": 1}, decline_refunds=1)
     sandbox.faults.update({"once": ONE_SHOTS})
 
 
