@@ -1,4 +1,6 @@
-from decimal import Decimal
+import re
+from decimal import Context, Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -8,7 +10,7 @@ from paymux import Money
 from paymux.errors import InvalidRequest
 from paymux.money import MAX_MINOR_UNITS, currency_exponent
 
-CURRENCIES = ["KRW", "USD", "SGD", "THB", "KES", "JPY", "BHD", "CLF"]
+CURRENCIES = ["KRW", "USD", "SGD", "THB", "KES", "JPY", "BHD", "CLF", "ISK", "SEK"]
 amounts = st.integers(min_value=0, max_value=MAX_MINOR_UNITS)
 
 
@@ -118,3 +120,102 @@ def test_of_refuses_excess_precision_for_won(value: Decimal) -> None:
 def test_floats_never_become_money(value: float) -> None:
     with pytest.raises(InvalidRequest):
         Money(value, "USD")
+
+
+# -- Money.of reads only plain ASCII decimals (issue 12, item 4) -------------------------------------
+
+PLAIN = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def _of(value: Any, currency: str) -> tuple[Money | None, str | None]:
+    """Money.of's answer, or the field its InvalidRequest named; anything else propagates."""
+    try:
+        return Money.of(value, currency), None
+    except InvalidRequest as error:
+        return None, error.field
+
+
+@given(amount=amounts, currency=st.sampled_from(CURRENCIES))
+def test_plain_text_round_trip_is_exact(amount: int, currency: str) -> None:
+    money = Money(amount, currency)
+    assert Money.of(format(money.to_decimal(), "f"), currency) == money
+    assert Money.of(format(money.to_decimal(), "f"), currency.lower()) == money
+
+
+@given(text=st.text(max_size=60), currency=st.sampled_from(CURRENCIES))
+def test_any_text_is_money_or_a_typed_error_and_only_plain_decimals_are_money(
+    text: str, currency: str
+) -> None:
+    money, refused = _of(text, currency)
+    if money is None:
+        assert refused == "amount"
+    else:
+        assert PLAIN.fullmatch(text), text
+        assert money.to_decimal() == Decimal(text)
+
+
+@given(
+    text=st.from_regex(r"\A[0-9eE+\-_.,\s]{1,30}\Z"),
+    currency=st.sampled_from(CURRENCIES),
+)
+def test_near_numbers_are_refused_unless_plain(text: str, currency: str) -> None:
+    """Exponents, signs, separators and spaces: the shapes Decimal() would have read."""
+    if PLAIN.fullmatch(text):
+        return
+    with pytest.raises(InvalidRequest):
+        Money.of(text, currency)
+
+
+@given(
+    digits=st.text(
+        st.characters(categories=["Nd"]).filter(lambda c: not c.isascii()), min_size=1, max_size=6
+    )
+)
+def test_digits_of_other_scripts_are_refused(digits: str) -> None:
+    with pytest.raises(InvalidRequest):
+        Money.of(digits, "KRW")
+
+
+@given(
+    value=st.decimals(allow_nan=True, allow_infinity=True),
+    currency=st.sampled_from(CURRENCIES),
+)
+def test_any_decimal_is_exact_money_or_a_typed_error(value: Decimal, currency: str) -> None:
+    money, refused = _of(value, currency)
+    if money is None:
+        assert refused == "amount"
+    else:
+        assert money.to_decimal() == value
+
+
+@given(exponent=st.integers(min_value=-(10**9), max_value=10**9), coefficient=st.integers(1, 99))
+def test_extreme_exponents_never_overflow_or_round_to_zero(exponent: int, coefficient: int) -> None:
+    value = Decimal(coefficient).scaleb(exponent, context=Context(Emax=10**10, Emin=-(10**10)))
+    try:
+        money = Money.of(value, "KRW")
+    except InvalidRequest:
+        assert value != value.to_integral_value() or value > MAX_MINOR_UNITS
+    else:
+        assert money.amount == value and money.amount > 0
+
+
+# Non-ASCII letters that str.upper() turns into an ASCII one (the long s U+017F and the dotless i
+# U+0131).
+LOOKALIKES = {
+    c.upper(): c
+    for c in map(chr, range(0x80, 0x3000))
+    if len(c.upper()) == 1 and c.upper().isascii() and c.upper().isalpha()
+}
+
+
+@given(currency=st.sampled_from(CURRENCIES), data=st.data())
+def test_currency_lookalikes_are_refused(currency: str, data: st.DataObject) -> None:
+    positions = [i for i, letter in enumerate(currency) if letter in LOOKALIKES]
+    if not positions:
+        return
+    i = data.draw(st.sampled_from(positions))
+    code = currency[:i] + LOOKALIKES[currency[i]] + currency[i + 1 :]
+    assert code.upper() == currency  # what the old code accepted
+    with pytest.raises(InvalidRequest) as info:
+        Money(1, code.lower())
+    assert info.value.field == "currency"

@@ -9,6 +9,7 @@ half-made payment at the provider.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -106,6 +107,12 @@ class Row:
 GATEWAY_ROWS: dict[str, Row] = {
     # create_charge: types
     "create-not-a-request": Row(lambda gw: gw.create_charge({"amount": 1}), field="request"),
+    "create-provider-as-list": Row(
+        lambda gw: gw.create_charge(request(), provider=["omise"]), field="provider"
+    ),
+    "create-provider-as-number": Row(
+        lambda gw: gw.create_charge(request(), provider=5), field="provider"
+    ),
     "create-unknown-provider": Row(
         lambda gw: gw.create_charge(request(), provider="stripe"),
         ConfigurationError,
@@ -157,6 +164,14 @@ GATEWAY_ROWS: dict[str, Row] = {
     ),
     "ecommpay-bad-device-type": Row(
         lambda gw: gw.create_charge(request(provider_options={"device_type": "TV"})),
+        field="provider_options.device_type",
+    ),
+    "ecommpay-device-type-as-list": Row(
+        lambda gw: gw.create_charge(request(provider_options={"device_type": ["APP"]})),
+        field="provider_options.device_type",
+    ),
+    "ecommpay-device-type-as-mapping": Row(
+        lambda gw: gw.create_charge(request(provider_options={"device_type": {"APP": 1}})),
         field="provider_options.device_type",
     ),
     # Omise
@@ -212,6 +227,24 @@ GATEWAY_ROWS: dict[str, Row] = {
     "retrieve-reference-not-text": Row(
         lambda gw: gw.retrieve_charge("omise", reference=12345), field="reference"
     ),
+    "retrieve-id-with-a-path": Row(
+        lambda gw: gw.retrieve_charge("omise", "chrg_1/refunds"), field="id_or_reference"
+    ),
+    "retrieve-id-with-a-newline": Row(
+        lambda gw: gw.retrieve_charge("omise", "chrg_1\n"), field="id_or_reference"
+    ),
+    "retrieve-id-too-long": Row(
+        lambda gw: gw.retrieve_charge("omise", "c" * 256), field="id_or_reference"
+    ),
+    "retrieve-reference-too-long": Row(
+        lambda gw: gw.retrieve_charge("omise", reference="r" * 65), field="reference"
+    ),
+    "retrieve-reference-nul": Row(
+        lambda gw: gw.retrieve_charge("ecommpay", reference="order\x001"), field="reference"
+    ),
+    "retrieve-provider-as-list": Row(
+        lambda gw: gw.retrieve_charge(["omise"], "chrg_1"), field="charge"
+    ),
     "retrieve-unknown-provider": Row(
         lambda gw: gw.retrieve_charge("stripe", "ch_1"), ConfigurationError, mentions="stripe"
     ),
@@ -230,6 +263,21 @@ GATEWAY_ROWS: dict[str, Row] = {
     "refund-reference-not-text": Row(
         lambda gw: gw.refund(charge(), reference=7), field="reference"
     ),
+    "refund-reason-over-255": Row(lambda gw: gw.refund(charge(), reason="r" * 256), field="reason"),
+    "refund-reason-nul": Row(lambda gw: gw.refund(charge(), reason="why\x00"), field="reason"),
+    "refund-reference-5000": Row(
+        lambda gw: gw.refund(charge(), reference="r" * 5_000), field="reference"
+    ),
+    "refund-reference-129": Row(
+        lambda gw: gw.refund(charge(), reference="r" * 129), field="reference"
+    ),
+    "refund-reference-nul": Row(
+        lambda gw: gw.refund(charge(), reference="order-1-r\x00"), field="reference"
+    ),
+    "refund-reference-newline": Row(
+        lambda gw: gw.refund(charge(), reference="order-1-r1\n"), field="reference"
+    ),
+    "refund-reference-empty": Row(lambda gw: gw.refund(charge(), reference=""), field="reference"),
     "refund-partial-card-partner": Row(
         lambda gw: gw.refund(CARD, Money(100_000, "KES")), RefundNotAllowed, mentions="full"
     ),
@@ -248,6 +296,9 @@ GATEWAY_ROWS: dict[str, Row] = {
     "webhook-headers-not-a-mapping": Row(
         lambda gw: gw.parse_webhook("omise", b"{}", [("Omise-Signature", "00")]), field="headers"
     ),
+    "webhook-provider-as-list": Row(
+        lambda gw: gw.parse_webhook(["omise"], b"{}"), field="provider"
+    ),
     "webhook-unknown-provider": Row(
         lambda gw: gw.parse_webhook("stripe", b"{}"), ConfigurationError, mentions="stripe"
     ),
@@ -258,6 +309,9 @@ GATEWAY_ROWS: dict[str, Row] = {
     ),
     "clarify-value-not-text": Row(
         lambda gw: gw.clarify(PENDING, {"customer.phone": 254700000001}), field="fields"
+    ),
+    "clarify-value-with-newline": Row(
+        lambda gw: gw.clarify(PENDING, {"customer.phone": "+254700000001\n"}), field="fields"
     ),
     "clarify-no-fields": Row(lambda gw: gw.clarify(PENDING, {}), field="fields"),
     "clarify-signature-field": Row(
@@ -428,6 +482,12 @@ SETTINGS_ROWS: dict[str, tuple[dict[str, Any], str]] = {
         "api_version",
     ),
     "omise-base-url-not-a-url": ({"omise": omise_settings(base_url="api.omise.co")}, "base_url"),
+    # A secret pasted into the wrong setting must not be echoed back (the test checks each row).
+    "omise-secret-in-base-url": ({"omise": omise_settings(base_url=OMISE_SECRET_KEY)}, "base_url"),
+    "ecommpay-secret-in-base-url": (
+        {"ecommpay": ecommpay_settings(base_url="ecp-sec-pasted-here")},
+        "base_url",
+    ),
 }
 
 
@@ -441,6 +501,46 @@ def test_provider_settings_are_refused_naming_the_setting(kind: type[Any], name:
     # The settings error is shown to operators and logged: it must not echo a secret back.
     assert OMISE_SECRET_KEY not in str(info.value)
     assert "ecp-sec-" not in str(info.value)
+
+
+# -- the gateways' own arguments ---------------------------------------------------------------------
+
+CONSTRUCTOR_ROWS: dict[str, tuple[dict[str, Any], str]] = {
+    "providers-as-list": ({"providers": [("omise", omise_settings())]}, "providers"),
+    "provider-name-not-text": ({"providers": {5: omise_settings()}}, "names"),
+    "routes-of-numbers": ({"routes": [5]}, "route rule #1"),
+    "routes-as-text": ({"routes": "omise"}, "routes"),
+    "route-with-non-text-keys": ({"routes": [{1: "x"}]}, "route rule #1"),
+    "retry-as-number": ({"retry": 5}, "retry"),
+    "timeout-as-text": ({"timeout": "30"}, "timeout"),
+    "timeout-negative": ({"timeout": -1}, "timeout"),
+    "http-client-of-another-kind": ({"http_client": object()}, "http_client"),
+}
+
+
+@pytest.mark.parametrize("name", list(CONSTRUCTOR_ROWS))
+@pytest.mark.parametrize("kind", [Gateway, AsyncGateway])
+def test_gateway_arguments_are_refused_naming_the_argument(kind: type[Any], name: str) -> None:
+    overrides, mentions = CONSTRUCTOR_ROWS[name]
+    arguments: dict[str, Any] = {"providers": {"omise": omise_settings()}, **overrides}
+    with pytest.raises(ConfigurationError) as info:
+        kind(**arguments)
+    assert mentions in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "mentions"),
+    [
+        (5, "path or a mapping"),
+        ({"providers": {"omise": omise_settings()}, "http": {"timeout": math.nan}}, "timeout"),
+        ({"providers": {"omise": omise_settings()}, "http": {"timeout": math.inf}}, "timeout"),
+        ({"providers": {"omise": omise_settings()}, "routes": [7]}, "route rule #1"),
+    ],
+)
+def test_config_sources_are_refused_naming_the_setting(source: Any, mentions: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Gateway.from_config(source)
+    assert mentions in str(info.value)
 
 
 def test_the_forbidden_transport_does_fail_when_used(sync_gateway: Gateway) -> None:
