@@ -9,6 +9,7 @@ PostgreSQL refuses, so the limits are checked by paymux, not left to the databas
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -22,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from ledger_support import charge_request
-from ledgerpay import LedgerPayApi, gateway, sign
+from ledgerpay import FAST, SECRET, LedgerPay, LedgerPayApi, gateway, sign
 from security_support import (
     dumps,
     omise_api,
@@ -31,7 +32,16 @@ from security_support import (
     omise_settings,
 )
 
-from paymux import Charge, ChargeStatus, Gateway, Ledger, Money, WebhookEvent
+from paymux import (
+    AsyncGateway,
+    AsyncLedger,
+    Charge,
+    ChargeStatus,
+    Gateway,
+    Ledger,
+    Money,
+    WebhookEvent,
+)
 from paymux.errors import (
     ConfigurationError,
     InvalidRequest,
@@ -247,6 +257,35 @@ def test_ledger_refuses_bad_input_naming_the_argument(
     sent, stored = len(api.requests), _rows_in_db(led)
     with pytest.raises(PaymuxError) as info:
         row.call(led)
+    assert isinstance(info.value, row.error), f"{type(info.value).__name__}: {info.value}"
+    if row.field is not None:
+        assert isinstance(info.value, InvalidRequest)
+        assert info.value.field == row.field, str(info.value)
+    assert len(api.requests) == sent, "the provider was asked"
+    assert _rows_in_db(led) == stored, "the database was written"
+
+
+async def _awaited(call: Callable[[Any], Any], ledger: AsyncLedger) -> Any:
+    # entry(), flags() and schema_version() are synchronous on AsyncLedger too.
+    result = call(ledger)
+    return await result if inspect.isawaitable(result) else result
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+async def test_async_ledger_refuses_bad_input_naming_the_argument(
+    setup: tuple[Ledger, LedgerPayApi], database: str, name: str
+) -> None:
+    led, api = setup
+    row = ROWS[name]
+    sent, stored = len(api.requests), _rows_in_db(led)
+    provider = LedgerPay.configure({"secret": SECRET}, name="ledgerpay")
+    client = httpx.AsyncClient(transport=httpx.MockTransport(api))
+    async with (
+        AsyncGateway(providers={"ledgerpay": provider}, http_client=client, retry=FAST) as agw,
+        AsyncLedger(agw, url=database) as aled,
+    ):
+        with pytest.raises(PaymuxError) as info:
+            await _awaited(row.call, aled)
     assert isinstance(info.value, row.error), f"{type(info.value).__name__}: {info.value}"
     if row.field is not None:
         assert isinstance(info.value, InvalidRequest)
