@@ -119,7 +119,7 @@ def _walk(
     prefix: str,
     depth: int,
     out: list[tuple[str, str]],
-    schema: dict[str, Any] | None,
+    schema: dict[str, Any],
 ) -> None:
     """Flatten ``node`` as it is signed, checking known fields against ``schema`` on the way.
 
@@ -127,29 +127,28 @@ def _walk(
     is walked once. Keys that make the signed text ambiguous (empty, holding ``;`` or ``:``)
     are refused here too: the official SDKs disagree on escaping ``:`` in keys and none escapes
     ``;``; no real callback has either, and with them one signed text fits several documents.
+    ``prefix`` is the parent's path with its trailing ``:`` ("" at the top).
     """
     if depth > MAX_DEPTH:
         raise SignatureInputError(f"nested deeper than {MAX_DEPTH} levels")
+    append = out.append
     for key, value in node.items():
         if key == "frame_mode":
             continue
         if not key or ";" in key or ":" in key:
             raise AmbiguousKey(f"the key {key[:40]!r} makes the signed text ambiguous")
-        path = f"{prefix}:{key}" if prefix else key
-        spec = schema.get(key) if schema is not None else None
+        path = prefix + key
+        spec = schema.get(key)
         kind = type(value)
         if kind is str:
             if spec is not None and spec is not SCALAR:
                 raise _refuse(path, "an integer" if spec is INT else "an object or a list")
-            out.append((path, value))
+            append((path, value))
         elif kind is dict:
-            if spec is None:
-                _walk(value, path, depth + 1, out, None)
-                continue
-            level = _object_level(spec)
+            level = _ANY_LEVEL if spec is None else _object_level(spec)
             if level is None:
                 raise _refuse(path, "a plain value" if spec in (SCALAR, INT) else "a list")
-            _walk(value, path, depth + 1, out, level)
+            _walk(value, path + ":", depth + 1, out, level)
         elif kind is list:
             if spec is None or type(spec) is tuple:
                 _walk_list(value, path, depth + 1, out, spec)
@@ -163,7 +162,7 @@ def _walk(
                     raise _refuse(path, "an integer")
             elif spec is not None and spec is not SCALAR and value is not None:
                 raise _refuse(path, "an object or a list")
-            out.append((path, _render(value)))
+            append((path, _render(value)))
 
 
 def _walk_list(
@@ -184,7 +183,7 @@ def _walk_list(
                 raise _refuse(path, "a field name")
             out.append((path, value if kind is str else _render(value)))
         elif kind is dict:
-            _walk(value, path, depth + 1, out, items)
+            _walk(value, path + ":", depth + 1, out, items if items is not None else _ANY_LEVEL)
         elif items is not None:
             raise _refuse(path, "an object")
         elif kind is list:

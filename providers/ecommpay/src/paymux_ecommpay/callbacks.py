@@ -87,8 +87,8 @@ def verified_payload(body: bytes, settings: EcommpaySettings) -> dict[str, Any]:
             f"the callback is for project {str(project)[:40]}, not {settings.project_id}"
         )
     check_root(payload)
-    ordered, natural = matched
-    check_swallowed_leaves(ordered, path_order_key(natural))
+    if matched.separator_in_values:
+        check_swallowed_leaves(matched.leaves, path_order_key(matched.natural))
     return payload
 
 

@@ -196,7 +196,7 @@ class Malformed(Exception):
 
 def obj(parent: Mapping[str, Any], key: str, *, required: bool = False) -> Mapping[str, Any]:
     value = parent.get(key)
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):  # dict first: an ABC check is slow
         return value
     if value is None and not required:
         return {}
@@ -208,6 +208,8 @@ def obj(parent: Mapping[str, Any], key: str, *, required: bool = False) -> Mappi
 
 def text(parent: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
     value = parent.get(key)
+    if type(value) is str and value:  # the common case, without isinstance
+        return value
     if isinstance(value, str) and value != "":
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -222,7 +224,7 @@ def money(parent: Mapping[str, Any], key: str) -> Money | None:
     node = parent.get(key)
     if node is None:
         return None
-    if not isinstance(node, Mapping):
+    if type(node) is not dict and not isinstance(node, Mapping):
         raise Malformed(f"'{key}' is not an amount object")
     amount, currency = node.get("amount"), node.get("currency")
     if isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(currency, str):

@@ -14,7 +14,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import SecretStr
 
@@ -204,29 +204,43 @@ def verify(params: Mapping[str, Any], secret_key: str | SecretStr) -> bool:
 
 
 def _matches(claimed: list[str], good: str) -> bool:
+    expected = good.encode("ascii")
     ok = False
     for candidate in claimed:
-        # Both sides ASCII-encoded so compare_digest accepts any claimed text.
-        ok |= hmac.compare_digest(candidate.encode("utf-8"), good.encode("ascii"))
+        # Both sides bytes so compare_digest accepts any claimed text.
+        ok |= hmac.compare_digest(candidate.encode("utf-8"), expected)
     return ok
+
+
+class SignedOrder(NamedTuple):
+    """How a received payload's signature matched."""
+
+    leaves: list[tuple[str, str]]
+    """The leaves in the order that was signed."""
+    natural: bool
+    """True: natural order (PHP), False: bytewise."""
+    separator_in_values: bool
+    """Some value holds a ``;`` (then it may be hiding a neighbouring leaf)."""
 
 
 def verified_order(
     leaves: list[tuple[str, str]], claimed: list[str], secret_key: str | SecretStr
-) -> tuple[list[tuple[str, str]], bool] | None:
+) -> SignedOrder | None:
     """The order of ``leaves`` (bytewise-sorted, as :func:`callback_shape.received_leaves` gives
-    them) under which a
-    ``claimed`` signature matches, with ``True`` for natural order; None if none matches.
+    them) under which a ``claimed`` signature matches; None if none matches.
 
     The two orders can differ only where a path holds a digit (a list index, mostly), so the
     second digest is computed only then, and only if the first did not match.
     """
-    if _matches(claimed, _digest(_join(leaves), secret_key)):
-        return leaves, False
+    text = _join(leaves)
+    # Keys hold no ';' (refused while flattening): any ';' beyond the separators is in a value.
+    in_values = text.count(";") >= len(leaves)
+    if _matches(claimed, _digest(text, secret_key)):
+        return SignedOrder(leaves, False, in_values)
     if _HAS_DIGIT.search("".join([path for path, _ in leaves])):
         natural = sorted(leaves, key=_natural)
         if natural != leaves and _matches(claimed, _digest(_join(natural), secret_key)):
-            return natural, True
+            return SignedOrder(natural, True, in_values)
     return None
 
 
