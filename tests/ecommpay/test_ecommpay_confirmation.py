@@ -233,3 +233,63 @@ def test_confirmation_can_be_turned_off() -> None:
     event = run_flow(provider.parse_webhook(body, {}), no_network)
     assert event.charge is not None and event.charge.status is ChargeStatus.SUCCEEDED
     assert event.verified_by == "signature"
+
+
+# -- against the emulator: a Gate that signs with the official SDK -------------------------------
+
+
+def test_the_emulators_final_callbacks_are_confirmed_and_a_forged_one_is_not() -> None:
+    from paymux import ChargeRequest, Customer, Gateway, Money, ReturnUrls
+    from paymux.sandbox import Sandbox
+    from paymux_ecommpay.emulator import SECRET_KEY as EMULATOR_KEY
+    from paymux_ecommpay.emulator import EcommpayEmulator
+
+    with (
+        Sandbox(emulators={"ecommpay": EcommpayEmulator}) as sandbox,
+        Gateway(providers=sandbox.provider_settings()) as gw,
+    ):
+        reference = "confirm-emulator-1"
+        gw.create_charge(
+            ChargeRequest(
+                reference=reference,
+                amount=Money(12_000, "KRW"),
+                method="kakaopay",
+                country="KR",
+                customer=Customer(id="cust-kr", ip_address="192.0.2.10"),
+                return_urls=ReturnUrls(
+                    success="https://shop.example/ok", decline="https://shop.example/no"
+                ),
+            )
+        )
+
+        def callbacks(count: int) -> list[bytes]:
+            import time
+
+            deadline = time.monotonic() + 10
+            while True:
+                found = [
+                    c.body
+                    for c in sandbox.hub.inbox("ecommpay")
+                    if json.loads(c.body).get("payment", {}).get("id") == reference
+                ]
+                if len(found) >= count or time.monotonic() > deadline:
+                    assert len(found) >= count
+                    return found
+
+        intermediate = gw.parse_webhook("ecommpay", callbacks(1)[0], {})
+        assert intermediate.verified_by == "signature"  # nothing to confirm yet
+        # A forged success (signed with the key, as a leaked key or a signing flaw would allow)
+        # for the still unpaid payment: the Gate has it open, so it is refused.
+        forged = json.loads(callbacks(1)[0])
+        forged.pop("signature")
+        forged.pop("display_data", None)
+        forged["payment"]["status"] = forged["operation"]["status"] = "success"
+        forged["operation"]["code"] = "0"
+        forged["signature"] = sign(forged, EMULATOR_KEY)
+        with pytest.raises(CallbackNotConfirmed):
+            gw.parse_webhook("ecommpay", json.dumps(forged).encode(), {})
+        sandbox.hub.act("ecommpay", reference, "pay")
+        final = gw.parse_webhook("ecommpay", callbacks(2)[1], {})
+        assert final.verified_by == "signature+refetch"
+        assert final.charge is not None and final.charge.status is ChargeStatus.SUCCEEDED
+        assert final.charge.amount == Money(12_000, "KRW")
