@@ -1,6 +1,6 @@
 """The Ledger with the real plugins and their emulators (not the synthetic provider): partial
 refunds, lost answers on creates and refunds, late and declined refunds, each held against the
-emulator's own books."""
+emulator's own books, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from campaign_books import BookCharge, read_books
+from postgres_db import fresh_database
 
 from paymux import ChargeRequest, Customer, Gateway, Ledger, Money, ReturnUrls
 from paymux.errors import DuplicateRequest, PaymuxError
@@ -96,8 +97,17 @@ def wait_for_customer(sandbox: Sandbox, provider: str, payment_id: str) -> None:
         time.sleep(0.01)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    with fresh_database() as url:
+        yield url
+
+
 @pytest.fixture
-def shop(tmp_path: Path) -> Iterator[Shop]:
+def shop(database: str) -> Iterator[Shop]:
     with Sandbox() as sandbox:
         settings = sandbox.provider_settings()
         # Declared as the merchant would: a little more than the emulator's lag (set per test).
@@ -109,7 +119,7 @@ def shop(tmp_path: Path) -> Iterator[Shop]:
                 http_client=client,
                 retry=RetryPolicy(attempts=2, initial_wait=0.001, max_wait=0.002, jitter=0.0),
             ) as gw,
-            Ledger(gw, f"sqlite:///{tmp_path / 'ledger.db'}") as ledger,
+            Ledger(gw, database) as ledger,
         ):
             yield Shop(sandbox, gw, ledger, dict.fromkeys(PROVIDERS, 0))
 
