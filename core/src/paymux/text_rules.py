@@ -29,6 +29,8 @@ def text_problem(value: str, max_length: int) -> str | None:
     """Free text (names, reasons, descriptions): bounded, no control characters or NUL."""
     if len(value) > max_length:
         return f"is longer than {max_length} characters"
+    if value.isascii() and value.isprintable():
+        return None  # the usual case, decided without a look-up per character
     for char in value:
         if unicodedata.category(char) in _REFUSED_CATEGORIES:
             return (

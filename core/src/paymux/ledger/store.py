@@ -22,11 +22,14 @@ run on psycopg's cursor (see there).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
+from collections import namedtuple
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -107,9 +110,9 @@ class Statement:
 
     def __init__(self, build: Callable[[str], Executable]) -> None:
         self._build = build
-        self._compiled: dict[str, tuple[Executable, str, dict[str, Any]]] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
-    def _for(self, conn: Connection) -> tuple[Executable, str, dict[str, Any]]:
+    def _for(self, conn: Connection) -> _Compiled:
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
@@ -117,33 +120,51 @@ class Statement:
             compiled = statement.compile(conn)  # type: ignore[attr-defined]
             # Literals in the statement (a status, a 0) are parameters too, with their values.
             fixed = {key: value for key, value in compiled.params.items() if value is not None}
-            found = self._compiled[name] = (statement, str(compiled), fixed)
+            found = self._compiled[name] = _Compiled(statement, str(compiled), fixed)
         return found
 
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
         """The first row, or None. The statement must return rows (a SELECT, or RETURNING)."""
-        statement, sql, fixed = self._for(conn)
+        compiled = self._for(conn)
         if conn.dialect.name != "postgresql":
-            return conn.execute(statement, params).first()
-        if fixed:
-            params = {**fixed, **params}
-        import psycopg
-        from psycopg.rows import namedtuple_row
-
+            return conn.execute(compiled.statement, params).first()
+        if compiled.fixed:
+            params = {**compiled.fixed, **params}
         driver = conn.connection.driver_connection
-        assert isinstance(driver, psycopg.Connection)
+        psycopg = _psycopg()
         try:
-            with driver.cursor(row_factory=namedtuple_row) as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchone()
+            with driver.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute(compiled.sql, params)
+                values = cursor.fetchone()
+                if values is None:
+                    return None
+                if compiled.row is None:
+                    compiled.row = namedtuple("Row", [c.name for c in cursor.description])  # type: ignore[misc]
+                return compiled.row._make(values)
         except psycopg.Error as error:
             # As SQLAlchemy would raise it, so Store.write retries deadlocks and lost connections.
-            lost = driver.broken or driver.closed
+            lost = bool(driver.broken or driver.closed)  # type: ignore[union-attr]
             if lost:
                 conn.invalidate()
             raise DBAPIError.instance(
-                sql, params, error, psycopg.Error, connection_invalidated=lost
+                compiled.sql, params, error, psycopg.Error, connection_invalidated=lost
             ) from error
+
+
+@dataclass
+class _Compiled:
+    statement: Executable
+    sql: str
+    fixed: dict[str, Any]
+    row: Any = None
+    """The named tuple for its rows, made from the first answer's column names."""
+
+
+@functools.cache
+def _psycopg() -> Any:
+    import psycopg  # only PostgreSQL needs it, and only then is it installed
+
+    return psycopg
 
 
 def utcnow() -> datetime:
