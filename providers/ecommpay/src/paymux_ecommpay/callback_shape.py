@@ -144,8 +144,15 @@ def _walk(
             if spec is not None and spec is not SCALAR:
                 raise _refuse(path, "an integer" if spec is INT else "an object or a list")
             append((path, value))
+        elif kind is int:
+            if spec is not None and spec is not SCALAR and spec is not INT:
+                raise _refuse(path, "an object or a list")
+            append((path, str(value)))
         elif kind is dict:
-            level = _ANY_LEVEL if spec is None else _object_level(spec)
+            if type(spec) is dict:
+                level: dict[str, Any] | None = spec
+            else:
+                level = _ANY_LEVEL if spec is None else _object_level(spec)
             if level is None:
                 raise _refuse(path, "a plain value" if spec in (SCALAR, INT) else "a list")
             _walk(value, path + ":", depth + 1, out, level)

@@ -117,7 +117,8 @@ def _join(leaves: list[tuple[str, str]]) -> str:
 
 def unsigned(params: Mapping[str, Any]) -> dict[str, Any]:
     """``params`` without its signature, at top level or in ``general``."""
-    data = {k: v for k, v in params.items() if k != "signature"}
+    data = dict(params)
+    data.pop("signature", None)
     general = data.get("general")
     if isinstance(general, Mapping) and "signature" in general:
         data["general"] = {k: v for k, v in general.items() if k != "signature"}
