@@ -278,3 +278,17 @@ def test_refund_release_after_must_be_a_positive_timedelta(
     with pytest.raises(InvalidRequest) as caught:
         Ledger(gw, url=db_url, refund_release_after=value)
     assert caught.value.field == "refund_release_after"
+
+
+def test_the_ledgers_charge_carries_no_stale_provider_refund_list(
+    omise: tuple[Ledger, OmiseBooks, str], clock: Clock
+) -> None:
+    ledger, _books, _ = omise
+    ledger.refund("order-1", Money(1_000, "THB"))
+    clock.advance(minutes=5)
+    ledger.reconcile(older_than=timedelta(0))
+    charge = ledger.get("order-1")
+    assert charge is not None
+    # The refund rows (ledger.entry) are the record; a poll's list would go stale beside them.
+    assert charge.refunds is None
+    assert charge.refunded_amount == Money(1_000, "THB")

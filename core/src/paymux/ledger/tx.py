@@ -63,17 +63,17 @@ class Ctx:
 
 
 def dump(model: Charge | Refund | WebhookEvent) -> str:
-    """JSON for the database. ``raw`` payloads stay out: they may carry personal data."""
+    """JSON for the database. ``raw`` payloads stay out: they may carry personal data.
+
+    A charge's provider refund list stays out too: the refund rows are the ledger's record, and
+    a snapshot's list would go stale beside them (``ledger.get`` answers ``refunds=None``).
+    """
     if isinstance(model, WebhookEvent):
         return model.model_dump_json(
-            exclude={
-                "raw": True,
-                "charge": {"raw": True, "refunds": {"__all__": {"raw"}}},
-                "refund": {"raw"},
-            }
+            exclude={"raw": True, "charge": {"raw", "refunds"}, "refund": {"raw"}}
         )
     if isinstance(model, Charge):
-        return model.model_dump_json(exclude={"raw": True, "refunds": {"__all__": {"raw"}}})
+        return model.model_dump_json(exclude={"raw", "refunds"})
     return model.model_dump_json(exclude={"raw"})
 
 
