@@ -92,10 +92,6 @@ def verified_payload(body: bytes, settings: EcommpaySettings) -> dict[str, Any]:
     return payload
 
 
-def obj_or_empty(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def translate(payload: Mapping[str, Any], provider: str) -> WebhookEvent:
     payment = obj(payload, "payment", required=True)
     operation = obj(payload, "operation")
