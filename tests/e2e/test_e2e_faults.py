@@ -60,7 +60,9 @@ def test_workers_died_between_the_providers_acceptance_and_the_ledgers_write(
 ) -> None:
     assert campaign.kills.killed == KILLS, campaign.kills.missed
     assert campaign.kills.in_window == KILLS, campaign.kills.missed
-    assert "gave up" not in campaign.kills.restarted
+    # Restarted, each operation ends: created, refunded (or pending), or known to the provider.
+    ended = [o for o in campaign.kills.restarted if o.startswith(("created ", "refund "))]
+    assert set(campaign.kills.restarted) - set(ended) <= {"DuplicateRequest"}
 
 
 def test_the_merchant_asked_several_partial_refunds_per_charge(campaign: CampaignResult) -> None:
