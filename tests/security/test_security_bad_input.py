@@ -508,6 +508,14 @@ def test_provider_settings_are_refused_naming_the_setting(kind: type[Any], name:
 CONSTRUCTOR_ROWS: dict[str, tuple[dict[str, Any], str]] = {
     "providers-as-list": ({"providers": [("omise", omise_settings())]}, "providers"),
     "provider-name-not-text": ({"providers": {5: omise_settings()}}, "names"),
+    "provider-name-too-long": (
+        {"providers": {"o" * 65: {**omise_settings(), "plugin": "omise"}}},
+        "names",
+    ),
+    "provider-name-with-newline": (
+        {"providers": {"omise\n": {**omise_settings(), "plugin": "omise"}}},
+        "names",
+    ),
     "routes-of-numbers": ({"routes": [5]}, "route rule #1"),
     "routes-as-text": ({"routes": "omise"}, "routes"),
     "route-with-non-text-keys": ({"routes": [{1: "x"}]}, "route rule #1"),

@@ -68,8 +68,11 @@ class _Core:
             )
         self._providers: dict[str, Provider[Any]] = {}
         for name, config in providers.items():
-            if not isinstance(name, str) or not name:
-                raise ConfigurationError(f"provider names must be text, got {name!r}")
+            if not isinstance(name, str) or reference_problem(name) is not None:
+                # The ledger keys rows on the name (64 characters) and logs print it.
+                raise ConfigurationError(
+                    f"provider names must be 1-64 letters, digits and . _ : -, got {name!r:.80}"
+                )
             self._providers[name] = self._build(name, config)
         if routes is not None and (
             isinstance(routes, str | bytes | Mapping) or not isinstance(routes, Sequence)
