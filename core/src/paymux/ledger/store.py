@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,6 +53,7 @@ log = logging.getLogger("paymux.ledger")
 
 _RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 _WRITE = "paymux_write"
+_IDLE_KEPT = 5  # SQLAlchemy's default pool size: more would only pin connections nobody uses
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 """``MIGRATIONS[n]`` upgrades a database from schema version ``n`` to ``n + 1``."""
@@ -207,6 +208,9 @@ class Store:
         self._serial = threading.RLock() if isinstance(self.engine.pool, StaticPool) else None
         self._schema_ready = False
         self._schema_lock = threading.Lock()
+        # PostgreSQL: connections kept open between transactions (see _connection).
+        self._idle: list[Connection] | None = [] if self.is_postgres else None
+        self._disposed = False
 
     @property
     def is_postgres(self) -> bool:
@@ -217,6 +221,9 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     def dispose(self) -> None:
+        self._disposed = True
+        while self._idle:
+            self._idle.pop().close()
         self.engine.dispose()
 
     # -- schema ----------------------------------------------------------------------------
@@ -279,12 +286,10 @@ class Store:
         for attempt in range(1, attempts + 1):
             committing = False
             try:
-                with self._maybe_serial(), self.engine.connect() as raw:
-                    conn = raw.execution_options(**{_WRITE: True})
-                    with conn.begin():
-                        result = work(conn)
-                        committing = True
-                    return result
+                with self._maybe_serial(), self._connection(write=True) as conn, conn.begin():
+                    result = work(conn)
+                    committing = True
+                return result
             except Rollback as rollback:
                 return rollback.value  # type: ignore[no-any-return]
             except DBAPIError as error:
@@ -303,7 +308,7 @@ class Store:
     def read(self, work: Callable[[Connection], T]) -> T:
         for attempt in (1, 2):
             try:
-                with self._maybe_serial(), self.engine.connect() as conn, conn.begin():
+                with self._maybe_serial(), self._connection(write=False) as conn, conn.begin():
                     return work(conn)
             except DBAPIError as error:
                 if attempt == 1 and error.connection_invalidated:
@@ -312,6 +317,36 @@ class Store:
             except SQLAlchemyError as error:
                 raise database_error(error, self.describe(), self.dialect) from error
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.contextmanager
+    def _connection(self, *, write: bool) -> Iterator[Connection]:
+        """A connection for one transaction.
+
+        On PostgreSQL the store keeps the connections it opened between transactions: checking
+        one out of SQLAlchemy's pool and back in costs more CPU than a webhook's statements. A
+        connection that failed (invalidated) or is still in a transaction is not kept.
+        """
+        if self._idle is None:
+            with self.engine.connect() as raw:
+                # SQLite: the begin hook opens write transactions with BEGIN IMMEDIATE.
+                yield raw.execution_options(**{_WRITE: write})
+            return
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            conn = self.engine.connect()
+        try:
+            yield conn
+        finally:
+            if (
+                self._disposed
+                or conn.invalidated
+                or conn.in_transaction()
+                or len(self._idle) >= _IDLE_KEPT
+            ):
+                conn.close()
+            else:
+                self._idle.append(conn)
 
     def _maybe_serial(self) -> AbstractContextManager[Any]:
         return self._serial if self._serial is not None else contextlib.nullcontext()
