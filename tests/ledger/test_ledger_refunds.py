@@ -239,7 +239,7 @@ def test_a_reference_taken_by_an_uncommitted_refund_is_a_typed_error(
     """The check cannot see another transaction's uncommitted row: the insert waits on the
     unique index, then fails, inside a savepoint, into the same typed error (no IntegrityError,
     and the transaction stays usable)."""
-    from paymux.ledger import tx
+    from paymux.ledger import reservations
 
     with Ledger(gateway(api), url=postgres_url) as ledger:
         _paid(ledger, api)
@@ -248,7 +248,9 @@ def test_a_reference_taken_by_an_uncommitted_refund_is_a_typed_error(
         holding, release = threading.Event(), threading.Event()
 
         def first(conn: Any) -> None:
-            tx.reserve_refund(conn, ledger._ctx(), "order-1", Money(100, "KRW"), None, "shared")
+            reservations.reserve_refund(
+                conn, ledger._ctx(), "order-1", Money(100, "KRW"), None, "shared"
+            )
             holding.set()
             release.wait(30)
 
@@ -258,7 +260,7 @@ def test_a_reference_taken_by_an_uncommitted_refund_is_a_typed_error(
         threading.Timer(0.3, release.set).start()  # commits while the second insert waits
         with pytest.raises(InvalidRequest) as caught:
             store.write(
-                lambda conn: tx.reserve_refund(
+                lambda conn: reservations.reserve_refund(
                     conn, ledger._ctx(), "order-2", Money(100, "KRW"), None, "shared"
                 )
             )

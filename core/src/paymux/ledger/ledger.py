@@ -24,7 +24,7 @@ from ..gateway import AsyncGateway, Gateway
 from ..models import Charge, ChargeRequest, Refund, WebhookEvent
 from ..money import Money
 from ..status import ChargeStatus
-from . import arguments, create, tx
+from . import arguments, create, reservations, tx
 from .records import Entry, Flag, ReconcileReport, WebhookResult
 from .steps import Db as _Db
 from .steps import Net as _Net
@@ -161,10 +161,10 @@ class _LedgerBase(Generic[G]):
         # PostgreSQL (and silently keep them on SQLite) after the reservation began.
         charge_reference = arguments.refund(charge, amount, reason, reference)
         held = cast(
-            tx.Reservation,
+            reservations.Reservation,
             (
                 yield self._write(
-                    lambda c, x: tx.reserve_refund(
+                    lambda c, x: reservations.reserve_refund(
                         c, x, charge_reference, amount, reason, reference
                     )
                 )
@@ -185,7 +185,7 @@ class _LedgerBase(Generic[G]):
                 Refund | None,
                 (
                     yield self._write(
-                        lambda c, x: tx.settled_refund(c, held.refund_row, held.charge)
+                        lambda c, x: reservations.settled_refund(c, held.refund_row, held.charge)
                     )
                 ),
             )
@@ -200,30 +200,38 @@ class _LedgerBase(Generic[G]):
             # Sent: the provider may have refunded, so the amount stays held until a webhook,
             # a retry with the same reference, or an operator settles it.
             status = "unknown" if error.request_sent else "failed"
-            yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, status))
+            yield self._write(
+                lambda c, x: reservations.release_refund(c, x, held.refund_row, status)
+            )
             raise
         except DuplicateRequest as error:
             # The provider already has a refund with this reference: an earlier attempt went
             # through. Its list may name it, or leave exactly one refund unnamed, which is then
             # this one; otherwise the amount stays held until its webhook or a reconcile.
-            yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, "unknown"))
+            yield self._write(
+                lambda c, x: reservations.release_refund(c, x, held.refund_row, "unknown")
+            )
             found = yield from self._refund_the_provider_has(charge_reference, held)
             if found is None:
                 raise error from None
             return found
         except PaymuxError:
-            yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, "failed"))
+            yield self._write(
+                lambda c, x: reservations.release_refund(c, x, held.refund_row, "failed")
+            )
             raise
         except BaseException:
-            yield self._write(lambda c, x: tx.release_refund(c, x, held.refund_row, "unknown"))
+            yield self._write(
+                lambda c, x: reservations.release_refund(c, x, held.refund_row, "unknown")
+            )
             raise
         yield self._write(
-            lambda c, x: tx.finish_refund(c, x, charge_reference, held.refund_row, refund)
+            lambda c, x: reservations.finish_refund(c, x, charge_reference, held.refund_row, refund)
         )
         return refund
 
     def _refund_the_provider_has(
-        self, charge_reference: str, held: tx.Reservation
+        self, charge_reference: str, held: reservations.Reservation
     ) -> _Op[Refund | None]:
         try:
             fetched = cast(Charge, (yield _net("retrieve_charge", held.charge)))
@@ -234,7 +242,9 @@ class _LedgerBase(Generic[G]):
                 c, x, charge_reference, fetched, confirmed_refund=held.refund_row
             )
         )
-        done = yield self._write(lambda c, x: tx.settled_refund(c, held.refund_row, held.charge))
+        done = yield self._write(
+            lambda c, x: reservations.settled_refund(c, held.refund_row, held.charge)
+        )
         return cast(Refund | None, done)
 
     def _reconcile_op(
