@@ -13,6 +13,7 @@ and the merchant's asks.
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -81,6 +82,7 @@ class Clock:
 @dataclass
 class CampaignResult:
     checkouts: int = 0
+    instances: int = 1
     wire: WireLog = field(default_factory=WireLog)
     request_faults: Counter[str] = field(default_factory=Counter)
     callbacks: dict[str, int] = field(default_factory=dict)
@@ -148,7 +150,8 @@ class CampaignResult:
         asks = [len(v) for v in self.asks.values()]
         kinds = "\n".join(f"    {k}: {v}" for k, v in self.fault_kinds().items())
         return (
-            f"{self.checkouts} checkouts in {self.seconds:.1f} s, {self.wire.requests} API requests"
+            f"{self.checkouts} checkouts on {self.instances} checkout instances in"
+            f" {self.seconds:.1f} s, {self.wire.requests} API requests"
             f" ({sum(self.wire.writes.values())} writes)\n"
             f"  faults by kind:\n{kinds}\n"
             f"  omise search lag {self.search_lag:.1f} s: {self.wire.searches} searches,"
@@ -169,21 +172,30 @@ class CampaignResult:
 
 
 class _Campaign:
+    """The merchant: several checkout instances (each its own Ledger on the one database), a
+    webhook endpoint that hands each callback to one of them, and the customers."""
+
     def __init__(
         self,
         sandbox: Sandbox,
-        ledger: Ledger,
+        ledgers: list[Ledger],
         gw: Gateway,
         client: httpx.Client,
         result: CampaignResult,
     ) -> None:
         self.sandbox = sandbox
         self.client = client
-        self.ledger = ledger
+        self.ledgers = ledgers
         self.gw = gw
         self.result = result
         self.lock = threading.Lock()
         self.probe = BooksProbe(sandbox)
+        self._local = threading.local()
+
+    @property
+    def ledger(self) -> Ledger:
+        """The instance serving this thread's checkout (the first one outside checkouts)."""
+        return getattr(self._local, "ledger", self.ledgers[0])
 
     def error(self, operation: str, error: BaseException) -> None:
         with self.lock:
@@ -321,7 +333,8 @@ class _Campaign:
                 return None
         return None
 
-    def checkout(self, checkout: Checkout) -> None:
+    def checkout(self, checkout: Checkout, instance: int = 0) -> None:
+        self._local.ledger = self.ledgers[instance % len(self.ledgers)]
         if checkout.provider == "omise" and checkout.clarify:
             sourced = self.source(checkout)
             if sourced is None:
@@ -348,6 +361,7 @@ class _Campaign:
     def merchant(self, stop: threading.Event) -> None:
         """The merchant's webhook endpoint: every callback that arrives goes to the Ledger."""
         handled = Counter[str]()
+        turns = itertools.cycle(self.ledgers)
         while not stop.is_set() or not self.sandbox.hub.callbacks.idle():
             for provider in ("ecommpay", "omise"):
                 received = self.sandbox.hub.wait_for_callback(
@@ -357,7 +371,7 @@ class _Campaign:
                     continue
                 handled[provider] += 1
                 try:
-                    self.ledger.handle_webhook(provider, received.body, received.headers)
+                    next(turns).handle_webhook(provider, received.body, received.headers)
                 except Exception as error:
                     # A re-fetch or confirmation that met a fault: a real provider would retry
                     # the callback; here reconcile has to make up for it.
@@ -406,7 +420,10 @@ def run_campaign(
     threads: int = 6,
     kills: int = 4,
     search_lag: float = 3.0,
+    instances: int = 2,
 ) -> CampaignResult:
+    """``instances`` checkout instances (Ledgers) share ``ledger_url``, as on PostgreSQL behind a
+    load balancer; the killed workers are more of them."""
     rng = random.Random(seed)  # a reproducible simulation, not security
     plan = FaultPlan(
         error=0.06,
@@ -420,7 +437,7 @@ def run_campaign(
         callback_delay=0.1,
         seed=seed,
     )
-    result = CampaignResult(checkouts=checkouts)
+    result = CampaignResult(checkouts=checkouts, instances=instances)
     started = time.monotonic()
     with Sandbox(faults=plan) as sandbox:
         turn_knobs(sandbox, seed, search_lag)
@@ -435,8 +452,9 @@ def run_campaign(
             retry=RetryPolicy(attempts=4, initial_wait=0.002, max_wait=0.01, jitter=0.002),
         )
         clock = Clock()
-        ledger = Ledger(gw, ledger_url, clock=clock)
-        campaign = _Campaign(sandbox, ledger, gw, client, result)
+        ledgers = [Ledger(gw, ledger_url, clock=clock) for _ in range(instances)]
+        ledger = ledgers[0]
+        campaign = _Campaign(sandbox, ledgers, gw, client, result)
         stop = threading.Event()
         merchant = threading.Thread(target=campaign.merchant, args=(stop,), daemon=True)
         merchant.start()
@@ -483,7 +501,7 @@ def run_campaign(
         )
         arm_one_shots(sandbox)
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(campaign.checkout, plans))
+            list(pool.map(campaign.checkout, plans, itertools.cycle(range(instances))))
 
         # Payments nobody finished: the platform gives up on them at the method's limit time.
         for waiting in sandbox.hub.payments():
@@ -523,7 +541,8 @@ def run_campaign(
         result.audit = audit_ledger(
             ledger, books, references, result.asks, result.refused_asks, foreign=decoys
         )
-        ledger.close()
+        for instance in ledgers:
+            instance.close()
         gw.close()
     result.seconds = time.monotonic() - started
     return result
