@@ -36,7 +36,10 @@ def _plain_text(value: str | None, max_length: int = NAME_LENGTH) -> str | None:
 
 
 class Customer(Model):
-    """Who pays. Providers say which fields they need; paymux checks before sending."""
+    """Who pays. Providers say which fields they need; paymux checks before sending.
+
+    ``id``, names and e-mail are at most 255 characters without control characters (NUL,
+    newlines, tabs): they reach signed strings and the ledger's columns."""
 
     id: str = Field(min_length=1, max_length=NAME_LENGTH)
     ip_address: str | None = None
@@ -79,7 +82,10 @@ class Customer(Model):
 
 
 class ReturnUrls(Model):
-    """Where the provider sends the customer back. ``success`` is the one every flow needs."""
+    """Where the provider sends the customer back. ``success`` is the one every flow needs.
+
+    Absolute http(s) URLs of at most 2,048 characters, with no spaces (leading, trailing or
+    inside) or control characters: percent-encode them."""
 
     success: str
     decline: str | None = None
@@ -96,6 +102,9 @@ class ChargeRequest(Model):
 
     ``reference`` is the merchant's unique id for this payment. It is the idempotency key: sending
     the same reference twice never produces two provider payments.
+
+    ``country`` is an assigned ISO 3166-1 alpha-2 code (``KR``; ``UK`` or ``ZZ`` are refused);
+    free text (method, description, metadata) has no control characters.
     """
 
     reference: str
