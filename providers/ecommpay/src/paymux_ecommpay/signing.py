@@ -112,7 +112,8 @@ def _ordered(leaves: list[tuple[str, str]], natural: bool) -> list[tuple[str, st
 
 
 def _join(leaves: list[tuple[str, str]]) -> str:
-    return ";".join([f"{path}:{value}" for path, value in leaves])
+    # ":".join over each (path, value) pair: the same text as f"{path}:{value}", built in C.
+    return ";".join(map(":".join, leaves))
 
 
 def unsigned(params: Mapping[str, Any]) -> dict[str, Any]:
