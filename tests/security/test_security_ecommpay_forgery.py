@@ -129,7 +129,9 @@ def _document(leaves: list[Leaf], originals: dict[tuple[str, ...], Any]) -> dict
         if path in originals and _rendered(originals[path]) == value:
             node[path[-1]] = originals[path]
         else:
-            node[path[-1]] = int(value) if value.isascii() and value.isdigit() and len(value) < 16 else value
+            node[path[-1]] = (
+                int(value) if value.isascii() and value.isdigit() and len(value) < 16 else value
+            )
     return _lists(root)  # type: ignore[no-any-return]
 
 
