@@ -2,8 +2,8 @@
 
 ECommPay signs the flattened text ``path:value;path:value...`` and escapes neither ``;`` nor
 ``:`` in values, so one signature fits every JSON document that flattens to the same text. Two
-ways of rebuilding a document around a genuine signature are closed here, after the signature
-matched and before anything is translated:
+ways of rebuilding a document around a genuine signature are closed here, before anything is
+translated (the shape checks run in the one walk that also flattens the body for the signature):
 
 * a *leaf moved into a key or a value*: a known field (as the seeds and the official SDKs show
   it) that has the wrong JSON shape, e.g. ``payment.date`` as an object, ``payment.sum`` as text
