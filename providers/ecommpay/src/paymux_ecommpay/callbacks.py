@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from paymux.errors import InvalidRequest, WebhookParseError, WebhookVerificationError
@@ -154,10 +155,18 @@ def _charge_after_sale(
         payload,
         operation=operation,
         amount=amount,
-        refunded=None,
+        # A sale callback states no refunds. None would make the model build the same zero
+        # again; "refunded" with no amounts must stay None (build_charge reads it as "all").
+        refunded=None if status is ChargeStatus.REFUNDED else _zero(amount.currency),
         status=status,
         next_action=action,
     )
+
+
+@lru_cache(maxsize=64)
+def _zero(currency: str) -> Money:
+    # Money is frozen: one zero per currency can be shared by every charge.
+    return Money(0, currency)
 
 
 def _remaining_after_refund(payload: Mapping[str, Any], refund_amount: Money) -> Money:
