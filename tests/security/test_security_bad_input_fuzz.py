@@ -9,6 +9,7 @@ provider answers every request with a refusal, so a valid call ends in a typed e
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -64,7 +65,7 @@ anything = st.one_of(
     st.binary(max_size=40),
     st.lists(st.sampled_from(ODD_TEXT), max_size=3),
     st.dictionaries(st.sampled_from(ODD_TEXT), st.sampled_from(ODD_TEXT), max_size=3),
-    st.just(timedelta(seconds=-1)),
+    st.sampled_from([timedelta(seconds=-1), timedelta(0), timedelta.max, timedelta.min]),
     st.just(Money(1, "KRW")),
     st.just(object()),
 )
@@ -195,6 +196,23 @@ LEDGER_CALLS: dict[str, Callable[[Ledger, Any], Any]] = {
     "handle_webhook.body": lambda led, x: led.handle_webhook("ledgerpay", x),
     "handle_webhook.headers": lambda led, x: led.handle_webhook("ledgerpay", b"{}", x),
 }
+
+
+@FUZZ
+@given(
+    url=st.one_of(
+        anything,
+        st.sampled_from(["sqlite:///a\x00b.db", "sqlite:///\ud800.db", "postgresql://h:x/db"]),
+    )
+)
+def test_ledger_url_of_any_shape(url: Any) -> None:
+    # A generated URL may well name a SQLite file: it is made in a directory thrown away after.
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        contextlib.chdir(scratch),
+        gateway(LedgerPayApi()) as g,
+    ):
+        _only_typed(lambda: Ledger(g, url).get("order-1"))
 
 
 @pytest.fixture(scope="module")

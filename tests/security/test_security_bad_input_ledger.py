@@ -122,6 +122,9 @@ ROWS: dict[str, Row] = {
     "reconcile-older-than-negative": Row(
         lambda led: led.reconcile(older_than=timedelta(seconds=-1)), "older_than"
     ),
+    "reconcile-older-than-forever": Row(
+        lambda led: led.reconcile(older_than=timedelta.max), "older_than"
+    ),
     "reconcile-progress-not-callable": Row(lambda led: led.reconcile(progress=5), "progress"),
     # refund
     "refund-charge-number": Row(lambda led: led.refund(5), "charge"),
@@ -348,6 +351,11 @@ def _gateway() -> Gateway:
         (lambda gw: Ledger(gw, "sqlite://", clock="now"), "clock"),
         (lambda gw: Ledger(gw, "sqlite://", echo="yes"), "echo"),
         (lambda gw: Ledger(gw, "sqlite://", create_lease=120), "create_lease"),
+        (lambda gw: Ledger(gw, "sqlite://", create_lease=timedelta.max), "create_lease"),
+        (
+            lambda gw: Ledger(gw, "sqlite://", refund_release_after=timedelta.max),
+            "refund_release_after",
+        ),
         (lambda gw: Ledger("gateway", "sqlite://"), "gateway"),
     ],
 )

@@ -81,6 +81,9 @@ def load(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigurationError(
                 f"config file {path} cannot be read ({exc.strerror or type(exc).__name__})"
             ) from None
+        except ValueError:
+            # A NUL or a lone surrogate in the path: no file can have that name.
+            raise ConfigurationError("the config file path is not a usable file name") from None
     else:
         raise ConfigurationError(
             f"expected a config file path or a mapping, got {type(source).__name__}"

@@ -31,6 +31,7 @@ Until = ChargeStatus | Collection[ChargeStatus] | Callable[[Charge], bool] | Non
 _PROVIDER_LENGTH = 64
 _ID_LENGTH = 255
 _TYPE_LENGTH = 64
+_LONGEST = timedelta(days=3650)
 
 
 def reference(value: Any, field: str = "reference") -> str:
@@ -89,7 +90,14 @@ def limit(value: Any) -> int | None:
 def older_than(value: Any) -> timedelta:
     if not isinstance(value, timedelta) or value < timedelta(0):
         raise InvalidRequest("must be a non-negative timedelta", field="older_than")
+    _not_too_long(value, "older_than")
     return value
+
+
+def _not_too_long(value: timedelta, field: str) -> None:
+    # Dates are computed from it (now - older_than, now + lease): timedelta.max overflows them.
+    if abs(value) > _LONGEST:
+        raise InvalidRequest(f"must be at most {_LONGEST.days} days", field=field)
 
 
 def callback(value: Any, field: str) -> None:
@@ -136,7 +144,9 @@ def _status(value: Any) -> ChargeStatus:
         ) from None
 
 
-def constructor(url: Any, busy_timeout: Any, clock: Any, echo: Any) -> None:
+def constructor(
+    url: Any, busy_timeout: Any, clock: Any, echo: Any, durations: dict[str, Any]
+) -> None:
     if not isinstance(url, str | Engine):
         raise InvalidRequest(
             f"expected a database URL or an SQLAlchemy Engine, got {type(url).__name__}",
@@ -146,6 +156,10 @@ def constructor(url: Any, busy_timeout: Any, clock: Any, echo: Any) -> None:
     callback(clock, "clock")
     if not isinstance(echo, bool):
         raise InvalidRequest("must be True or False", field="echo")
+    for field, value in durations.items():
+        if not isinstance(value, timedelta):
+            raise InvalidRequest(f"expected a timedelta, got {type(value).__name__}", field=field)
+        _not_too_long(value, field)
 
 
 def event_problem(event: WebhookEvent) -> tuple[str, str] | None:

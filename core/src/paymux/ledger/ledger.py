@@ -74,7 +74,13 @@ class _LedgerBase(Generic[G]):
                 field="gateway",
             )
         self.gateway: G = gateway
-        arguments.constructor(url, busy_timeout, clock, echo)
+        arguments.constructor(
+            url,
+            busy_timeout,
+            clock,
+            echo,
+            durations={"create_lease": create_lease, "refund_release_after": refund_release_after},
+        )
         self.store = Store(url, busy_timeout=busy_timeout, echo=echo)
         if not isinstance(create_lease, timedelta) or create_lease <= timedelta(0):
             raise InvalidRequest("must be a positive timedelta", field="create_lease")

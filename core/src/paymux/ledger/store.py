@@ -378,6 +378,9 @@ def _engine(url: str, *, busy_timeout: float, echo: bool) -> Engine:
         kwargs: dict[str, Any] = {"connect_args": {"timeout": busy_timeout}}
         if parsed.database in (None, "", ":memory:"):
             kwargs = {"connect_args": {"check_same_thread": False}, "poolclass": StaticPool}
+        elif "\x00" in parsed.database or not parsed.database.isprintable():
+            # A NUL, a lone surrogate or a control character: no usable file has that name.
+            raise ConfigurationError("the ledger URL's file name has unusable characters")
         elif not Path(parsed.database).parent.is_dir():
             # SQLite would only say "unable to open database file", at the first operation.
             raise ConfigurationError(
