@@ -7,9 +7,14 @@ database is unreachable.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from paymux.cli import main
 
@@ -165,3 +170,63 @@ def test_an_unexpected_error_is_one_line_too(
     err = capsys.readouterr().err
     assert "unexpected TypeError: a bug" in err
     assert "Traceback" not in err
+
+
+ODD_ARGS = [
+    "order-1",
+    "１０",
+    "1e3",
+    "-5",
+    "ZZ",
+    "ſgd",
+    "sqlite://",
+    "not a url",
+    "--db",
+    "x" * 300,
+]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    command=st.sampled_from(
+        [
+            ["route", "--method", "kakaopay", "--country", "KR", "--currency", "KRW", "--amount"],
+            [
+                "route",
+                "--major",
+                "--method",
+                "kakaopay",
+                "--country",
+                "KR",
+                "--currency",
+                "KRW",
+                "--amount",
+            ],
+            ["route", "--method", "kakaopay", "--currency", "KRW", "--amount", "10", "--country"],
+            ["ledger", "show"],
+            ["ledger", "show", "order-1", "--db"],
+            ["reconcile", "--db"],
+            ["reconcile", "--older-than"],
+            ["webhook", "verify", "omise"],
+        ]
+    ),
+    extra=st.lists(st.one_of(st.sampled_from(ODD_ARGS), st.text(max_size=20)), max_size=2),
+)
+def test_any_arguments_end_in_an_exit_status_not_a_traceback(
+    command: list[str], extra: list[str]
+) -> None:
+    argv = [*command, *[arg.replace("\x00", "") for arg in extra]]
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        contextlib.chdir(scratch),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()) as err,
+    ):
+        try:
+            code = main(argv)
+        except SystemExit as usage:  # argparse's own refusal: exit status 2 and a usage line
+            code = usage.code if isinstance(usage.code, int) else 2
+    assert isinstance(code, int)
+    assert "Traceback" not in err.getvalue()
+    # The catch-all in main() hides a traceback but is for bugs: no input may reach it.
+    assert "unexpected" not in err.getvalue(), err.getvalue()
