@@ -40,7 +40,7 @@ from .responses import (
     timestamp,
 )
 from .settings import OmiseSettings
-from .webhooks import EventEnvelope, parse_envelope, verify_signature
+from .webhooks import EventEnvelope, envelope_from, parse_envelope, verify_signature
 
 PROVIDER_OPTIONS = frozenset({"source_id", "platform_type"})
 MAX_PAGES = 100
@@ -318,6 +318,7 @@ class OmiseProvider(Provider[OmiseSettings]):
         self, charge: Charge, amount: Money, *, reason: str | None, reference: str
     ) -> Flow[Refund]:
         self.check_refund(charge, amount)
+        self._check_refund_flags(charge, amount)
         deadline = charge.refund_deadline or self._deadline_from_raw(charge)
         now = self.settings.now()
         if deadline is not None and now > deadline:
@@ -331,6 +332,27 @@ class OmiseProvider(Provider[OmiseSettings]):
         )
         payload = self._decode(response)
         return self._read("refund", response.status_code, lambda: parse_refund(payload, self.name))
+
+    def _check_refund_flags(self, charge: Charge, amount: Money) -> None:
+        """Omise's own word on the charge, when its answer carried it (2019-05-29 shape).
+
+        ``refundable`` turns false once the refund window has passed or nothing is left;
+        ``partially_refundable`` says whether less than what is left may be refunded.
+        """
+        raw = charge.raw or {}
+        if not charge.status.is_paid or raw.get("status") != "successful":
+            return
+        left = charge.refundable_amount
+        if raw.get("refundable") is False:
+            raise RefundNotAllowed(
+                f"Omise reports charge {charge.id} as not refundable (refundable: false):"
+                " its refund window has passed or it was refunded in full"
+            )
+        if raw.get("partially_refundable") is False and amount != left:
+            raise RefundNotAllowed(
+                f"Omise refunds charge {charge.id} only in full ({left} left);"
+                f" {amount} was asked (partially_refundable: false)"
+            )
 
     def _deadline_from_raw(self, charge: Charge) -> datetime | None:
         # A charge restored from storage may predate the deadline field; its raw payload has it.
@@ -368,10 +390,15 @@ class OmiseProvider(Provider[OmiseSettings]):
         if charge_id is None:
             if key is not None:
                 return self._event(envelope, None, None, "signature")
-            # Not about a charge and unsigned: the event itself must exist at Omise.
+            # Not about a charge and unsigned: the event itself must exist at Omise, and what
+            # Omise holds under that id is the event, not what was posted.
             response = yield self._requests.retrieve_event(envelope.id)
-            self._verified(response, f"event {envelope.id}")
-            return self._event(envelope, None, None, "refetch")
+            envelope = self._fetched_event(response, envelope.id)
+            charge_id = envelope.charge_id
+            if charge_id is None:
+                if envelope.key.startswith(("charge.", "refund.")):
+                    raise WebhookVerificationError(f"{envelope.key} event without a charge id")
+                return self._event(envelope, None, None, "refetch")
 
         response = yield self._requests.retrieve_charge(charge_id)
         self._verified(response, f"charge {charge_id}")
@@ -390,6 +417,31 @@ class OmiseProvider(Provider[OmiseSettings]):
             raise WebhookVerificationError(
                 f"{what} named by the webhook is unknown to Omise with these keys"
             )
+
+    def _fetched_event(self, response: httpx.Response, event_id: str) -> EventEnvelope:
+        """The event ``GET /events/{id}`` answered; anything short of it refuses the webhook.
+
+        The unsigned body proves nothing, so a refusal, a rate limit or an outage at Omise
+        leaves it unproven: refused (Omise delivers again), never accepted.
+        """
+        self._verified(response, f"event {event_id}")
+        if response.status_code != 200:
+            raise WebhookVerificationError(
+                f"Omise could not confirm event {event_id} (HTTP {response.status_code});"
+                " the webhook is refused until it can"
+            )
+        try:
+            payload: Any = self._decode(response)
+            fetched = envelope_from(payload)
+        except (ProviderError, PayloadError) as exc:
+            raise WebhookVerificationError(
+                f"Omise's answer for event {event_id} is not that event: {exc}"
+            ) from None
+        if fetched.id != event_id:
+            raise WebhookVerificationError(
+                f"Omise answered event {fetched.id} when asked for {event_id}"
+            )
+        return fetched
 
     def _webhook_refund(
         self, envelope: EventEnvelope, charge: Charge, *, trusted: bool

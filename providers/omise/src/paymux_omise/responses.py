@@ -52,12 +52,21 @@ CHARGE_STATUSES: Mapping[str, ChargeStatus] = {
 # Not final, so the ledger keeps polling; never a paid state.
 UNKNOWN_CHARGE_STATUS = ChargeStatus.PENDING
 
+# A ``failed`` charge whose code names an outcome paymux has its own status for. Omise reports a
+# charge the customer never finished both as ``expired`` and as ``failed`` + ``payment_expired``
+# (seed 004): one outcome, so one neutral status, ``expired`` with reason ``expired``.
+FAILURE_CODE_STATUSES: Mapping[str, ChargeStatus] = {
+    "payment_expired": ChargeStatus.EXPIRED,
+}
+
 FAILURE_REASONS: Mapping[str, FailureReason] = {
     # The KakaoPay page's list (seed 004).
     "payment_expired": FailureReason.EXPIRED,
     "payment_rejected": FailureReason.REJECTED,
     "failed_processing": FailureReason.PROCESSING_ERROR,
     "invalid_account": FailureReason.INVALID_ACCOUNT,
+    # "Insufficient balance or limit reached" (seed 004): Omise does not say which, so the neutral
+    # reason is the broader one and the provider's message is kept in ``Failure.message``.
     "insufficient_fund": FailureReason.INSUFFICIENT_FUNDS,
     # Seen in recorded charges and the generated omise-go v2 enum.
     "failed_fraud_check": FailureReason.FRAUD_SUSPECTED,
@@ -292,10 +301,12 @@ def charge_status(
     data: Mapping[str, Any], amount: int, refunded: int, has_action: bool
 ) -> ChargeStatus:
     status = CHARGE_STATUSES.get(text(data, "status"), UNKNOWN_CHARGE_STATUS)
+    if status is ChargeStatus.FAILED:
+        status = FAILURE_CODE_STATUSES.get(optional_text(data, "failure_code") or "", status)
     if status is ChargeStatus.PENDING and has_action:
         return ChargeStatus.REQUIRES_ACTION
     if status is ChargeStatus.SUCCEEDED:
-        if refunded >= amount > 0 or data.get("voided") is True:
+        if refunded >= amount > 0:
             return ChargeStatus.REFUNDED
         if refunded > 0:
             return ChargeStatus.PARTIALLY_REFUNDED
@@ -307,8 +318,9 @@ def failure(data: Mapping[str, Any], status: ChargeStatus) -> Failure | None:
         return None
     code = optional_text(data, "failure_code")
     message = optional_text(data, "failure_message")
-    if code is None:
-        return Failure(reason=STATUS_FAILURE_REASONS[status], code=None, message=message)
+    if code is None or status is ChargeStatus.EXPIRED:
+        # An expired charge is expired whatever code came with it (one outcome, one meaning).
+        return Failure(reason=STATUS_FAILURE_REASONS[status], code=code, message=message)
     return Failure(
         reason=FAILURE_REASONS.get(code, FailureReason.UNKNOWN), code=code, message=message
     )
@@ -366,10 +378,14 @@ def parse_charge(payload: Any, provider: str) -> Charge:
     charge_id = text(data, "id")
     amount = integer(data, "amount")
     total = money(amount, _field(data, "currency"))
+    raw_status = text(data, "status")
     refunded = min(refunded_minor_units(data), amount)
+    if data.get("voided") is True and CHARGE_STATUSES.get(raw_status) is ChargeStatus.SUCCEEDED:
+        # Voided before settlement: the whole amount went back at once, whatever
+        # ``refunded_amount`` says, and nothing is left to refund.
+        refunded = amount
     source = mapping(data, "source")
     expires_at = timestamp(data, "expires_at")
-    raw_status = text(data, "status")
     action = (
         next_action(data, source, expires_at)
         if CHARGE_STATUSES.get(raw_status) is ChargeStatus.PENDING

@@ -127,6 +127,11 @@ def parse_envelope(body: bytes, limits: WebhookLimits = DEFAULT_LIMITS) -> Event
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise PayloadError("the body is not JSON") from None
     check_structure(payload, limits)
+    return envelope_from(payload)
+
+
+def envelope_from(payload: Any) -> EventEnvelope:
+    """An :class:`EventEnvelope` from a decoded event (a webhook body, or ``GET /events/{id}``)."""
     if not isinstance(payload, dict) or payload.get("object") != "event":
         raise PayloadError("the body is not an Omise event object")
     data = mapping(payload, "data")
