@@ -531,10 +531,17 @@ def _refund_total(conn: Connection, reference: str) -> int:
 
 
 def _settle_refunds(
-    conn: Connection, ctx: Ctx, row: Row[Any], *, event_id: str | None, stated: int = 0
+    conn: Connection,
+    ctx: Ctx,
+    row: Row[Any],
+    *,
+    event_id: str | None,
+    stated: int = 0,
+    defer: bool = False,
 ) -> _Applied:
     """Fold the successful refund rows, and a cumulative refunded amount the provider
-    ``stated``, into the charge state (the larger wins, as with every report)."""
+    ``stated``, into the charge state (the larger wins, as with every report). ``defer``: leave
+    the row's update to the caller (``_Applied.pending``)."""
     total = max(_refund_total(conn, row.reference), stated)
     if total == 0:
         return _Applied(row, False, Verdict.SAME, [])
@@ -553,9 +560,10 @@ def _settle_refunds(
         )
         flags += [flag] if flag else []
     if outcome.changed:
-        row = _bump(
-            conn, ctx, row, status=outcome.state.status.value, refunded=outcome.state.refunded
-        )
+        values = {"status": outcome.state.status.value, "refunded": outcome.state.refunded}
+        if defer:
+            return _Applied(row, True, outcome.verdict, flags, pending=values)
+        row = _bump(conn, ctx, row, **values)
     return _Applied(row, outcome.changed, outcome.verdict, flags)
 
 
@@ -570,8 +578,10 @@ def _report_refund(
     *,
     event_id: str | None,
     remaining: Money | None = None,
+    defer: bool = False,
 ) -> _Applied:
     """Record a refund report (webhook or the refund call's answer) and settle the charge.
+    ``defer``: leave the charge row's update to the caller (``_Applied.pending``).
 
     ``remaining`` is what the provider says is left of the payment (``WebhookEvent.
     remaining_amount``): the charge's amount minus it is the provider's cumulative refunded
@@ -669,9 +679,11 @@ def _report_refund(
             flags += [flag] if flag else []
         elif ChargeStatus(row.status).is_paid:
             stated = row.amount - remaining.amount
-    settled = _settle_refunds(conn, ctx, row, event_id=event_id, stated=stated)
+    settled = _settle_refunds(conn, ctx, row, event_id=event_id, stated=stated, defer=defer)
     verdict = Verdict.APPLIED if (changed or settled.changed) else settled.verdict
-    return _Applied(settled.row, changed or settled.changed, verdict, flags + settled.flags)
+    return _Applied(
+        settled.row, changed or settled.changed, verdict, flags + settled.flags, settled.pending
+    )
 
 
 # -- events -----------------------------------------------------------------------------------
@@ -693,8 +705,15 @@ def _apply_event_to(
         pending = got.pending
     if event.refund is not None:
         got = _report_refund(
-            conn, ctx, row, event.refund, event_id=event.id, remaining=event.remaining_amount
+            conn,
+            ctx,
+            row,
+            event.refund,
+            event_id=event.id,
+            remaining=event.remaining_amount,
+            defer=defer,
         )
+        pending = got.pending
         row, flags = got.row, flags + got.flags
         if got.changed or got.verdict.flagged or event.charge is None:
             verdict = got.verdict if not changed else verdict
