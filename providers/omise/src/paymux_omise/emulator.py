@@ -1,9 +1,14 @@
 """A loopback emulator of the Omise API for KakaoPay, for ``paymux sandbox`` and tests.
 
 It answers like the real API where paymux and the official client look: Basic auth with the key as
-user name, JSON (or bracket form) bodies, Omise-shaped objects and errors, an ``authorize_uri``
-page, ``/search`` over metadata, refunds, and ``charge.complete`` / ``refund.create`` webhooks
+user name, JSON (or bracket form) bodies, objects with every field Omise's recorded answers have
+(in the ``Omise-Version`` asked for), Omise's JSON error object for every refusal and unknown path,
+an ``authorize_uri`` page, lists, ``/search``, refunds within KakaoPay's window, expiry, events,
+``GET /capability``, and ``charge.complete`` / ``charge.expire`` / ``refund.create`` webhooks
 signed the way Omise signs them. Needs the ``paymux[sandbox]`` extra.
+
+Writes are here; the state, the shared helpers and the reads are in
+:mod:`paymux_omise.emulator_reads`, the object shapes in :mod:`paymux_omise.emulator_objects`.
 """
 
 from __future__ import annotations
@@ -12,109 +17,55 @@ import base64
 import copy
 import itertools
 import json
-import math
 import random
 import secrets
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from paymux.money import Money
-from paymux.sandbox import Emulator, PendingPayment
+from paymux.sandbox import PendingPayment
 from paymux.sandbox.emulator import CustomerAction
 
-from .emulator_knobs import AnswerLost, OmiseKnobs, WriteEndpoint, when, words
+from .emulator_knobs import AnswerLost, OmiseKnobs, WriteEndpoint
+from .emulator_objects import (
+    API_VERSIONS,
+    SEED_FAILURE_CODES,
+    charge_object,
+    error,
+    event_object,
+    not_found,
+    refund_object,
+    source_object,
+    stamp,
+    versioned,
+)
+from .emulator_reads import LIMITS, OmiseEmulatorState, body_of, integer
 from .webhooks import sign
 
 SECRET_KEY = "skey_test_sandbox"
 PUBLIC_KEY = "pkey_test_sandbox"
 WEBHOOK_SECRET = base64.b64encode(b"paymux-sandbox-webhook-secret").decode()
 
-# The emulator keeps its own copy of Opn's KakaoPay limits (seed 004) rather than reading the
-# plugin's: a wrong limit in the plugin should show up as a disagreement, not be mirrored.
-LIMITS = {"SGD": (100, 2_000_000), "THB": (2_000, 15_000_000)}
+# What ``PATCH /charges/{id}`` may change.
+_UPDATABLE = frozenset({"description", "metadata"})
+_ALL_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 
-_ERRORS = {
-    "authentication_failure": (401, "authentication failed"),
-    "not_found": (404, "{what} was not found"),
-    "bad_request": (400, "{what}"),
-    "invalid_charge": (400, "{what}"),
-    "failed_refund": (400, "{what}"),
-}
+__all__ = ["LIMITS", "PUBLIC_KEY", "SECRET_KEY", "WEBHOOK_SECRET", "OmiseEmulator", "OmiseKnobs"]
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _error(code: str, what: str = "") -> JSONResponse:
-    status, template = _ERRORS[code]
-    return JSONResponse(
-        {
-            "object": "error",
-            "location": f"https://www.omise.co/api-errors#{code.replace('_', '-')}",
-            "code": code,
-            "message": template.format(what=what),
-        },
-        status,
-    )
-
-
-def _form_to_nested(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """``source[type]=kakaopay`` -> ``{"source": {"type": "kakaopay"}}`` (the docs' curl style)."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        parts = key.replace("]", "").split("[")
-        target = result
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
-    return result
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    if request.headers.get("content-type", "").startswith("application/json"):
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError("the body must be a JSON object")
-        return data
-    return _form_to_nested(parse_qsl(raw.decode(), keep_blank_values=True))
-
-
-def _int(value: Any, name: str) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer")
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if isinstance(value, int):
-        return value
-    raise ValueError(f"{name} must be an integer")
-
-
-class OmiseEmulator(Emulator):
-    name = "omise"
-
+class OmiseEmulator(OmiseEmulatorState):
     def __init__(self, hub: Any) -> None:
         super().__init__(hub)
-        self.charges: dict[str, dict[str, Any]] = {}
-        self.sources: dict[str, dict[str, Any]] = {}
-        self.events: dict[str, dict[str, Any]] = {}
-        self.knobs = OmiseKnobs()
-        self.fault_counts: dict[str, int] = {}
-        """What the knobs did: ``answer_lost:<endpoint>``, ``refund_declined``, ``refund_late``,
-        ``search_lag_hidden`` (a search answered while a matching charge was still hidden)."""
         self._seq = itertools.count(1)
-        self._indexed_at: dict[str, float] = {}
-        self._random = random.Random()
+
+    def keys(self) -> tuple[str, str]:
+        # Read at call time, so a test can point the emulator at keys of its own.
+        return SECRET_KEY, PUBLIC_KEY
 
     def provider_settings(self) -> dict[str, Any]:
         return {
@@ -134,6 +85,12 @@ class OmiseEmulator(Emulator):
 
     def tune(self, **values: Any) -> None:
         """Set knobs by name, e.g. ``tune(search_lag=3.0, lose_answers={"charges": 1})``."""
+        if "decline_code" in values and values["decline_code"] not in SEED_FAILURE_CODES:
+            raise ValueError(f"decline_code must be one of {', '.join(SEED_FAILURE_CODES)}")
+        if "account_version" in values and values["account_version"] not in API_VERSIONS:
+            raise ValueError(f"account_version must be one of {', '.join(sorted(API_VERSIONS))}")
+        if "country" in values and values["country"] not in ("SG", "TH"):
+            raise ValueError("country must be SG or TH")
         with self.lock:
             for name, value in values.items():
                 if not hasattr(self.knobs, name):
@@ -150,7 +107,7 @@ class OmiseEmulator(Emulator):
         """A copy of every charge the emulator holds (refunds embedded), by charge id: what
         Omise's own records would say, for comparison with the merchant's ledger."""
         with self.lock:
-            return copy.deepcopy(self.charges)
+            return {charge_id: self._charge_copy(c) for charge_id, c in self.charges.items()}
 
     # -- knobs ---------------------------------------------------------------------------------
 
@@ -185,42 +142,22 @@ class OmiseEmulator(Emulator):
     def _id(self, prefix: str) -> str:
         return f"{prefix}_test_{next(self._seq):05d}{secrets.token_hex(6)}"
 
-    def _key(self, request: Request) -> str | None:
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("basic "):
-            return None
-        try:
-            user, _, _ = base64.b64decode(header[6:]).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return user
-
-    def _authorised(self, request: Request, *, public_ok: bool = False) -> bool:
-        key = self._key(request)
-        return key == SECRET_KEY or (public_ok and key == PUBLIC_KEY)
-
     def _webhook(self, key: str, data: dict[str, Any]) -> None:
-        event = {
-            "object": "event",
-            "id": self._id("evnt"),
-            "livemode": False,
-            "key": key,
-            "created_at": _now(),
-            "data": json.loads(json.dumps(data)),
-        }
-        event["location"] = f"/events/{event['id']}"
+        event = event_object(self._id("evnt"), key, json.loads(json.dumps(data)), self.now())
         with self.lock:
             self.events[event["id"]] = event
-        body = json.dumps(event).encode()
-        stamp = str(int(time.time()))
-        signature = sign(base64.b64decode(WEBHOOK_SECRET), stamp, body)
+        # Omise serialises events in the account's default version, whatever the request's was.
+        body = json.dumps(versioned(event, self.knobs.account_version)).encode()
+        # Signed with real time: the merchant checks it against its own clock.
+        stamp_value = str(int(time.time()))
+        signature = sign(base64.b64decode(WEBHOOK_SECRET), stamp_value, body)
         self.hub.callbacks.submit(
             self.hub.merchant_url(self.name),
             body,
             {
                 "content-type": "application/json",
                 "omise-signature": signature,
-                "omise-signature-timestamp": stamp,
+                "omise-signature-timestamp": stamp_value,
             },
         )
 
@@ -233,47 +170,47 @@ class OmiseEmulator(Emulator):
         return None
 
     def _source(self, data: dict[str, Any]) -> dict[str, Any]:
-        source = {
-            "object": "source",
-            "id": self._id("src"),
-            "livemode": False,
-            "type": data.get("type"),
-            "flow": "app_redirect",
-            "amount": _int(data.get("amount"), "amount"),
-            "currency": str(data.get("currency", "")).upper(),
-            "platform_type": str(data.get("platform_type") or "WEB").upper(),
-            "charge_status": "unknown",
-            "scannable_code": None,
-            "references": None,
-            "created_at": _now(),
-        }
-        source["location"] = f"/sources/{source['id']}"
-        return source
+        return source_object(
+            self._id("src"),
+            str(data.get("type")),
+            integer(data.get("amount"), "amount"),
+            str(data.get("currency", "")).upper(),
+            str(data.get("platform_type") or "WEB").upper(),
+            self.now(),
+        )
 
     def _finish(self, charge_id: str, action: CustomerAction) -> None:
         with self.lock:
             charge = self.charges[charge_id]
+            if charge["status"] != "pending":
+                return
+            now = stamp(self.now())
             if action == "pay":
                 charge.update(
                     status="successful",
                     paid=True,
                     authorized=True,
-                    captured=True,
-                    paid_at=_now(),
+                    paid_at=now,
+                    authorized_at=now,
+                    authorized_amount=charge["amount"],
+                    captured_amount=charge["amount"],
+                    net=charge["amount"],
                     refundable=True,
                     partially_refundable=True,
+                    can_perform_void=True,
+                    disputable=True,
                     transaction=self._id("trxn"),
                 )
-            elif action == "decline":
+            elif action == "decline" or self.knobs.abandon_as_failed:
+                code = "payment_expired" if action != "decline" else self.knobs.decline_code
                 charge.update(
-                    status="failed",
-                    failure_code="payment_rejected",
-                    failure_message="payment was rejected by the provider",
+                    status="failed", failure_code=code, failure_message=SEED_FAILURE_CODES[code]
                 )
             else:
-                charge.update(status="expired", expired=True, expired_at=_now())
+                charge.update(status="expired", expired=True, expired_at=now)
             charge["source"]["charge_status"] = charge["status"]
-        self._webhook("charge.complete", charge)
+            data = copy.deepcopy(charge)
+        self._webhook("charge.complete", data)
 
     # -- routes --------------------------------------------------------------------------------
 
@@ -284,117 +221,97 @@ class OmiseEmulator(Emulator):
             Route("/charges", self.create_charge, methods=["POST"]),
             Route("/charges", self.list_charges, methods=["GET"]),
             Route("/charges/{charge_id}", self.get_charge, methods=["GET"]),
+            Route("/charges/{charge_id}", self.update_charge, methods=["PATCH"]),
+            Route("/charges/{charge_id}/expire", self.expire_charge, methods=["POST"]),
+            Route("/charges/{charge_id}/capture", self.capture_charge, methods=["POST"]),
+            Route("/charges/{charge_id}/reverse", self.reverse_charge, methods=["POST"]),
+            Route("/charges/{charge_id}/events", self.list_charge_events, methods=["GET"]),
             Route("/charges/{charge_id}/refunds", self.create_refund, methods=["POST"]),
+            Route("/charges/{charge_id}/refunds", self.list_charge_refunds, methods=["GET"]),
             Route("/charges/{charge_id}/refunds/{refund_id}", self.get_refund, methods=["GET"]),
+            Route("/refunds", self.list_refunds, methods=["GET"]),
+            Route("/events", self.list_events, methods=["GET"]),
             Route("/events/{event_id}", self.get_event, methods=["GET"]),
+            Route("/capability", self.capability, methods=["GET"]),
+            # The official client asks for ``search/?scope=...``.
             Route("/search", self.search, methods=["GET"]),
+            Route("/search/", self.search, methods=["GET"]),
             Route("/payments/{charge_id}/authorize", self.authorize, methods=["GET"]),
+            Route("/{path:path}", self.unknown_path, methods=_ALL_METHODS),
         ]
 
     async def create_source(self, request: Request) -> Response:
-        if not self._authorised(request, public_ok=True):
-            return _error("authentication_failure")
+        refused = self._refused(request, public_ok=True)
+        if refused:
+            return refused
         try:
-            data = await _body(request)
+            data = await body_of(request)
             source = self._source(data)
         except ValueError as exc:
-            return _error("bad_request", str(exc))
+            return error("bad_request", str(exc))
         if source["type"] != "kakaopay":
-            return _error("bad_request", f"type {source['type']} is not supported by this sandbox")
+            return error("bad_request", f"type {source['type']} is not supported by this sandbox")
         problem = self._validate_amount(source["amount"], source["currency"])
         if problem:
-            return _error("bad_request", problem)
+            return error("bad_request", problem)
         with self.lock:
             self.sources[source["id"]] = source
-        return self._answer("sources", JSONResponse(source))
-
-    async def get_source(self, request: Request) -> Response:
-        if not self._authorised(request, public_ok=True):
-            return _error("authentication_failure")
-        source = self.sources.get(request.path_params["source_id"])
-        return JSONResponse(source) if source else _error("not_found", "source")
+        return self._answer("sources", self._json(request, source))
 
     async def create_charge(self, request: Request) -> Response:
-        if not self._authorised(request):
-            return _error("authentication_failure")
+        refused = self._refused(request)
+        if refused:
+            return refused
         try:
-            data = await _body(request)
-            amount = _int(data.get("amount"), "amount")
+            data = await body_of(request)
+            amount = integer(data.get("amount"), "amount")
             currency = str(data.get("currency", "")).upper()
         except ValueError as exc:
-            return _error("bad_request", str(exc))
+            return error("bad_request", str(exc))
         return_uri = str(data.get("return_uri") or "")
         if not return_uri.startswith("https://"):
-            return _error("invalid_charge", "return_uri must be an HTTPS URL")
+            return error("invalid_charge", "return_uri must be an HTTPS URL")
         raw_source = data.get("source")
         with self.lock:
             if isinstance(raw_source, str):
                 source = self.sources.get(raw_source)
                 if source is None:
-                    return _error("invalid_charge", "source was not found")
+                    return error("invalid_charge", "source was not found")
                 if source["charge_status"] != "unknown":
-                    return _error("invalid_charge", "source was already used")
+                    return error("invalid_charge", "source was already used")
                 if source["amount"] != amount or source["currency"] != currency:
-                    return _error("invalid_charge", "amount and currency must match the source's")
+                    return error("invalid_charge", "amount and currency must match the source's")
             elif isinstance(raw_source, dict):
                 try:
                     source = self._source({**raw_source, "amount": amount, "currency": currency})
                 except ValueError as exc:
-                    return _error("bad_request", str(exc))
+                    return error("bad_request", str(exc))
                 if source["type"] != "kakaopay":
-                    return _error("invalid_charge", "source type is not supported by this sandbox")
+                    return error("invalid_charge", "source type is not supported by this sandbox")
                 self.sources[source["id"]] = source
             else:
-                return _error("invalid_charge", "a source is required")
+                return error("invalid_charge", "a source is required")
             problem = self._validate_amount(amount, currency)
             if problem:
-                return _error("invalid_charge", problem)
+                return error("invalid_charge", problem)
             source["charge_status"] = "pending"
             charge_id = self._id("chrg")
             metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-            charge: dict[str, Any] = {
-                "object": "charge",
-                "id": charge_id,
-                "livemode": False,
-                "location": f"/charges/{charge_id}",
-                "amount": amount,
-                "currency": currency,
-                "description": data.get("description"),
-                "metadata": metadata,
-                "status": "pending",
-                "capture": True,
-                "authorized": False,
-                "reversed": False,
-                "paid": False,
-                "expired": False,
-                "voided": False,
-                "refundable": False,
-                "partially_refundable": False,
-                "refunded_amount": 0,
-                "transaction": None,
-                "failure_code": None,
-                "failure_message": None,
-                "authorize_uri": f"{self.base_url}/payments/{charge_id}/authorize",
-                "return_uri": return_uri,
-                "ip": data.get("ip"),
-                "source": source,
-                "refunds": {
-                    "object": "list",
-                    "data": [],
-                    "limit": 20,
-                    "offset": 0,
-                    "total": 0,
-                    "location": f"/charges/{charge_id}/refunds",
-                },
-                "created_at": _now(),
-                "expires_at": (datetime.now(UTC) + timedelta(days=7)).strftime(
-                    "%Y-%m-%dT%H:%M:%SZ"
-                ),
-                "paid_at": None,
-                "expired_at": None,
-            }
+            charge = charge_object(
+                charge_id,
+                amount=amount,
+                currency=currency,
+                description=data.get("description"),
+                metadata=metadata or {},
+                source=source,
+                authorize_uri=f"{self.base_url}/payments/{charge_id}/authorize",
+                return_uri=return_uri,
+                ip=data.get("ip"),
+                now=self.now(),
+            )
             self.charges[charge_id] = charge
             self._indexed_at[charge_id] = time.monotonic() + self.knobs.search_lag
+            answer = self._json(request, charge)
         self.hub.register_payment(
             PendingPayment(
                 provider=self.name,
@@ -409,159 +326,122 @@ class OmiseEmulator(Emulator):
                 },
             )
         )
-        return self._answer("charges", JSONResponse(charge))
+        return self._answer("charges", answer)
 
-    async def get_charge(self, request: Request) -> Response:
-        if not self._authorised(request):
-            return _error("authentication_failure")
-        charge = self.charges.get(request.path_params["charge_id"])
-        return JSONResponse(charge) if charge else _error("not_found", "charge")
-
-    async def search(self, request: Request) -> Response:
-        if not self._authorised(request):
-            return _error("authentication_failure")
-        params = request.query_params
-        query = params.get("query", "")
-        if params.get("scope") != "charge":
-            return _error("bad_request", "this sandbox searches the charge scope only")
+    async def update_charge(self, request: Request) -> Response:
+        """``PATCH /charges/{id}``: ``description`` and ``metadata`` (replaced as a whole)."""
+        refused = self._refused(request)
+        if refused:
+            return refused
+        charge_id = request.path_params["charge_id"]
         try:
-            page = max(1, _int(params.get("page", "1"), "page"))
-            per_page = min(100, max(1, _int(params.get("per_page", "0"), "per_page")))
+            data = await body_of(request)
         except ValueError as exc:
-            return _error("bad_request", str(exc))
-        if "per_page" not in params:
-            per_page = self.knobs.per_page
-        wanted = words(query)
-        now = time.monotonic()
+            return error("bad_request", str(exc))
+        unknown = sorted(set(data) - _UPDATABLE)
+        if unknown:
+            return error("bad_request", f"{unknown[0]} cannot be updated")
+        if "metadata" in data and not isinstance(data["metadata"], dict):
+            return error("bad_request", "metadata must be an object")
         with self.lock:
-            found, hidden = [], 0
-            for charge in self.charges.values():
-                # Whole words, any case, in the id, description and metadata values.
-                text = " ".join(
-                    [charge["id"], str(charge.get("description") or "")]
-                    + [str(v) for v in charge["metadata"].values()]
-                )
-                if not wanted or not wanted <= words(text):
-                    continue
-                if self._indexed_at.get(charge["id"], 0.0) > now:
-                    hidden += 1
-                    continue
-                found.append(charge)
-            if hidden:
-                self._count("search_lag_hidden")
-            found.sort(
-                key=lambda c: c["created_at"], reverse=params.get("order") != "chronological"
-            )
-            # Copies of the page only: a busy emulator holds thousands of charges.
-            page_items = copy.deepcopy(found[(page - 1) * per_page : page * per_page])
-        total_pages = math.ceil(len(found) / per_page)
-        return JSONResponse(
-            {
-                "object": "search",
-                "order": params.get("order") or "chronological",
-                "scope": "charge",
-                "query": query,
-                "filters": {},
-                "page": page,
-                "per_page": per_page,
-                "total": len(found),
-                "total_pages": total_pages,
-                "data": page_items,
-                "location": "/search",
-                "export": None,
-            }
-        )
+            charge = self.charges.get(charge_id)
+            if charge is None:
+                return not_found("charge", charge_id)
+            charge.update(data)
+            answer = self._charge_copy(charge)
+        return self._json(request, answer)
 
-    async def list_charges(self, request: Request) -> Response:
-        """``GET /charges``: every charge created in ``from``..``to``, ``limit`` from ``offset``.
+    async def expire_charge(self, request: Request) -> Response:
+        """``POST /charges/{id}/expire``: a pending charge can no longer be paid.
 
-        The official client sends these parameters as a JSON body even on GET; both are read.
+        Expiring an expired charge answers it unchanged; a charge already paid or failed is
+        refused (``invalid_charge``).
         """
-        if not self._authorised(request):
-            return _error("authentication_failure")
-        try:
-            params: dict[str, Any] = {**(await _body(request)), **request.query_params}
-            offset = _int(params.get("offset", 0), "offset")
-            limit = min(100, max(1, _int(params.get("limit", 20), "limit")))
-        except ValueError as exc:
-            return _error("bad_request", str(exc))
-        since, until = when(params.get("from")), when(params.get("to"))
-        order = params.get("order") or "chronological"
+        refused = self._refused(request)
+        if refused:
+            return refused
+        charge_id = request.path_params["charge_id"]
         with self.lock:
-            window = [
-                c
-                for c in self.charges.values()
-                if (since is None or (when(c["created_at"]) or since) >= since)
-                and (until is None or (when(c["created_at"]) or until) <= until)
-            ]
-            window.sort(key=lambda c: c["created_at"], reverse=order == "reverse_chronological")
-            page_items = copy.deepcopy(window[offset : offset + limit])
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": page_items,
-                "limit": limit,
-                "offset": offset,
-                "total": len(window),
-                "location": "/charges",
-                "order": order,
-                "from": params.get("from") or "1970-01-01T00:00:00Z",
-                "to": params.get("to") or _now(),
-            }
-        )
+            charge = self.charges.get(charge_id)
+            if charge is None:
+                return not_found("charge", charge_id)
+            if charge["status"] not in ("pending", "expired"):
+                return error("invalid_charge", f"charge is {charge['status']} and cannot expire")
+            changed = charge["status"] == "pending"
+            if changed:
+                charge.update(status="expired", expired=True, expired_at=stamp(self.now()))
+                charge["source"]["charge_status"] = "expired"
+            answer = self._charge_copy(charge)
+        payment = self.hub.payment(self.name, charge_id)
+        if changed and payment is not None and payment.state == "waiting":
+            # The customer page now refuses to pay it.
+            payment.state = "expired"
+        if changed:
+            self._webhook("charge.expire", answer)
+        return self._json(request, answer)
+
+    async def capture_charge(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused:
+            return refused
+        charge_id = request.path_params["charge_id"]
+        if charge_id not in self.charges:
+            return not_found("charge", charge_id)
+        # KakaoPay charges are captured when paid; only card charges wait for a capture.
+        return error("failed_capture", "charge was not authorized for a later capture")
+
+    async def reverse_charge(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused:
+            return refused
+        charge_id = request.path_params["charge_id"]
+        if charge_id not in self.charges:
+            return not_found("charge", charge_id)
+        return error("invalid_charge", "charge cannot be reversed")
 
     async def create_refund(self, request: Request) -> Response:
-        if not self._authorised(request):
-            return _error("authentication_failure")
+        refused = self._refused(request)
+        if refused:
+            return refused
         try:
-            data = await _body(request)
-            amount = _int(data.get("amount"), "amount")
+            data = await body_of(request)
+            amount = integer(data.get("amount"), "amount")
         except ValueError as exc:
-            return _error("bad_request", str(exc))
+            return error("bad_request", str(exc))
+        charge_id = request.path_params["charge_id"]
         with self.lock:
-            charge = self.charges.get(request.path_params["charge_id"])
+            charge = self.charges.get(charge_id)
             if charge is None:
-                return _error("not_found", "charge")
+                return not_found("charge", charge_id)
+            self._refresh(charge)
             pending = sum(
                 r["amount"] for r in charge["refunds"]["data"] if r["status"] == "pending"
             )
             left = charge["amount"] - charge["refunded_amount"] - pending
             if charge["status"] != "successful" or not charge["refundable"]:
-                return _error("failed_refund", "charge is not refundable")
+                return error("failed_refund", "charge is not refundable")
             if not 0 < amount <= left:
-                return _error("failed_refund", f"refund amount must be between 1 and {left}")
+                return error("failed_refund", f"refund amount must be between 1 and {left}")
             if self._refund_declined():
-                return _error("failed_refund", "the refund was declined")
+                return error("failed_refund", "the refund was declined")
             late = self.knobs.refund_delay > 0
-            refund_id = self._id("rfnd")
-            refund = {
-                "object": "refund",
-                "id": refund_id,
-                "livemode": False,
-                "location": f"/charges/{charge['id']}/refunds/{refund_id}",
-                "amount": amount,
-                "currency": charge["currency"],
-                "charge": charge["id"],
-                # Closed at once below unless the refund_delay knob keeps it pending.
-                "status": "pending",
-                "voided": False,
-                "transaction": self._id("trxn"),
-                "metadata": data.get("metadata") if isinstance(data.get("metadata"), dict) else {},
-                "created_at": _now(),
-            }
+            metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+            refund = refund_object(
+                self._id("rfnd"), charge, amount, metadata or {}, self._id("trxn"), self.now()
+            )
             charge["refunds"]["data"].append(refund)
             charge["refunds"]["total"] += 1
             answer = copy.deepcopy(refund)
             if late:
                 self._count("refund_late")
                 timer = threading.Timer(
-                    self.knobs.refund_delay, self._close_refund, (charge["id"], refund_id)
+                    self.knobs.refund_delay, self._close_refund, (charge_id, refund["id"])
                 )
                 timer.daemon = True
                 timer.start()
         if not late:
-            answer = self._close_refund(charge["id"], refund_id)
-        return self._answer("refunds", JSONResponse(answer))
+            answer = self._close_refund(charge_id, refund["id"])
+        return self._answer("refunds", self._json(request, answer))
 
     def _close_refund(self, charge_id: str, refund_id: str) -> dict[str, Any]:
         with self.lock:
@@ -593,23 +473,9 @@ class OmiseEmulator(Emulator):
             self._close_refund(charge_id, refund_id)
         return len(due)
 
-    async def get_refund(self, request: Request) -> Response:
-        if not self._authorised(request):
-            return _error("authentication_failure")
-        charge = self.charges.get(request.path_params["charge_id"])
-        refunds = charge["refunds"]["data"] if charge else []
-        refund = next((r for r in refunds if r["id"] == request.path_params["refund_id"]), None)
-        return JSONResponse(refund) if refund else _error("not_found", "refund")
-
-    async def get_event(self, request: Request) -> Response:
-        if not self._authorised(request):
-            return _error("authentication_failure")
-        event = self.events.get(request.path_params["event_id"])
-        return JSONResponse(event) if event else _error("not_found", "event")
-
     async def authorize(self, request: Request) -> Response:
         charge_id = request.path_params["charge_id"]
         if charge_id not in self.charges:
-            return _error("not_found", "payment")
+            return not_found("payment", charge_id)
         # Opn's page: the wallet app on a phone, a QR to scan on a desktop; here, the customer page.
         return RedirectResponse(self.hub.customer_url(self.name, charge_id), 303)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from starlette.responses import Response
@@ -37,6 +37,20 @@ class OmiseKnobs:
     lose_answers: dict[str, int] = field(default_factory=dict)
     """One-shot: endpoint (``charges``, ``sources``, ``refunds``) -> how many answers to lose."""
     seed: int | None = None
+    clock_offset: timedelta = timedelta(0)
+    """Added to real time for everything the emulator stamps and checks (``paid_at``, the refund
+    window): ``timedelta(days=1)`` makes yesterday's payments past their refund window."""
+    decline_code: str = "payment_rejected"
+    """The ``failure_code`` a declining customer produces: any code of seed 004's KakaoPay list
+    (``payment_expired``, ``payment_rejected``, ``failed_processing``, ``invalid_account``,
+    ``insufficient_fund``)."""
+    abandon_as_failed: bool = False
+    """A customer who walks away leaves the charge ``failed`` + ``payment_expired`` (the other
+    way Omise reports it) instead of ``expired``."""
+    account_version: str = "2019-05-29"
+    """The account's default API version: answers without ``Omise-Version``, and webhooks."""
+    country: str = "SG"
+    """The account's country, as ``GET /capability`` reports it (SG or TH)."""
 
 
 class AnswerLost(Response):
