@@ -7,6 +7,7 @@
     ├── InvalidRequest            bad input, raised before any network call
     ├── NoRouteError              no configured provider can take the request
     ├── RefundNotAllowed          the refund breaks a provider or bookkeeping rule
+    ├── OperationNotSupported     the provider has no such operation (cancel, list, ...)
     ├── ProviderError             the provider answered and said no
     │   ├── AuthenticationError   ... because the credentials were refused
     │   ├── DuplicateRequest      ... because it already has this reference (nothing new made)
@@ -55,6 +56,19 @@ class NoRouteError(PaymuxError):
 
 class RefundNotAllowed(PaymuxError):
     """The refund was refused locally, before the network (amount, window, method rules)."""
+
+
+class OperationNotSupported(PaymuxError):
+    """The provider (or this payment method at it) has no such operation; nothing was sent.
+
+    ``operation`` is the gateway method's name (``cancel_charge``, ``list_charges``, ...);
+    ``Gateway.capabilities()`` lists what each provider offers in ``Capability.operations``.
+    """
+
+    def __init__(self, message: str, *, provider: str, operation: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.operation = operation
 
 
 class ProviderError(PaymuxError):
@@ -200,6 +214,7 @@ __all__ = [
     "InvalidRequest",
     "NoRouteError",
     "NotFound",
+    "OperationNotSupported",
     "OutcomeUnknown",
     "PaymuxError",
     "ProviderError",

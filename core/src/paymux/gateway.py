@@ -7,7 +7,8 @@ neutral models. The same provider code serves both.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -33,10 +34,22 @@ from .models import (
 )
 from .money import Money
 from .plugins import provider_class
-from .provider import ChargeLookup, Flow, Provider, ProviderSettings
+from .provider import (
+    CANCEL_CHARGE,
+    LIST_CHARGES,
+    LIST_REFUNDS,
+    RETRIEVE_REFUND,
+    ChargeListPage,
+    ChargeLookup,
+    ChargeQuery,
+    Flow,
+    Provider,
+    ProviderSettings,
+)
 from .redaction import Redactor
 from .router import Router
 from .runner import DEFAULT_TIMEOUT, RetryPolicy, arun, run
+from .status import ChargeStatus
 from .text_rules import (
     REASON_LENGTH,
     REFUND_REFERENCE_LENGTH,
@@ -45,6 +58,7 @@ from .text_rules import (
 )
 
 T = TypeVar("T")
+StatusFilter = ChargeStatus | str | Collection[ChargeStatus | str] | None
 ProviderConfig = Mapping[str, Any] | ProviderSettings | Provider[Any]
 
 
@@ -144,7 +158,7 @@ class _Core:
             # An explicit choice skips routing, not the capability check.
             name = provider
             self.provider(name).check_capability(request)
-        return name, self.provider(name).create_charge(request)
+        return name, _with_metadata(self.provider(name).create_charge(request), request.metadata)
 
     def _retrieve_flow(
         self, target: Charge | str, id_or_reference: str | None, reference: str | None
@@ -169,7 +183,11 @@ class _Core:
                 f"expected a Charge or a provider name, got {type(target).__name__}",
                 field="charge",
             )
-        return name, self.provider(name).retrieve_charge(lookup)
+        flow = self.provider(name).retrieve_charge(lookup)
+        if isinstance(target, Charge) and target.metadata:
+            # A provider that stores no metadata (ECommPay) answers without it: keep the caller's.
+            flow = _with_metadata(flow, target.metadata)
+        return name, flow
 
     def _refund_flow(
         self, charge: Charge, amount: Money | None, reason: str | None, reference: str | None
@@ -207,6 +225,46 @@ class _Core:
         reference = reference or f"{charge.reference or charge.id}-r{uuid.uuid4().hex[:10]}"
         return charge.provider, provider.refund(charge, amount, reason=reason, reference=reference)
 
+    # -- after the charge -------------------------------------------------------------------
+
+    def _operation(self, charge: Charge, operation: str) -> Provider[Any]:
+        charge = _checked(charge, Charge, "charge")
+        provider = self.provider(charge.provider)
+        provider.check_operation(operation, charge.method)
+        return provider
+
+    def _cancel_flow(self, charge: Charge) -> tuple[str, Flow[Charge]]:
+        provider = self._operation(charge, CANCEL_CHARGE)
+        if charge.status.is_final:
+            raise InvalidRequest(
+                f"charge {charge.id} is {charge.status.value}; only an unpaid open charge can be"
+                " canceled (refund a paid one)",
+                field="charge",
+            )
+        return charge.provider, provider.cancel_charge(charge)
+
+    def _list_query(
+        self, provider: str, since: datetime | None, until: datetime | None, status: StatusFilter
+    ) -> ChargeQuery:
+        self.provider(provider).check_operation(LIST_CHARGES)
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+                raise InvalidRequest(
+                    "must be a datetime with a time zone (e.g. datetime.now(UTC))", field=name
+                )
+        if since is not None and until is not None and until < since:
+            raise InvalidRequest("is before since", field="until")
+        return ChargeQuery(since=since, until=until, statuses=_statuses(status))
+
+    def _refunds_flow(self, charge: Charge) -> tuple[str, Flow[list[Refund]]]:
+        provider = self._operation(charge, LIST_REFUNDS)
+        return charge.provider, provider.list_refunds(charge)
+
+    def _retrieve_refund_flow(self, charge: Charge, refund_id: str) -> tuple[str, Flow[Refund]]:
+        provider = self._operation(charge, RETRIEVE_REFUND)
+        _check_reference(refund_id, "refund_id", 255)
+        return charge.provider, provider.retrieve_refund(charge, refund_id)
+
     def _webhook_flow(
         self, provider: str, body: bytes | str, headers: Mapping[str, str] | None
     ) -> Flow[WebhookEvent]:
@@ -240,6 +298,37 @@ class _Core:
             if problem is not None:
                 raise InvalidRequest(f"{key[:64]!r} {problem}", field="fields")
         return charge.provider, self.provider(charge.provider).clarify(charge, fields)
+
+
+def _with_metadata(flow: Flow[Charge], metadata: Mapping[str, str]) -> Flow[Charge]:
+    """``flow``, with ``metadata`` on the answer when the provider keeps none."""
+    charge = yield from flow
+    if metadata and not charge.metadata:
+        return charge.model_copy(update={"metadata": dict(metadata)})
+    return charge
+
+
+def _statuses(status: StatusFilter) -> frozenset[ChargeStatus] | None:
+    if status is None:
+        return None
+    items = [status] if isinstance(status, ChargeStatus | str) else status
+    if not isinstance(items, Collection):
+        raise InvalidRequest(
+            f"expected a ChargeStatus or a collection of them, got {type(status).__name__}",
+            field="status",
+        )
+    found = set()
+    for item in items:
+        try:
+            found.add(ChargeStatus(item))
+        except ValueError:
+            known = ", ".join(s.value for s in ChargeStatus)
+            raise InvalidRequest(
+                f"{item!r:.40} is not a charge status ({known})", field="status"
+            ) from None
+    if not found:
+        raise InvalidRequest("give at least one status, or None for all", field="status")
+    return frozenset(found)
 
 
 def _rule(index: int, raw: Mapping[str, Any]) -> RouteRule:
@@ -357,6 +446,46 @@ class Gateway(_Core):
         """Send the customer details a ``ProvideInformation`` next action asked for."""
         return self._run(*self._clarify_flow(charge, fields))
 
+    def cancel_charge(self, charge: Charge) -> Charge:
+        """Stop a charge the customer has not paid (so a switch of method cannot pay twice).
+
+        ``OperationNotSupported`` where the provider has no cancel for the charge's method."""
+        return self._run(*self._cancel_flow(charge))
+
+    def list_charges(
+        self,
+        provider: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: StatusFilter = None,
+    ) -> Iterator[Charge]:
+        """The provider's charges created between ``since`` and ``until`` (aware datetimes),
+        oldest first, reading page after page as the iterator advances.
+
+        Arguments are checked now, before any request; ``status`` filters by neutral status."""
+        query = self._list_query(provider, since, until, status)
+        return self._pages(provider, query)
+
+    def _pages(self, provider: str, query: ChargeQuery) -> Iterator[Charge]:
+        cursor: str | None = None
+        while True:
+            page: ChargeListPage = self._run(
+                provider, self.provider(provider).list_charges(query, cursor)
+            )
+            yield from (c for c in page.charges if query.admits(c))
+            if page.next is None or page.next == cursor:
+                return
+            cursor = page.next
+
+    def list_refunds(self, charge: Charge) -> list[Refund]:
+        """Every refund of ``charge`` as the provider lists it (pending, succeeded, failed)."""
+        return self._run(*self._refunds_flow(charge))
+
+    def retrieve_refund(self, charge: Charge, refund_id: str) -> Refund:
+        """One refund of ``charge`` by the provider's refund id; ``NotFound`` if it has none."""
+        return self._run(*self._retrieve_refund_flow(charge, refund_id))
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
@@ -435,6 +564,40 @@ class AsyncGateway(_Core):
 
     async def clarify(self, charge: Charge, fields: Mapping[str, str]) -> Charge:
         return await self._run(*self._clarify_flow(charge, fields))
+
+    async def cancel_charge(self, charge: Charge) -> Charge:
+        return await self._run(*self._cancel_flow(charge))
+
+    def list_charges(
+        self,
+        provider: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: StatusFilter = None,
+    ) -> AsyncIterator[Charge]:
+        """``async for charge in gw.list_charges(...)``; arguments are checked at the call."""
+        query = self._list_query(provider, since, until, status)
+        return self._pages(provider, query)
+
+    async def _pages(self, provider: str, query: ChargeQuery) -> AsyncIterator[Charge]:
+        cursor: str | None = None
+        while True:
+            page: ChargeListPage = await self._run(
+                provider, self.provider(provider).list_charges(query, cursor)
+            )
+            for charge in page.charges:
+                if query.admits(charge):
+                    yield charge
+            if page.next is None or page.next == cursor:
+                return
+            cursor = page.next
+
+    async def list_refunds(self, charge: Charge) -> list[Refund]:
+        return await self._run(*self._refunds_flow(charge))
+
+    async def retrieve_refund(self, charge: Charge, refund_id: str) -> Refund:
+        return await self._run(*self._retrieve_refund_flow(charge, refund_id))
 
     async def aclose(self) -> None:
         if self._owns_client:

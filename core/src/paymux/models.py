@@ -81,6 +81,32 @@ class Customer(Model):
         return value
 
 
+METADATA_MAX_KEYS = 20
+METADATA_KEY_LENGTH = 40
+METADATA_VALUE_LENGTH = 500
+RESERVED_METADATA_PREFIX = "paymux_"
+"""Metadata limits. Neither Omise's charge API pages nor ECommPay's Gate pages state any, so
+these are paymux's own: small enough for every provider that stores metadata and for one ledger
+row, the key limit leaves room for paymux's own ``paymux_*`` keys beside the merchant's."""
+
+
+def metadata_problem(value: dict[str, str]) -> str | None:
+    """Why ``value`` cannot be a charge's metadata, or None."""
+    if len(value) > METADATA_MAX_KEYS:
+        return f"at most {METADATA_MAX_KEYS} keys, got {len(value)}"
+    for key, item in value.items():
+        if not key or len(key) > METADATA_KEY_LENGTH or not key.isascii():
+            return f"{key[:64]!r}: keys are 1-{METADATA_KEY_LENGTH} ASCII characters"
+        if key.startswith(RESERVED_METADATA_PREFIX):
+            return f"{key!r}: keys starting {RESERVED_METADATA_PREFIX!r} are reserved for paymux"
+        problem = text_problem(key, METADATA_KEY_LENGTH) or text_problem(
+            item, METADATA_VALUE_LENGTH
+        )
+        if problem is not None:
+            return f"{key!r} {problem}"
+    return None
+
+
 class ReturnUrls(Model):
     """Where the provider sends the customer back. ``success`` is the one every flow needs.
 
@@ -146,10 +172,9 @@ class ChargeRequest(Model):
     @field_validator("metadata")
     @classmethod
     def _metadata(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, item in value.items():
-            problem = text_problem(key, 64) or text_problem(item, 500)
-            if problem is not None:
-                raise ValueError(f"{key[:64]!r} {problem}")
+        problem = metadata_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 
@@ -181,6 +206,10 @@ class Charge(Model):
     """The last moment the provider accepts a refund, when it has one."""
     provider_data: dict[str, str] = Field(default_factory=dict)
     """Provider ids worth keeping (request ids, source ids, operation ids)."""
+    metadata: dict[str, str] = Field(default_factory=dict)
+    """The merchant's ``ChargeRequest.metadata``: as the provider stores it (Omise), or as the
+    create request carried it when the provider keeps none (ECommPay: then a later
+    ``retrieve_charge`` answers ``{}``, and the Ledger keeps it). paymux's own keys are left out."""
     refunds: tuple[Refund, ...] | None = None
     """Every refund of the payment as the provider listed it in this answer (pending, succeeded
     and failed alike), each with the provider's refund id and, when the provider keeps it, the
@@ -274,6 +303,10 @@ class Capability(Model):
     provider_method: str | None = None
     """The provider's own name for the method (e.g. ECommPay ``card-partner``)."""
     notes: str = ""
+    operations: tuple[str, ...] = ()
+    """What the provider does after the charge for this method, by gateway method name:
+    ``cancel_charge``, ``list_charges``, ``list_refunds``, ``retrieve_refund``. Anything not
+    listed raises :class:`~paymux.errors.OperationNotSupported` before any request."""
 
     def range_for(self, currency: str) -> AmountRange | None:
         return next((r for r in self.amounts if r.currency == currency), None)

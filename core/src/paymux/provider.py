@@ -14,17 +14,25 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ._base import Model
-from .errors import ConfigurationError, InvalidRequest, RefundNotAllowed
+from .errors import (
+    ConfigurationError,
+    InvalidRequest,
+    NotFound,
+    OperationNotSupported,
+    ProviderError,
+    RefundNotAllowed,
+)
 from .models import Capability, Charge, ChargeRequest, Refund, WebhookEvent
 from .money import Money
-from .status import RefundSupport
+from .status import ChargeStatus, RefundSupport
 
 T = TypeVar("T")
 Flow = Generator[httpx.Request, httpx.Response, T]
@@ -64,6 +72,41 @@ class ProviderSettings(BaseModel):
             if isinstance(value, SecretStr) and value.get_secret_value():
                 found.append(value.get_secret_value())
         return found
+
+
+CANCEL_CHARGE = "cancel_charge"
+LIST_CHARGES = "list_charges"
+LIST_REFUNDS = "list_refunds"
+RETRIEVE_REFUND = "retrieve_refund"
+OPERATIONS = (CANCEL_CHARGE, LIST_CHARGES, LIST_REFUNDS, RETRIEVE_REFUND)
+"""The operations after the charge a capability may declare (``Capability.operations``)."""
+
+
+@dataclass(frozen=True)
+class ChargeQuery:
+    """What ``Gateway.list_charges`` asks for, already checked (aware datetimes, statuses)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    statuses: frozenset[ChargeStatus] | None = None
+
+    def admits(self, charge: Charge) -> bool:
+        if self.statuses is not None and charge.status not in self.statuses:
+            return False
+        created = charge.created_at
+        if created is None:
+            return True
+        return (self.since is None or created >= self.since) and (
+            self.until is None or created <= self.until
+        )
+
+
+@dataclass(frozen=True)
+class ChargeListPage:
+    """One page of a provider's charge list, and the provider's cursor to the next (None: last)."""
+
+    charges: tuple[Charge, ...]
+    next: str | None
 
 
 class ChargeLookup(Model):
@@ -202,6 +245,69 @@ class Provider(ABC, Generic[S]):
     @abstractmethod
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[WebhookEvent]:
         """Verify first, then translate; a forged callback must raise before anything else."""
+
+    def supports(self, operation: str, method: str | None = None) -> bool:
+        """Whether a capability (the one for ``method``, or any when None) declares it."""
+        if method is not None:
+            capability = self.capability_for(method)
+            return capability is not None and operation in capability.operations
+        return any(operation in c.operations for c in self.declared_capabilities())
+
+    def check_operation(self, operation: str, method: str | None = None) -> None:
+        """:class:`OperationNotSupported` unless a capability declares ``operation``."""
+        if not self.supports(operation, method):
+            what = f" for {method} payments" if method is not None else ""
+            raise OperationNotSupported(
+                f"{self.name} offers no {operation}{what}", provider=self.name, operation=operation
+            )
+
+    def cancel_charge(self, charge: Charge) -> Flow[Charge]:
+        """Stop a charge the customer has not paid; the charge as the provider then reports it."""
+        self.check_operation(CANCEL_CHARGE, charge.method)
+        raise OperationNotSupported(
+            f"{self.name} declares cancel_charge but does not implement it",
+            provider=self.name,
+            operation=CANCEL_CHARGE,
+        )
+        yield  # type: ignore[unreachable]
+
+    def list_charges(self, query: ChargeQuery, cursor: str | None) -> Flow[ChargeListPage]:
+        """One page of the provider's charges matching ``query``, from ``cursor`` (None: first)."""
+        self.check_operation(LIST_CHARGES)
+        raise OperationNotSupported(
+            f"{self.name} declares list_charges but does not implement it",
+            provider=self.name,
+            operation=LIST_CHARGES,
+        )
+        yield  # type: ignore[unreachable]
+
+    def list_refunds(self, charge: Charge) -> Flow[list[Refund]]:
+        """Every refund of ``charge``. By default the list a fresh look-up of the charge carries
+        (``Charge.refunds``); a provider with a refund endpoint overrides this."""
+        self.check_operation(LIST_REFUNDS, charge.method)
+        lookup = ChargeLookup(charge_id=charge.id, reference=charge.reference, charge=charge)
+        fetched = yield from self.retrieve_charge(lookup)
+        if fetched.refunds is None:
+            raise ProviderError(
+                f"the answer for charge {charge.id} does not list its refunds",
+                provider=self.name,
+                code="no_refund_list",
+            )
+        return list(fetched.refunds)
+
+    def retrieve_refund(self, charge: Charge, refund_id: str) -> Flow[Refund]:
+        """One refund of ``charge`` by the provider's refund id (or the merchant's reference)."""
+        self.check_operation(RETRIEVE_REFUND, charge.method)
+        refunds = yield from self.list_refunds(charge)
+        for refund in refunds:
+            if refund_id in (refund.id, refund.reference):
+                return refund
+        raise NotFound(
+            f"charge {charge.id} has no refund {refund_id!r}",
+            provider=self.name,
+            code="not_found",
+            conclusive=True,
+        )
 
     def clarify(self, charge: Charge, fields: Mapping[str, str]) -> Flow[Charge]:
         raise InvalidRequest(f"{self.name} does not ask for additional customer information")

@@ -45,6 +45,11 @@ def neutral_method(value: object) -> str | None:
     return CALLBACK_METHODS.get(key, key)
 
 
+# The Gate's status answer lists a payment's refund operations; it documents no cancel for
+# these sales (cancel is for two-step card holds) and no endpoint that lists payments.
+READ_OPERATIONS = ("list_refunds", "retrieve_refund")
+
+
 def capabilities(provider: str) -> list[Capability]:
     # KRW has no minor unit, so the minor-unit amounts below are whole won. The KakaoPay and Payco
     # pages leave the limits blank: the only rule is a positive whole amount.
@@ -56,6 +61,7 @@ def capabilities(provider: str) -> list[Capability]:
             amounts=(AmountRange(currency="KRW", minimum=1),),
             refunds=RefundSupport.PARTIAL,
             next_actions=("display_qr_code",),
+            operations=READ_OPERATIONS,
             provider_method="kakaopay",
             notes="QR code shown by the merchant (Gate) or the Payment Page; full/partial refunds.",
         ),
@@ -66,6 +72,7 @@ def capabilities(provider: str) -> list[Capability]:
             amounts=(AmountRange(currency="KRW", minimum=1),),
             refunds=RefundSupport.PARTIAL,
             next_actions=("redirect_to_url",),
+            operations=READ_OPERATIONS,
             provider_method="payco",
             notes="Customer is redirected to Payco; refunds full or partial.",
         ),
@@ -80,6 +87,7 @@ def capabilities(provider: str) -> list[Capability]:
             ),
             refunds=RefundSupport.FULL,
             next_actions=("redirect_to_url", "provide_information"),
+            operations=READ_OPERATIONS,
             provider_method="card-partner",
             notes="Card payment through a partner (redirect); full refunds only. Send phone and"
             " e-mail, or the platform asks for them (clarification).",

@@ -50,6 +50,9 @@ def capabilities(provider: str) -> list[Capability]:
             refunds=RefundSupport.PARTIAL,
             next_actions=("redirect_to_url",),
             provider_method=KAKAOPAY,
+            # POST /charges/{id}/expire stops an unpaid app-redirect/QR charge (omise.md);
+            # GET /charges, GET /charges/{id}/refunds and /refunds/{id} read (charges-api).
+            operations=("cancel_charge", "list_charges", "list_refunds", "retrieve_refund"),
             notes=(
                 "app_redirect: the authorize URL opens the KakaoPay app on mobile and shows Opn's"
                 " QR page on desktop; refunds until 00:15 GMT+8 the day after payment"

@@ -6,12 +6,13 @@ import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from paymux import Capability, Charge, ChargeRequest, Money, Refund, WebhookEvent
+from paymux import Capability, Charge, ChargeRequest, ChargeStatus, Money, Refund, WebhookEvent
 from paymux.errors import (
     InvalidRequest,
     NotFound,
@@ -21,7 +22,14 @@ from paymux.errors import (
     WebhookParseError,
     WebhookVerificationError,
 )
-from paymux.provider import ChargeLookup, Flow, Provider, ProviderSettings
+from paymux.provider import (
+    ChargeListPage,
+    ChargeLookup,
+    ChargeQuery,
+    Flow,
+    Provider,
+    ProviderSettings,
+)
 
 from . import capabilities as caps
 from .requests import RequestBuilder
@@ -32,6 +40,7 @@ from .responses import (
     best_match,
     decode,
     integer,
+    list_items,
     list_page,
     parse_charge,
     parse_refund,
@@ -333,6 +342,69 @@ class OmiseProvider(Provider[OmiseSettings]):
         payload = self._decode(response)
         return self._read("refund", response.status_code, lambda: parse_refund(payload, self.name))
 
+    # -- after the charge -------------------------------------------------------------------
+
+    def cancel_charge(self, charge: Charge) -> Flow[Charge]:
+        self.check_operation("cancel_charge", charge.method)
+        if charge.status not in (ChargeStatus.PENDING, ChargeStatus.REQUIRES_ACTION):
+            raise InvalidRequest(
+                f"charge {charge.id} is {charge.status.value}; Omise expires only unpaid charges",
+                field="charge",
+            )
+        response = yield self._requests.expire_charge(charge.id)
+        return self._charge(self._decode(response), response.status_code)
+
+    def list_charges(self, query: ChargeQuery, cursor: str | None) -> Flow[ChargeListPage]:
+        self.check_operation("list_charges")
+        offset = _offset(cursor)
+        response = yield self._requests.charge_window(query.since, query.until, offset)
+        payload = self._decode(response)
+
+        def read() -> ChargeListPage:
+            items, following = list_items(payload)
+            charges = tuple(parse_charge(item, self.name) for item in items)
+            return ChargeListPage(charges, None if following is None else str(following))
+
+        return self._read("charge list", response.status_code, read)
+
+    def list_refunds(self, charge: Charge) -> Flow[list[Refund]]:
+        self.check_operation("list_refunds", charge.method)
+        refunds: list[Refund] = []
+        offset: int | None = 0
+        for _ in range(MAX_PAGES):
+            if offset is None:
+                return refunds
+            response = yield self._requests.list_refunds(charge.id, offset)
+            payload = self._decode(response)
+            page, offset = self._read(
+                "refund list", response.status_code, partial(self._refund_page, payload)
+            )
+            refunds += page
+        raise ProviderError(
+            f"charge {charge.id} lists more than {MAX_PAGES} pages of refunds",
+            provider=self.name,
+            code="too_many_refunds",
+        )
+
+    def _refund_page(self, payload: Any) -> tuple[list[Refund], int | None]:
+        items, following = list_items(payload)
+        return [parse_refund(item, self.name) for item in items], following
+
+    def retrieve_refund(self, charge: Charge, refund_id: str) -> Flow[Refund]:
+        self.check_operation("retrieve_refund", charge.method)
+        response = yield self._requests.retrieve_refund(charge.id, refund_id)
+        payload = self._decode(response)
+        refund = self._read(
+            "refund", response.status_code, lambda: parse_refund(payload, self.name)
+        )
+        if refund.charge_id != charge.id:
+            raise ProviderError(
+                f"Omise answered refund {refund.id} of {refund.charge_id} for charge {charge.id}",
+                provider=self.name,
+                code="invalid_response",
+            )
+        return refund
+
     def _check_refund_flags(self, charge: Charge, amount: Money) -> None:
         """Omise's own word on the charge, when its answer carried it (2019-05-29 shape).
 
@@ -490,3 +562,12 @@ class OmiseProvider(Provider[OmiseSettings]):
             verified_by=verified_by,
             raw=envelope.raw,
         )
+
+
+def _offset(cursor: str | None) -> int:
+    """The list offset a cursor from :meth:`OmiseProvider.list_charges` stands for."""
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 12:
+        raise InvalidRequest("not a cursor this provider handed out", field="cursor")
+    return int(cursor)

@@ -141,6 +141,30 @@ class RequestBuilder:
             },
         )
 
+    def charge_window(
+        self, since: datetime | None, until: datetime | None, offset: int
+    ) -> httpx.Request:
+        """A page of ``GET /charges`` for ``Gateway.list_charges``, oldest first."""
+        params = {"offset": str(offset), "limit": str(LIST_LIMIT), "order": "chronological"}
+        for name, value in (("from", since), ("to", until)):
+            if value is not None:
+                params[name] = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self.get("/charges", operation="list_charges", params=params)
+
+    def list_refunds(self, charge_id: str, offset: int = 0) -> httpx.Request:
+        return self.get(
+            f"/charges/{path_segment(charge_id)}/refunds",
+            operation="list_refunds",
+            params={"offset": str(offset), "limit": str(LIST_LIMIT), "order": "chronological"},
+        )
+
+    def expire_charge(self, charge_id: str) -> httpx.Request:
+        # Expiring twice is harmless (an expired charge stays expired), so it may be retried.
+        request = self.post(
+            f"/charges/{path_segment(charge_id)}/expire", {}, operation="cancel_charge"
+        )
+        return mark(request, operation="cancel_charge", retry_safe=True)
+
     def refund(
         self, charge_id: str, amount: Money, *, reference: str, reason: str | None
     ) -> httpx.Request:

@@ -411,6 +411,7 @@ def parse_charge(payload: Any, provider: str) -> Charge:
             created_at=timestamp(data, "created_at", "created"),
             refund_deadline=refund_deadline(method, paid_at),
             provider_data=provider_data(data, source),
+            metadata=merchant_metadata(data),
             refunds=listed_refunds(data, provider),
             raw=dict(data),
         )
@@ -472,6 +473,30 @@ def list_page(payload: Any, reference: str, provider: str) -> ChargePage:
     following = offset + len(items)
     more = bool(items) and following < total
     return ChargePage(_exact_matches(items, reference, provider), following if more else None)
+
+
+def list_items(payload: Any) -> tuple[list[Any], int | None]:
+    """A ``GET /charges`` or ``GET /charges/{id}/refunds`` answer: its objects and the offset
+    of the next page (None on the last)."""
+    if not isinstance(payload, dict) or payload.get("object") != "list":
+        raise PayloadError("expected a list")
+    items = payload.get("data")
+    if not isinstance(items, list):
+        raise PayloadError("list has no 'data' list")
+    offset = _page_number(payload, "offset", 0)
+    total = _page_number(payload, "total", len(items))
+    following = offset + len(items)
+    return items, following if items and following < total else None
+
+
+def merchant_metadata(data: Mapping[str, Any]) -> dict[str, str]:
+    """A charge's metadata without paymux's own keys (``paymux_*``): what the merchant sent."""
+    found = mapping(data, "metadata") or {}
+    return {
+        key: value
+        for key, value in found.items()
+        if isinstance(key, str) and isinstance(value, str) and not key.startswith("paymux_")
+    }
 
 
 def best_match(matches: Iterable[Charge]) -> Charge | None:
