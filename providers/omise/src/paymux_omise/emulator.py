@@ -147,7 +147,7 @@ class OmiseEmulator(OmiseEmulatorState):
         with self.lock:
             self.events[event["id"]] = event
         # Omise serialises events in the account's default version, whatever the request's was.
-        body = json.dumps(versioned(event, self.knobs.account_version)).encode()
+        body = json.dumps(versioned(event, self.knobs.account_version, f"/{self.name}")).encode()
         # Signed with real time: the merchant checks it against its own clock.
         stamp_value = str(int(time.time()))
         signature = sign(base64.b64decode(WEBHOOK_SECRET), stamp_value, body)

@@ -313,13 +313,20 @@ def capability_object(country: str, limits: dict[str, tuple[int, int]]) -> dict[
     }
 
 
-def versioned(value: Any, version: str) -> Any:
-    """``value`` (a deep copy) in the shape of API ``version``."""
+def versioned(value: Any, version: str, mount: str = "") -> Any:
+    """``value`` (a deep copy) in the shape of API ``version``.
+
+    ``location`` paths get the emulator's ``mount`` path in front: at Omise they are paths on the
+    API host, and the official client follows them (``refund.reload()``) from the host's root.
+    """
     if isinstance(value, list):
-        return [versioned(item, version) for item in value]
+        return [versioned(item, version, mount) for item in value]
     if not isinstance(value, dict):
         return value
-    out = {key: versioned(item, version) for key, item in value.items()}
+    out = {key: versioned(item, version, mount) for key, item in value.items()}
+    location = out.get("location")
+    if mount and isinstance(location, str) and location.startswith("/"):
+        out["location"] = mount + location
     if version == LATEST_VERSION:
         return out
     kind = out.get("object")

@@ -132,7 +132,7 @@ class OmiseEmulatorState(Emulator):
         return request.headers.get("omise-version") or self.knobs.account_version
 
     def _json(self, request: Request, payload: Any) -> JSONResponse:
-        return JSONResponse(versioned(payload, self._version(request)))
+        return JSONResponse(versioned(payload, self._version(request), f"/{self.name}"))
 
     def _refresh(self, charge: dict[str, Any]) -> None:
         """Close a charge to refunds once its window has passed (call under the lock)."""
