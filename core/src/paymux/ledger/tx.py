@@ -88,6 +88,14 @@ def charge_of(row: Row[Any]) -> Charge | None:
         return None
     charge = Charge.model_validate_json(row.snapshot)
     status = ChargeStatus(row.status)
+    refunded = charge.refunded_amount
+    if (
+        charge.status is status
+        and refunded is not None
+        and (refunded.amount, refunded.currency) == (row.refunded, row.currency)
+        and (charge.next_action is None or not status.is_final)
+    ):
+        return charge  # the usual case: the snapshot was taken with the status it has
     update_: dict[str, Any] = {
         "status": status,
         "refunded_amount": Money(row.refunded, row.currency),
