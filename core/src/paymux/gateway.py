@@ -344,6 +344,11 @@ def _rule(index: int, raw: Mapping[str, Any]) -> RouteRule:
         raise ConfigurationError(f"route rule #{index}: {exc}") from None
 
 
+def _reference(target: Charge | str, reference: str | None) -> str | None:
+    """The merchant's reference a look-up concerns, for logs and spans."""
+    return target.reference if isinstance(target, Charge) else reference
+
+
 def _check_reference(value: Any, field: str, max_length: int = 64) -> None:
     if not isinstance(value, str):
         raise InvalidRequest(f"expected text, got {type(value).__name__}", field=field)
@@ -399,7 +404,13 @@ class Gateway(_Core):
         return cls(**{**gateway_kwargs(source), **kwargs})
 
     def _run(
-        self, provider: str, flow: Flow[T], unexpected: type[PaymuxError] = ProviderError
+        self,
+        provider: str,
+        flow: Flow[T],
+        unexpected: type[PaymuxError] = ProviderError,
+        *,
+        operation: str | None = None,
+        reference: str | None = None,
     ) -> T:
         return run(
             flow,
@@ -408,11 +419,18 @@ class Gateway(_Core):
             redactor=self._redactor,
             policy=self.retry,
             unexpected=unexpected,
+            operation=operation,
+            reference=reference,
+            request_id_of=self.provider(provider).response_request_id,
         )
 
     def create_charge(self, request: ChargeRequest, provider: str | None = None) -> Charge:
         """Start a payment; the charge is usually ``pending`` or ``requires_action``."""
-        return self._run(*self._charge_flow(request, provider))
+        return self._run(
+            *self._charge_flow(request, provider),
+            operation="create_charge",
+            reference=request.reference,
+        )
 
     def retrieve_charge(
         self,
@@ -423,7 +441,11 @@ class Gateway(_Core):
     ) -> Charge:
         """Ask the provider where a charge stands: ``retrieve_charge(charge)`` or
         ``retrieve_charge("omise", "chrg_...")`` or ``retrieve_charge("omise", reference="order-1")``."""
-        return self._run(*self._retrieve_flow(charge, id_or_reference, reference))
+        return self._run(
+            *self._retrieve_flow(charge, id_or_reference, reference),
+            operation="retrieve_charge",
+            reference=_reference(charge, reference),
+        )
 
     def refund(
         self,
@@ -434,23 +456,40 @@ class Gateway(_Core):
         reference: str | None = None,
     ) -> Refund:
         """Refund ``amount`` (all that is refundable when None). ``reference`` makes it idempotent."""
-        return self._run(*self._refund_flow(charge, amount, reason, reference))
+        return self._run(
+            *self._refund_flow(charge, amount, reason, reference),
+            operation="refund",
+            reference=charge.reference,
+        )
 
     def parse_webhook(
         self, provider: str, body: bytes | str, headers: Mapping[str, str] | None = None
     ) -> WebhookEvent:
         """Verify and translate a callback; raises ``WebhookVerificationError`` for forgeries."""
-        return self._run(provider, self._webhook_flow(provider, body, headers), WebhookParseError)
+        return self._run(
+            provider,
+            self._webhook_flow(provider, body, headers),
+            WebhookParseError,
+            operation="parse_webhook",
+        )
 
     def clarify(self, charge: Charge, fields: Mapping[str, str]) -> Charge:
         """Send the customer details a ``ProvideInformation`` next action asked for."""
-        return self._run(*self._clarify_flow(charge, fields))
+        return self._run(
+            *self._clarify_flow(charge, fields),
+            operation="clarify",
+            reference=charge.reference,
+        )
 
     def cancel_charge(self, charge: Charge) -> Charge:
         """Stop a charge the customer has not paid (so a switch of method cannot pay twice).
 
         ``OperationNotSupported`` where the provider has no cancel for the charge's method."""
-        return self._run(*self._cancel_flow(charge))
+        return self._run(
+            *self._cancel_flow(charge),
+            operation="cancel_charge",
+            reference=charge.reference,
+        )
 
     def list_charges(
         self,
@@ -471,7 +510,9 @@ class Gateway(_Core):
         cursor: str | None = None
         while True:
             page: ChargeListPage = self._run(
-                provider, self.provider(provider).list_charges(query, cursor)
+                provider,
+                self.provider(provider).list_charges(query, cursor),
+                operation="list_charges",
             )
             yield from (c for c in page.charges if query.admits(c))
             if page.next is None or page.next == cursor:
@@ -480,11 +521,19 @@ class Gateway(_Core):
 
     def list_refunds(self, charge: Charge) -> list[Refund]:
         """Every refund of ``charge`` as the provider lists it (pending, succeeded, failed)."""
-        return self._run(*self._refunds_flow(charge))
+        return self._run(
+            *self._refunds_flow(charge),
+            operation="list_refunds",
+            reference=charge.reference,
+        )
 
     def retrieve_refund(self, charge: Charge, refund_id: str) -> Refund:
         """One refund of ``charge`` by the provider's refund id; ``NotFound`` if it has none."""
-        return self._run(*self._retrieve_refund_flow(charge, refund_id))
+        return self._run(
+            *self._retrieve_refund_flow(charge, refund_id),
+            operation="retrieve_refund",
+            reference=charge.reference,
+        )
 
     def close(self) -> None:
         if self._owns_client:
@@ -522,7 +571,13 @@ class AsyncGateway(_Core):
         return cls(**{**gateway_kwargs(source), **kwargs})
 
     async def _run(
-        self, provider: str, flow: Flow[T], unexpected: type[PaymuxError] = ProviderError
+        self,
+        provider: str,
+        flow: Flow[T],
+        unexpected: type[PaymuxError] = ProviderError,
+        *,
+        operation: str | None = None,
+        reference: str | None = None,
     ) -> T:
         return await arun(
             flow,
@@ -531,10 +586,17 @@ class AsyncGateway(_Core):
             redactor=self._redactor,
             policy=self.retry,
             unexpected=unexpected,
+            operation=operation,
+            reference=reference,
+            request_id_of=self.provider(provider).response_request_id,
         )
 
     async def create_charge(self, request: ChargeRequest, provider: str | None = None) -> Charge:
-        return await self._run(*self._charge_flow(request, provider))
+        return await self._run(
+            *self._charge_flow(request, provider),
+            operation="create_charge",
+            reference=request.reference,
+        )
 
     async def retrieve_charge(
         self,
@@ -543,7 +605,11 @@ class AsyncGateway(_Core):
         *,
         reference: str | None = None,
     ) -> Charge:
-        return await self._run(*self._retrieve_flow(charge, id_or_reference, reference))
+        return await self._run(
+            *self._retrieve_flow(charge, id_or_reference, reference),
+            operation="retrieve_charge",
+            reference=_reference(charge, reference),
+        )
 
     async def refund(
         self,
@@ -553,20 +619,35 @@ class AsyncGateway(_Core):
         *,
         reference: str | None = None,
     ) -> Refund:
-        return await self._run(*self._refund_flow(charge, amount, reason, reference))
+        return await self._run(
+            *self._refund_flow(charge, amount, reason, reference),
+            operation="refund",
+            reference=charge.reference,
+        )
 
     async def parse_webhook(
         self, provider: str, body: bytes | str, headers: Mapping[str, str] | None = None
     ) -> WebhookEvent:
         return await self._run(
-            provider, self._webhook_flow(provider, body, headers), WebhookParseError
+            provider,
+            self._webhook_flow(provider, body, headers),
+            WebhookParseError,
+            operation="parse_webhook",
         )
 
     async def clarify(self, charge: Charge, fields: Mapping[str, str]) -> Charge:
-        return await self._run(*self._clarify_flow(charge, fields))
+        return await self._run(
+            *self._clarify_flow(charge, fields),
+            operation="clarify",
+            reference=charge.reference,
+        )
 
     async def cancel_charge(self, charge: Charge) -> Charge:
-        return await self._run(*self._cancel_flow(charge))
+        return await self._run(
+            *self._cancel_flow(charge),
+            operation="cancel_charge",
+            reference=charge.reference,
+        )
 
     def list_charges(
         self,
@@ -584,7 +665,9 @@ class AsyncGateway(_Core):
         cursor: str | None = None
         while True:
             page: ChargeListPage = await self._run(
-                provider, self.provider(provider).list_charges(query, cursor)
+                provider,
+                self.provider(provider).list_charges(query, cursor),
+                operation="list_charges",
             )
             for charge in page.charges:
                 if query.admits(charge):
@@ -594,10 +677,18 @@ class AsyncGateway(_Core):
             cursor = page.next
 
     async def list_refunds(self, charge: Charge) -> list[Refund]:
-        return await self._run(*self._refunds_flow(charge))
+        return await self._run(
+            *self._refunds_flow(charge),
+            operation="list_refunds",
+            reference=charge.reference,
+        )
 
     async def retrieve_refund(self, charge: Charge, refund_id: str) -> Refund:
-        return await self._run(*self._retrieve_refund_flow(charge, refund_id))
+        return await self._run(
+            *self._retrieve_refund_flow(charge, refund_id),
+            operation="retrieve_refund",
+            reference=charge.reference,
+        )
 
     async def aclose(self) -> None:
         if self._owns_client:

@@ -33,6 +33,7 @@ from .errors import (
 from .models import Capability, Charge, ChargeRequest, Refund, WebhookEvent
 from .money import Money
 from .status import ChargeStatus, RefundSupport
+from .telemetry import header_request_id
 
 T = TypeVar("T")
 Flow = Generator[httpx.Request, httpx.Response, T]
@@ -211,6 +212,14 @@ class Provider(ABC, Generic[S]):
     def reconcile_after(self, charge: Charge) -> timedelta:
         """How long after creation polling the provider makes sense for ``charge``."""
         return timedelta(seconds=10)
+
+    def response_request_id(self, response: httpx.Response) -> str | None:
+        """The provider's id for this answer (what its support asks for), for logs and spans.
+
+        By default a conventional header (``X-Request-Id``, ...); override for a provider that
+        puts it elsewhere. Called only while logs or traces record it; None when there is none.
+        """
+        return header_request_id(response)
 
     def declared_capabilities(self) -> tuple[Capability, ...]:
         """:meth:`capabilities`, built once: they are frozen data, and routing reads them for

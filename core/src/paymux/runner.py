@@ -15,6 +15,13 @@ import httpx
 from .errors import PaymuxError, ProviderError, TransportError
 from .provider import OPERATION, Flow, is_retry_safe
 from .redaction import Redactor
+from .telemetry import (
+    OperationTelemetry,
+    RequestIdOf,
+    clean_request_id,
+    header_request_id,
+    log_attributes,
+)
 
 if TYPE_CHECKING:
     # tenacity is imported where a retry is about to happen (see _Replay): most processes never
@@ -161,16 +168,27 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 class _Context:
-    """What both runners share: the provider's name, redaction, and error translation."""
+    """What both runners share: the provider's name, redaction, error translation, telemetry."""
 
     def __init__(
-        self, provider: str, redactor: Redactor, policy: RetryPolicy, unexpected: type[PaymuxError]
+        self,
+        provider: str,
+        redactor: Redactor,
+        policy: RetryPolicy,
+        unexpected: type[PaymuxError],
+        operation: str,
+        reference: str | None,
+        request_id_of: RequestIdOf | None,
     ):
         self.provider = provider
         self.redactor = redactor
         self.policy = policy
         self.unexpected = unexpected
+        self.operation = operation
+        self.reference = reference
+        self.request_id_of = request_id_of or header_request_id
         self.attempt = 0
+        self.telemetry = OperationTelemetry(provider, operation, reference)
 
     def before(self, request: httpx.Request) -> float:
         self.attempt += 1
@@ -183,19 +201,70 @@ class _Context:
                 self.redactor.url(request.url),
                 self.attempt,
             )
+        if self.telemetry.recording:
+            call = request.extensions.get(OPERATION, self.operation)
+            self.telemetry.call_started(request, call, self.attempt, self.redactor.url(request.url))
         return time.perf_counter()
 
+    def _request_id(self, response: httpx.Response) -> str | None:
+        try:
+            found = self.request_id_of(response)
+        except Exception:  # a plugin's hook must never turn a good answer into an error
+            return None
+        cleaned = clean_request_id(found)
+        return self.redactor.text(cleaned) if cleaned is not None else None
+
     def after(self, request: httpx.Request, response: httpx.Response, started: float) -> None:
-        if log.isEnabledFor(logging.INFO):
+        self._ended(request, started, response, None)
+
+    def failed(self, request: httpx.Request, error: BaseException, started: float) -> None:
+        self._ended(request, started, None, error)
+
+    def _ended(
+        self,
+        request: httpx.Request,
+        started: float,
+        response: httpx.Response | None,
+        error: BaseException | None,
+    ) -> None:
+        call = request.extensions.get(OPERATION, self.operation)
+        status = response.status_code if response is not None else None
+        logging_it = log.isEnabledFor(logging.INFO)
+        request_id = (
+            self._request_id(response)
+            if response is not None and (logging_it or self.telemetry.recording)
+            else None
+        )
+        if logging_it:
+            took = (time.perf_counter() - started) * 1000
+            url = self.redactor.url(request.url)
+            outcome = str(status) if error is None else type(error).__name__
             log.info(
-                "%s %s %s %s -> %d in %.0f ms",
+                "%s %s %s %s -> %s in %.0f ms",
                 self.provider,
-                request.extensions.get(OPERATION, "request"),
+                call,
                 request.method,
-                self.redactor.url(request.url),
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
+                url,
+                outcome,
+                took,
+                extra=log_attributes(
+                    provider=self.provider,
+                    operation=self.operation,
+                    call=call,
+                    reference=self.reference,
+                    attempt=self.attempt,
+                    method=request.method,
+                    url=url,
+                    status=status,
+                    request_id=request_id,
+                    duration_ms=took,
+                    error=type(error).__name__ if error is not None else None,
+                ),
             )
+        self.telemetry.call_ended(request, call, started, status, request_id, error)
+
+    def finished(self, result: object, error: BaseException | None) -> None:
+        self.telemetry.finished(self.operation, result, error)
 
     def transport_error(
         self, request: httpx.Request, error: httpx.TransportError
@@ -208,7 +277,19 @@ class _Context:
             if sent
             else "it never reached the provider and can be sent again"
         )
-        log.warning("%s: %s failed: %s", self.provider, what, type(error).__name__)
+        log.warning(
+            "%s: %s failed: %s",
+            self.provider,
+            what,
+            type(error).__name__,
+            extra={
+                "provider": self.provider,
+                "operation": self.operation,
+                "reference": self.reference,
+                "attempt": self.attempt,
+                "error_type": type(error).__name__,
+            },
+        )
         message = f"{self.provider}: {what} failed ({type(error).__name__}); {advice}"
         return TransportError(
             self.redactor.text(message), provider=self.provider, request_sent=sent
@@ -225,6 +306,12 @@ class _Context:
         return self.unexpected(f"{self.provider}: could not read the payload ({text})")
 
 
+def _name_of(flow: Flow[T]) -> str:
+    # A provider's flow is its generator method: its name is the operation (list_charges, ...).
+    name = getattr(flow, "__name__", "")
+    return name if isinstance(name, str) and name and not name.startswith("_") else "request"
+
+
 def run(
     flow: Flow[T],
     client: httpx.Client,
@@ -233,13 +320,32 @@ def run(
     redactor: Redactor,
     policy: RetryPolicy,
     unexpected: type[PaymuxError] = ProviderError,
+    operation: str | None = None,
+    reference: str | None = None,
+    request_id_of: RequestIdOf | None = None,
 ) -> T:
-    """Run ``flow`` to completion on a sync client."""
-    ctx = _Context(provider, redactor, policy, unexpected)
+    """Run ``flow`` to completion on a sync client.
+
+    ``operation`` and ``reference`` (the gateway call, the merchant's reference) label its logs and
+    spans; ``request_id_of`` reads the provider's request id from an answer (a plugin's hook).
+    """
+    ctx = _Context(
+        provider,
+        redactor,
+        policy,
+        unexpected,
+        operation or _name_of(flow),
+        reference,
+        request_id_of,
+    )
 
     def send(request: httpx.Request) -> httpx.Response:
         started = ctx.before(request)
-        response = client.send(request)
+        try:
+            response = client.send(request)
+        except BaseException as error:
+            ctx.failed(request, error, started)
+            raise
         ctx.after(request, response, started)
         return response
 
@@ -272,11 +378,18 @@ def run(
                 raise ctx.transport_error(request, error) from None
             request = flow.send(response)
     except StopIteration as stop:
+        ctx.finished(stop.value, None)
         return stop.value  # type: ignore[no-any-return]
-    except PaymuxError:
+    except PaymuxError as error:
+        ctx.finished(None, error)
         raise
     except (KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
-        raise ctx.flow_bug(error) from error
+        bug = ctx.flow_bug(error)
+        ctx.finished(None, bug)
+        raise bug from error
+    except BaseException as error:
+        ctx.finished(None, error)
+        raise
     finally:
         flow.close()
 
@@ -289,13 +402,28 @@ async def arun(
     redactor: Redactor,
     policy: RetryPolicy,
     unexpected: type[PaymuxError] = ProviderError,
+    operation: str | None = None,
+    reference: str | None = None,
+    request_id_of: RequestIdOf | None = None,
 ) -> T:
     """Run ``flow`` to completion on an async client (same semantics as :func:`run`)."""
-    ctx = _Context(provider, redactor, policy, unexpected)
+    ctx = _Context(
+        provider,
+        redactor,
+        policy,
+        unexpected,
+        operation or _name_of(flow),
+        reference,
+        request_id_of,
+    )
 
     async def send(request: httpx.Request) -> httpx.Response:
         started = ctx.before(request)
-        response = await client.send(request)
+        try:
+            response = await client.send(request)
+        except BaseException as error:
+            ctx.failed(request, error, started)
+            raise
         ctx.after(request, response, started)
         return response
 
@@ -329,10 +457,17 @@ async def arun(
                 raise ctx.transport_error(request, error) from None
             request = flow.send(response)
     except StopIteration as stop:
+        ctx.finished(stop.value, None)
         return stop.value  # type: ignore[no-any-return]
-    except PaymuxError:
+    except PaymuxError as error:
+        ctx.finished(None, error)
         raise
     except (KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
-        raise ctx.flow_bug(error) from error
+        bug = ctx.flow_bug(error)
+        ctx.finished(None, bug)
+        raise bug from error
+    except BaseException as error:
+        ctx.finished(None, error)
+        raise
     finally:
         flow.close()

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
+import httpx
+
 from paymux.errors import DuplicateRequest, InvalidRequest, PaymuxError, RefundNotAllowed
 from paymux.models import Capability, Charge, ChargeRequest, Refund, WebhookEvent
 from paymux.money import Money
@@ -40,6 +42,16 @@ class EcommpayProvider(Provider[EcommpaySettings]):
 
     def reconcile_after(self, charge: Charge) -> timedelta:
         return timedelta(seconds=self.settings.base_time_seconds)
+
+    def response_request_id(self, response: httpx.Response) -> str | None:
+        # The Gate names an accepted request in the body (its callbacks and the status answer
+        # quote the same request_id), not in a header.
+        try:
+            body = response.json()
+        except ValueError:
+            return super().response_request_id(response)
+        found = body.get("request_id") if isinstance(body, dict) else None
+        return str(found) if isinstance(found, str | int) else super().response_request_id(response)
 
     def lookup(self, id_or_reference: str) -> ChargeLookup:
         # ECommPay knows a payment only by the merchant's payment_id, which is our reference.
