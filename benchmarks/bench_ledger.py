@@ -10,17 +10,18 @@ unchanged), ``charge.updated`` (paid), ``refund.updated``, ``charge.updated`` (p
 
 Every timed batch runs in worker processes (the 1-process figure too), each with its own gateway
 and ``Ledger``, the way separate checkout instances would; a charge's events go to one worker, in
-order. Rate = events / (last worker's end - first worker's start). Each round uses new charges in
-the same database. PostgreSQL: the server in ``PAYMUX_BENCH_POSTGRES_URL`` or
-``PAYMUX_TEST_POSTGRES_URL`` (a database of its own is created and dropped), else a throwaway
-cluster from ``.ci/postgres.sh`` (fsync off, as in CI); if none can be had, "not measured".
+order. Rate = events / the sum, over a round's slices (``SLICES``), of (last worker's end - first
+worker's start). Each round uses new charges in the same database. PostgreSQL: the server in
+``PAYMUX_BENCH_POSTGRES_URL`` or ``PAYMUX_TEST_POSTGRES_URL`` (a database of its own is created and
+dropped), else a throwaway cluster from ``.ci/postgres.sh`` (fsync off, as in CI); if none can be
+had, "not measured".
 
 On PostgreSQL the ledger is shown as a ratio to a floor measured in the same run, on the same
 server, the same tables and the same events, with the same number of worker processes: per event,
 psycopg 3 directly runs what any event needs and nothing else (a dedupe insert of the event row,
 ``SELECT ... FOR UPDATE`` of the charge row, an update of it, a commit). The floor and the ledger
-take turns on the same charges (the floor's event ids are prefixed, so the ledger never sees them
-as duplicates); the ratio is per round, then the median.
+take turns, slice by slice, on the same charges (the floor's event ids are prefixed, so the
+ledger never sees them as duplicates); the ratio is per round, then the median.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ CHARGES = 150 if os.environ.get("PAYMUX_BENCH_QUICK") == "1" else 300
 PROCESSES = 4
 PG_ONLY = "--postgres-only"
 LEDGER, FLOOR = "ledger", "floor"
+SLICES = 6
+"""A round's charges are applied in this many slices, ledger and floor taking turns on each, so
+a change in the machine's load (two cores, shared) hits both sides alike."""
 
 Delivery = tuple[bytes, dict[str, str]]
 
@@ -161,9 +165,11 @@ class Pool:
 # -- the workload -----------------------------------------------------------------------------
 
 
-def make_round(
-    api: LedgerPayApi, url: str, tag: str, charges: int, parts: int
-) -> list[list[Delivery]]:
+Hand = list[list[Delivery]]
+"""One worker's share of a round: the callbacks of each of its charges, in order."""
+
+
+def make_round(api: LedgerPayApi, url: str, tag: str, charges: int, parts: int) -> list[Hand]:
     """Create ``charges`` charges through a ledger on ``url``; pay and partly refund each at the
     provider. Returns their callbacks dealt into ``parts`` hands, whole charges per hand."""
     seen = len(api.outbox)
@@ -179,10 +185,22 @@ def make_round(
         data = json.loads(callback.body)["data"]
         charge_id = data.get("charge", data["id"])
         by_charge.setdefault(charge_id, []).append((callback.body, callback.headers))
-    hands: list[list[Delivery]] = [[] for _ in range(parts)]
+    hands: list[Hand] = [[] for _ in range(parts)]
     for i, deliveries in enumerate(by_charge.values()):
-        hands[i % parts].extend(deliveries)
+        hands[i % parts].append(deliveries)
     return hands
+
+
+def slices(hands: list[Hand], count: int) -> list[list[list[Delivery]]]:
+    """``count`` successive parts of every hand (whole charges), each part as flat hands."""
+    parts = []
+    for s in range(count):
+        part = []
+        for hand in hands:
+            charges = hand[s * len(hand) // count : (s + 1) * len(hand) // count]
+            part.append([delivery for charge in charges for delivery in charge])
+        parts.append(part)
+    return parts
 
 
 def measure(
@@ -200,18 +218,22 @@ def measure(
             for n in order:
                 tag = f"r{r + 1}-p{n}-{uuid.uuid4().hex[:6]}"
                 hands = make_round(api, url, tag, CHARGES if r >= 0 else 20, n)
-                events = sum(len(h) for h in hands)
+                events = sum(len(charge) for hand in hands for charge in hand)
                 modes = [LEDGER, FLOOR] if floor else [LEDGER]
-                for mode in modes if r % 2 == 0 else reversed(modes):
-                    wall, changed = pools[n].run(hands, mode)
-                    if r < 0:
-                        continue
-                    if mode == LEDGER:
-                        rates[n].append(events / wall)
-                        assert changed >= 2 * CHARGES, (changed, CHARGES)
-                    else:
-                        floors[n].append(events / wall)
-                        assert changed == events, (changed, events)
+                walls = dict.fromkeys(modes, 0.0)
+                changed = dict.fromkeys(modes, 0)
+                for i, part in enumerate(slices(hands, SLICES)):
+                    for mode in modes if (r + i) % 2 == 0 else reversed(modes):
+                        wall, done = pools[n].run(part, mode)
+                        walls[mode] += wall
+                        changed[mode] += done
+                if r < 0:
+                    continue
+                rates[n].append(events / walls[LEDGER])
+                assert changed[LEDGER] >= 2 * CHARGES, (changed, CHARGES)
+                if floor:
+                    floors[n].append(events / walls[FLOOR])
+                    assert changed[FLOOR] == events, (changed, events)
     finally:
         for pool in pools.values():
             pool.close()
