@@ -14,7 +14,7 @@ import httpx
 import omise
 import pytest
 
-from paymux import ChargeStatus, FailureReason
+from paymux import ChargeStatus, FailureReason, Gateway
 from paymux.sandbox import Sandbox
 from paymux_omise.emulator import PUBLIC_KEY, SECRET_KEY, OmiseEmulator, OmiseKnobs
 from paymux_omise.emulator_objects import SEED_FAILURE_CODES, refund_window_closes
@@ -325,3 +325,38 @@ def test_search_whole_words_any_case_in_pages(sandbox: Sandbox, emulator: Any) -
     assert [c.id for c in paid] == [made[0].id]
     for charge in paid:
         assert_recorded_fields(charge)
+
+
+def _delivered(sandbox: Sandbox, charge_id: str, key: str) -> Any:
+    assert sandbox.hub.callbacks.wait_idle()
+    return next(
+        c
+        for c in reversed(sandbox.hub.inbox("omise"))
+        if charge_id.encode() in c.body and json.loads(c.body)["key"] == key
+    )
+
+
+def test_webhooks_in_the_accounts_version_are_read_by_paymux(
+    sandbox: Sandbox, emulator: Any
+) -> None:
+    # Omise serialises events in the account's default version, not the request's.
+    emulator.tune(account_version="2017-11-02")
+    charge = _paid(sandbox)
+    received = _delivered(sandbox, charge.id, "charge.complete")
+    body = json.loads(received.body)
+    assert "created" in body and "created" in body["data"] and "refundable" not in body["data"]
+    with Gateway(providers=sandbox.provider_settings()) as gateway:
+        event = gateway.parse_webhook("omise", received.body, received.headers)
+    assert event.charge is not None
+    assert event.charge.status is ChargeStatus.SUCCEEDED
+
+
+def test_an_expired_charge_reaches_paymux_as_expired(sandbox: Sandbox, emulator: Any) -> None:
+    charge = _charge()
+    charge.expire()
+    received = _delivered(sandbox, charge.id, "charge.expire")
+    with Gateway(providers=sandbox.provider_settings()) as gateway:
+        event = gateway.parse_webhook("omise", received.body, received.headers)
+        assert event.charge is not None
+        assert event.charge.status is ChargeStatus.EXPIRED
+        assert gateway.retrieve_charge("omise", charge.id).status is ChargeStatus.EXPIRED

@@ -205,7 +205,8 @@ class OmiseEmulatorState(Emulator):
         if refused:
             return refused
         source_id = request.path_params["source_id"]
-        source = self.sources.get(source_id)
+        with self.lock:
+            source = copy.deepcopy(self.sources.get(source_id))
         return self._json(request, source) if source else not_found("source", source_id)
 
     async def get_charge(self, request: Request) -> Response:
