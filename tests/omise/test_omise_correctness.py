@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from paymux import ChargeStatus, FailureReason, Money
-from paymux.errors import RefundNotAllowed, WebhookVerificationError
+from paymux.errors import PaymuxError, RefundNotAllowed, WebhookVerificationError
 from paymux.testing import no_network, run_flow
 from paymux_omise.responses import parse_charge
 
@@ -169,3 +171,45 @@ def test_insufficient_fund_keeps_omises_words_for_balance_or_limit(kit: Any) -> 
     assert charge.failure.reason is FailureReason.INSUFFICIENT_FUNDS
     assert charge.failure.code == "insufficient_fund"
     assert charge.failure.message
+
+
+@pytest.mark.parametrize("status", [401, 429, 500, 503])
+def test_unsigned_charge_event_is_not_accepted_when_the_charge_cannot_be_read(
+    kit: Any, status: int
+) -> None:
+    error = {"object": "error", "code": "backend_error", "message": "later"}
+    with pytest.raises(PaymuxError):
+        run_flow(
+            kit.provider().parse_webhook(kit.body("event_charge_complete_successful"), {}),
+            _answer(status, error),
+        )
+
+
+_FLAG = st.sampled_from([True, False, None])
+
+
+@given(refundable=_FLAG, partially=_FLAG, amount=st.integers(min_value=1, max_value=150000))
+def test_a_refund_is_sent_only_when_omises_flags_allow_it(
+    kit: Any, refundable: bool | None, partially: bool | None, amount: int
+) -> None:
+    changes = {"refundable": refundable, "partially_refundable": partially}
+    payload = {k: v for k, v in kit.load("charge_kakaopay_successful").items() if k not in changes}
+    charge = parse_charge(
+        {**payload, **{k: v for k, v in changes.items() if v is not None}}, "omise"
+    )
+    allowed = refundable is not False and (partially is not False or amount == 150000)
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        refund = {**kit.load("refund_closed"), "amount": amount, "charge": charge.id}
+        return httpx.Response(200, json=refund)
+
+    flow = kit.provider().refund(charge, Money(amount, "SGD"), reason=None, reference="r")
+    if allowed:
+        assert run_flow(flow, handler).amount == Money(amount, "SGD")
+        assert sent == [f"/charges/{charge.id}/refunds"]
+    else:
+        with pytest.raises(RefundNotAllowed):
+            run_flow(flow, handler)
+        assert sent == []
