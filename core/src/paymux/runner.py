@@ -188,10 +188,15 @@ class _Context:
         self.reference = reference
         self.request_id_of = request_id_of or header_request_id
         self.attempt = 0
+        self._sending: httpx.Request | None = None
         self.telemetry = OperationTelemetry(provider, operation, reference)
 
     def before(self, request: httpx.Request) -> float:
-        self.attempt += 1
+        # A retry sends the same request object again; the flow's next request starts anew.
+        if request is self._sending:
+            self.attempt += 1
+        else:
+            self._sending, self.attempt = request, 1
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s %s %s (attempt %d)",
