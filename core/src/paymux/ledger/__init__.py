@@ -6,6 +6,7 @@ Needs the ``ledger`` extra (SQLAlchemy); PostgreSQL also needs ``postgres`` (psy
 from __future__ import annotations
 
 from .ledger import AsyncLedger, Ledger
+from .queries import Page, RefundRow
 from .records import Entry, EventRecord, Flag, ReconcileReport, RefundRecord, WebhookResult
 from .schema import SCHEMA_VERSION
 from .state_machine import TRANSITIONS, State, Verdict, apply
@@ -21,8 +22,10 @@ __all__ = [
     "Flag",
     "Ledger",
     "LedgerError",
+    "Page",
     "ReconcileReport",
     "RefundRecord",
+    "RefundRow",
     "State",
     "Verdict",
     "WebhookResult",

@@ -10,6 +10,7 @@ caller gets :class:`~paymux.errors.OutcomeUnknown` and the provider is asked aga
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -121,6 +122,7 @@ def claim_create(
             "version": 1,
             "created_at": to_db(ctx.now),
             "updated_at": to_db(ctx.now),
+            "charge_metadata": json.dumps(request.metadata) if request.metadata else None,
         },
     )
     row = tx.charge_row(conn, request.reference, lock=True)

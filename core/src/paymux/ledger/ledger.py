@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Generic, Self, TypeVar, cast
+from typing import Any, Generic, Self, TypeVar, cast
 
 from sqlalchemy import Connection, Engine
 
@@ -24,7 +24,8 @@ from ..gateway import AsyncGateway, Gateway
 from ..models import Charge, ChargeRequest, Refund, WebhookEvent
 from ..money import Money
 from ..status import ChargeStatus
-from . import arguments, create, reservations, tx
+from . import arguments, cancel, create, queries, reservations, tx
+from .queries import Page, RefundRow
 from .records import Entry, Flag, ReconcileReport, WebhookResult
 from .steps import Db as _Db
 from .steps import Net as _Net
@@ -360,6 +361,58 @@ class _LedgerBase(Generic[G]):
     def schema_version(self) -> int:
         return self.store.schema_version()
 
+    # -- queries and cancel (shared by both ledgers) --------------------------------------------
+
+    def _cancel_op(self, reference: str) -> _Op[Charge]:
+        return cancel.cancel_op(self, reference)
+
+    def _charges_read(
+        self,
+        status: Any,
+        provider: Any,
+        since: Any,
+        until: Any,
+        reference_prefix: Any,
+        abandoned: Any,
+        limit: Any,
+        cursor: Any,
+    ) -> Callable[[], Page[Charge]]:
+        query = queries.charge_filter(
+            status=status,
+            provider=provider,
+            since=since,
+            until=until,
+            reference_prefix=reference_prefix,
+            abandoned=abandoned,
+            limit=limit,
+            cursor=cursor,
+        )
+
+        def run() -> Page[Charge]:
+            self.store.ensure_schema()
+            return self.store.read(lambda c: queries.charges_page(c, query))
+
+        return run
+
+    def _refunds_read(
+        self, reference: Any, status: Any, provider: Any, limit: Any, cursor: Any
+    ) -> Callable[[], Page[RefundRow]]:
+        query = queries.refund_filter(
+            reference=reference, status=status, provider=provider, limit=limit, cursor=cursor
+        )
+
+        def run() -> Page[RefundRow]:
+            self.store.ensure_schema()
+            return self.store.read(lambda c: queries.refunds_page(c, query))
+
+        return run
+
+    def abandoned_at(self, reference: str) -> datetime | None:
+        """When ``cancel_charge`` gave the charge up locally (its provider has no cancel)."""
+        arguments.reference(reference)
+        self.store.ensure_schema()
+        return self.store.read(lambda c: queries.abandoned_at(c, reference))
+
 
 class Ledger(_LedgerBase[Gateway]):
     """Durable payment state for a synchronous :class:`~paymux.Gateway`.
@@ -463,6 +516,47 @@ class Ledger(_LedgerBase[Gateway]):
         seconds pass; returns the charge as it then is (check its status)."""
         return self._drive(self._wait_op(reference, until, timeout))
 
+    def cancel_charge(self, reference: str) -> Charge:
+        """Stop the unpaid charge with this reference.
+
+        At a provider with a cancel for the method (Omise), the charge as the provider then
+        reports it (``expired``). Elsewhere (ECommPay) the charge is marked abandoned locally
+        (``abandoned_at``) and keeps its open status, so ``reconcile`` keeps watching it: a
+        payment that still arrives is recorded and flagged ``late_success``, never dropped."""
+        return self._drive(self._cancel_op(reference))
+
+    def charges(
+        self,
+        *,
+        status: ChargeStatus | str | Collection[ChargeStatus | str] | None = None,
+        provider: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        reference_prefix: str | None = None,
+        abandoned: bool | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Charge]:
+        """One page of the recorded charges, oldest first (by the ledger's ``created_at``).
+
+        Pass ``page.next_cursor`` back as ``cursor`` for the next page (None: no more). At most
+        ``limit`` items (default 50, at most 1,000)."""
+        return self._charges_read(
+            status, provider, since, until, reference_prefix, abandoned, limit, cursor
+        )()
+
+    def refunds(
+        self,
+        reference: str | None = None,
+        *,
+        status: str | Collection[str] | None = None,
+        provider: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[RefundRow]:
+        """One page of the recorded refunds (of one charge, or all), in the order recorded."""
+        return self._refunds_read(reference, status, provider, limit, cursor)()
+
     def close(self) -> None:
         self.store.dispose()
 
@@ -550,6 +644,40 @@ class AsyncLedger(_LedgerBase[AsyncGateway]):
         self, reference: str, until: Until = None, timeout: float = 30.0
     ) -> Charge | None:
         return await self._drive(self._wait_op(reference, until, timeout))
+
+    async def cancel_charge(self, reference: str) -> Charge:
+        return await self._drive(self._cancel_op(reference))
+
+    async def charges(
+        self,
+        *,
+        status: ChargeStatus | str | Collection[ChargeStatus | str] | None = None,
+        provider: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        reference_prefix: str | None = None,
+        abandoned: bool | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Charge]:
+        return await asyncio.to_thread(
+            self._charges_read(
+                status, provider, since, until, reference_prefix, abandoned, limit, cursor
+            )
+        )
+
+    async def refunds(
+        self,
+        reference: str | None = None,
+        *,
+        status: str | Collection[str] | None = None,
+        provider: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[RefundRow]:
+        return await asyncio.to_thread(
+            self._refunds_read(reference, status, provider, limit, cursor)
+        )
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.store.dispose)

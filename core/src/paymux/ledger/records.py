@@ -17,7 +17,8 @@ class Flag:
     (refunds beyond the charge), ``conflict`` (a report contradicts a final outcome),
     ``refund_mismatch`` (a refund event in another currency or for an unknown amount) or
     ``unattributed_refund`` (the provider reports a refund, or a refunded total, that names none
-    of the ledger's refunds while a held one could be it: nothing is credited on a guess).
+    of the ledger's refunds while a held one could be it: nothing is credited on a guess) or
+    ``late_success`` (a charge given up with ``Ledger.cancel_charge`` was paid after all).
     """
 
     kind: str

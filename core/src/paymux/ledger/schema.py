@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
@@ -19,9 +20,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump together with an entry in ``store.MIGRATIONS`` whenever a table changes."""
 
 metadata = MetaData()
@@ -56,6 +58,10 @@ charges = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("checked_at", DateTime, nullable=True),
+    # Schema 2: the request's metadata (JSON), kept whether or not the provider stores it, and
+    # when the merchant abandoned the charge locally (the provider had no cancel).
+    Column("charge_metadata", Text, nullable=True),
+    Column("abandoned_at", DateTime, nullable=True),
     UniqueConstraint("provider", "provider_id", name="uq_paymux_charges_provider_id"),
     Index("ix_paymux_charges_status_updated", "status", "updated_at"),
 )
@@ -117,3 +123,11 @@ flags = Table(
     Column("created_at", DateTime, nullable=False),
     Index("ix_paymux_flags_charge", "charge_reference"),
 )
+
+
+def upgrade_from_1(conn: Connection) -> None:
+    """Schema 1 -> 2: the charges' metadata and abandonment columns (both nullable, so every
+    existing row stays valid; SQLite and PostgreSQL both add such a column in place)."""
+    for column in (charges.c.charge_metadata, charges.c.abandoned_at):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE paymux_charges ADD COLUMN {column.name} {kind}"))

@@ -55,7 +55,7 @@ _RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadl
 _WRITE = "paymux_write"
 _IDLE_KEPT = 5  # SQLAlchemy's default pool size: more would only pin connections nobody uses
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: schema.upgrade_from_1}
 """``MIGRATIONS[n]`` upgrades a database from schema version ``n`` to ``n + 1``."""
 
 

@@ -87,6 +87,9 @@ def charge_of(row: Row[Any]) -> Charge | None:
     if row.snapshot is None:
         return None
     charge = Charge.model_validate_json(row.snapshot)
+    if not charge.metadata and row.charge_metadata:
+        # The request's metadata, for a provider that keeps none (ECommPay).
+        charge = charge.model_copy(update={"metadata": json.loads(row.charge_metadata)})
     status = ChargeStatus(row.status)
     refunded = charge.refunded_amount
     if (
@@ -469,6 +472,20 @@ def _report_charge(
             event_id=event_id,
             kind=outcome.verdict.value,
             detail=outcome.detail,
+        )
+        if flag:
+            flags.append(flag)
+    if outcome.changed and outcome.state.status.is_paid and row.abandoned_at is not None:
+        # The merchant gave this charge up (Ledger.cancel_charge, no provider cancel) and may
+        # have sold the goods another way: the payment is kept, and a human must know.
+        flag = _flag(
+            conn,
+            ctx,
+            provider=row.provider,
+            reference=row.reference,
+            event_id=event_id,
+            kind="late_success",
+            detail=f"paid ({outcome.state.status.value}) after it was abandoned",
         )
         if flag:
             flags.append(flag)
