@@ -1,0 +1,132 @@
+"""A sandbox checkout on each provider, sync and async, seen through an in-memory OpenTelemetry SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from otel_support import Otel, otel
+
+from paymux import AsyncGateway, Gateway
+from paymux.sandbox import Sandbox
+from paymux.sandbox.checkout import Shopper
+from paymux.sandbox.demo import Scenario, scenarios
+
+__all__ = ["otel"]  # the fixture, imported for pytest
+
+T = TypeVar("T")
+# KakaoPay KR (ECommPay: QR by callback, partial refund), KakaoPay SG (Omise: redirect).
+CHECKOUTS = {"ecommpay": 0, "omise": 3}
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as running:
+        yield running
+
+
+class AsyncGatewayOnALoop:
+    """An AsyncGateway driven on its own event loop, so the (sync) scripted customer can use it."""
+
+    def __init__(self, settings: dict[str, dict[str, Any]]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.gw = self._wait(self._make(settings))
+
+    async def _make(self, settings: dict[str, dict[str, Any]]) -> AsyncGateway:
+        return AsyncGateway(providers=settings)
+
+    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    def route(self, request: Any) -> Any:
+        return self.gw.route(request)
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.gw, name)
+        return lambda *args, **kwargs: self._wait(method(*args, **kwargs))
+
+    def close(self) -> None:
+        self._wait(self.gw.aclose())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+
+def _attrs(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})
+
+
+def _check(otel: Otel, provider: str, scenario: Scenario) -> None:
+    operations = [s for s in otel.operations() if _attrs(s)["paymux.provider"] == provider]
+    names = {_attrs(s)["paymux.operation"] for s in operations}
+    assert {"create_charge", "parse_webhook", "refund"} <= names, names
+    (create,) = [s for s in operations if s.name == "paymux create_charge"]
+    assert _attrs(create)["paymux.reference"] == scenario.request.reference
+    calls = otel.children(create)
+    assert calls, "the create's HTTP call is a child of the operation"
+    for call in calls:
+        attrs = _attrs(call)
+        assert attrs["paymux.provider"] == provider
+        assert attrs["paymux.reference"] == scenario.request.reference
+        assert attrs["http.response.status_code"] in (200, 201)
+    (refund,) = [s for s in operations if s.name == "paymux refund"]
+    assert _attrs(refund)["paymux.reference"] == scenario.request.reference
+    assert otel.children(refund)
+    # Every HTTP span hangs under an operation span; none is left without a status code.
+    ids = {s.context.span_id for s in otel.operations() if s.context is not None}
+    for span in otel.finished():
+        if not span.name.startswith("paymux "):
+            assert span.parent is not None and span.parent.span_id in ids
+            assert "http.response.status_code" in _attrs(span)
+
+    requests = [a for a, _ in otel.points("paymux.provider.requests")]
+    assert any(a["paymux.provider"] == provider for a in requests)
+    durations = otel.points("paymux.provider.request.duration")
+    assert sum(p.count for a, p in durations if a["paymux.provider"] == provider) == len(
+        [s for s in otel.finished() if _attrs(s).get("paymux.provider") == provider]
+    ) - len(operations)
+    verified = {
+        a["paymux.provider"]: p.value
+        for a, p in otel.points("paymux.webhook.verifications")
+        if a["paymux.webhook.result"] == "verified"
+    }
+    assert verified.get(provider, 0) >= 1
+
+
+@pytest.mark.parametrize("provider", list(CHECKOUTS))
+def test_a_sync_checkout_produces_spans_and_metrics(
+    sandbox: Sandbox, otel: Otel, provider: str
+) -> None:
+    scenario = scenarios(f"otel-sync-{provider}")[CHECKOUTS[provider]]
+    with Gateway(providers=sandbox.provider_settings()) as gw:
+        shopper = Shopper(gw, sandbox.hub)
+        try:
+            result = shopper.checkout(scenario.request, refunds=scenario.refunds)
+        finally:
+            shopper.close()
+    assert result.provider == provider
+    assert result.charge.status is scenario.expected
+    _check(otel, provider, scenario)
+
+
+@pytest.mark.parametrize("provider", list(CHECKOUTS))
+def test_an_async_checkout_produces_spans_and_metrics(
+    sandbox: Sandbox, otel: Otel, provider: str
+) -> None:
+    scenario = scenarios(f"otel-async-{provider}")[CHECKOUTS[provider]]
+    gw = AsyncGatewayOnALoop(sandbox.provider_settings())
+    shopper = Shopper(gw, sandbox.hub)  # type: ignore[arg-type]
+    try:
+        result = shopper.checkout(scenario.request, refunds=scenario.refunds)
+    finally:
+        shopper.close()
+        gw.close()
+    assert result.provider == provider
+    assert result.charge.status is scenario.expected
+    _check(otel, provider, scenario)
