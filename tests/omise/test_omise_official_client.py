@@ -360,3 +360,23 @@ def test_an_expired_charge_reaches_paymux_as_expired(sandbox: Sandbox, emulator:
         assert event.charge is not None
         assert event.charge.status is ChargeStatus.EXPIRED
         assert gateway.retrieve_charge("omise", charge.id).status is ChargeStatus.EXPIRED
+
+
+@pytest.mark.parametrize(("as_failed", "status"), [(False, "expired"), (True, "failed")])
+def test_a_charge_past_expires_at_lapses_on_the_emulated_clock(
+    sandbox: Sandbox, emulator: Any, as_failed: bool, status: str
+) -> None:
+    emulator.tune(abandon_as_failed=as_failed)
+    charge = _charge()
+    expires_at = datetime.fromisoformat(charge.expires_at.replace("Z", "+00:00"))
+    emulator.tune(clock_offset=expires_at - datetime.now(UTC) - timedelta(minutes=1))
+    assert omise.Charge.retrieve(charge.id).status == "pending"
+    emulator.tune(clock_offset=expires_at - datetime.now(UTC) + timedelta(minutes=1))
+    lapsed = omise.Charge.retrieve(charge.id)
+    assert lapsed.status == status
+    assert parse_charge(lapsed._attributes, "omise").status is ChargeStatus.EXPIRED
+    with pytest.raises(ValueError, match="already handled"):
+        sandbox.hub.act("omise", charge.id, "pay")
+    assert json.loads(_delivered(sandbox, charge.id, "charge.complete").body)["data"]["status"] == (
+        status
+    )

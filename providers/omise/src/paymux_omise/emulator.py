@@ -179,6 +179,13 @@ class OmiseEmulator(OmiseEmulatorState):
             self.now(),
         )
 
+    def _lapse(self, charge_id: str) -> None:
+        # As if the customer walked away: expired, or failed + payment_expired by the knob.
+        payment = self.hub.payment(self.name, charge_id)
+        if payment is not None and payment.state == "waiting":
+            payment.state = "expired"
+        self._finish(charge_id, "abandon")
+
     def _finish(self, charge_id: str, action: CustomerAction) -> None:
         with self.lock:
             charge = self.charges[charge_id]

@@ -134,8 +134,17 @@ class OmiseEmulatorState(Emulator):
     def _json(self, request: Request, payload: Any) -> JSONResponse:
         return JSONResponse(versioned(payload, self._version(request), f"/{self.name}"))
 
+    def _lapse(self, charge_id: str) -> None:
+        """End a pending charge whose ``expires_at`` has passed (the customer never paid)."""
+
     def _refresh(self, charge: dict[str, Any]) -> None:
-        """Close a charge to refunds once its window has passed (call under the lock)."""
+        """Bring a charge up to the emulated clock (call under the lock): a pending one past
+        ``expires_at`` lapses; a paid one closes to refunds once its window has passed."""
+        if charge["status"] == "pending":
+            expires_at = when(charge.get("expires_at"))
+            if expires_at is not None and self.now() > expires_at:
+                self._lapse(charge["id"])
+            return
         paid_at = when(charge.get("paid_at"))
         if charge["status"] != "successful" or paid_at is None:
             return
@@ -330,6 +339,10 @@ class OmiseEmulatorState(Emulator):
         wanted = words(query)
         now = time.monotonic()
         with self.lock:
+            if filters:
+                # A filter may name a state the emulated clock has changed since.
+                for charge in list(self.charges.values()):
+                    self._refresh(charge)
             found, hidden = [], 0
             for charge in self.charges.values():
                 text = " ".join(
