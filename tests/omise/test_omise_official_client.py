@@ -174,6 +174,12 @@ def test_events_lists_and_capability(sandbox: Sandbox, emulator: Any) -> None:
     assert fetched.data.id == charge.id
     assert fetched.reload().key == "charge.complete"
     assert {e.id for e in events} <= {e.id for e in omise.Event.list()}
+    first_page = omise.Event.retrieve()
+    assert_recorded_fields(first_page)
+    for event in first_page:
+        assert_recorded_fields(event)
+    with pytest.raises(omise.errors.NotFoundError):
+        omise.Charge.list_schedules()  # card schedules: not something this account has
     every = list(omise.Charge.list())
     assert charge.id in {c.id for c in every}
     for listed in every:
