@@ -230,3 +230,24 @@ def test_any_arguments_end_in_an_exit_status_not_a_traceback(
     assert "Traceback" not in err.getvalue()
     # The catch-all in main() hides a traceback but is for bugs: no input may reach it.
     assert "unexpected" not in err.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sandbox", "--port", "70000"],
+        ["sandbox", "--port", "-1"],
+        ["demo", "--port", "８０"],
+        ["demo", "--port", "http"],
+    ],
+)
+def test_ports_are_checked_before_anything_starts(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A port out of range reached bind() and came back as an OverflowError."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--port" in err
+    assert "Traceback" not in err

@@ -182,6 +182,13 @@ def cmd_ledger_show(args: argparse.Namespace) -> int:
     return int(show_command(args))
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port (0 picks a free one)."""
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r:.20} is not a port number (0-65535)")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paymux",
@@ -192,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run four checkouts end to end on the embedded sandbox")
     demo.add_argument(
-        "--port", type=int, default=0, help="loopback port for the sandbox (default: free)"
+        "--port", type=_port, default=0, help="loopback port for the sandbox (default: free)"
     )
     demo.set_defaults(func=cmd_demo)
 
@@ -200,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--host", default="127.0.0.1", help="address to bind (loopback by default)"
     )
-    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--port", type=_port, default=8765)
     sandbox.set_defaults(func=cmd_sandbox)
 
     providers = sub.add_parser("providers", help="list installed providers and their capabilities")
