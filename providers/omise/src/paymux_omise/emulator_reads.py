@@ -308,7 +308,8 @@ class OmiseEmulatorState(Emulator):
 
     async def unknown_path(self, request: Request) -> Response:
         # Omise answers every path with its JSON error object, never a plain-text page.
-        return error("not_found", f"{request.url.path.removeprefix(f'/{self.name}')} was not found")
+        path = request.url.path.removeprefix(f"/{self.name}")
+        return error("not_found", f"{path} was not found")
 
     async def search(self, request: Request) -> Response:
         """``GET /search``: whole words, any case, in the id, description and metadata values;
