@@ -519,6 +519,14 @@ CONSTRUCTOR_ROWS: dict[str, tuple[dict[str, Any], str]] = {
     "routes-of-numbers": ({"routes": [5]}, "route rule #1"),
     "routes-as-text": ({"routes": "omise"}, "routes"),
     "route-with-non-text-keys": ({"routes": [{1: "x"}]}, "route rule #1"),
+    "route-unassigned-country": (
+        {"routes": [{"country": "ZZ", "providers": ["omise"]}]},
+        "route rule #1: country",
+    ),
+    "route-lookalike-currency": (
+        {"routes": [{"currency": "ſgd", "providers": ["omise"]}]},
+        "route rule #1: currency",
+    ),
     "retry-as-number": ({"retry": 5}, "retry"),
     "timeout-as-text": ({"timeout": "30"}, "timeout"),
     "timeout-negative": ({"timeout": -1}, "timeout"),

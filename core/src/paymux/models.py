@@ -334,6 +334,22 @@ class RouteRule(Model):
     currency: str | None = None
     providers: tuple[str, ...] = Field(min_length=1)
 
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        # A rule for "ZZ" would never match; one with a non-ASCII letter that upper() turns into
+        # an ASCII one would match a country it does not name.
+        if value is not None and not (value.isascii() and is_country(value.upper())):
+            raise ValueError("is not an assigned ISO 3166-1 alpha-2 country code such as 'KR'")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is not None and not (len(value) == 3 and value.isascii() and value.isalpha()):
+            raise ValueError("must be three ASCII letters, an ISO 4217 code such as 'KRW'")
+        return value
+
     def matches(self, request: ChargeRequest) -> bool:
         return (
             (self.method is None or self.method == request.method)
