@@ -23,6 +23,9 @@ class Redactor:
         return self._pattern.sub(REDACTED, value) if self._pattern else value
 
     def url(self, url: URL) -> str:
+        if not url.query and not url.userinfo:
+            # Rebuilding a URL costs more than a provider call's parsing: only when needed.
+            return self.text(str(url))
         if url.query:
             params = [
                 (k, REDACTED if k.lower() in _SENSITIVE_QUERY else v)

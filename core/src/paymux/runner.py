@@ -16,11 +16,11 @@ from .errors import PaymuxError, ProviderError, TransportError
 from .provider import OPERATION, Flow, is_retry_safe
 from .redaction import Redactor
 from .telemetry import (
-    OperationTelemetry,
     RequestIdOf,
     clean_request_id,
     header_request_id,
     log_attributes,
+    start_operation,
 )
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ class _Context:
         self.request_id_of = request_id_of or header_request_id
         self.attempt = 0
         self._sending: httpx.Request | None = None
-        self.telemetry = OperationTelemetry(provider, operation, reference)
+        self.telemetry = start_operation(provider, operation, reference)
 
     def before(self, request: httpx.Request) -> float:
         # A retry sends the same request object again; the flow's next request starts anew.
@@ -206,7 +206,7 @@ class _Context:
                 self.redactor.url(request.url),
                 self.attempt,
             )
-        if self.telemetry.recording:
+        if self.telemetry is not None and self.telemetry.recording:
             call = request.extensions.get(OPERATION, self.operation)
             self.telemetry.call_started(request, call, self.attempt, self.redactor.url(request.url))
         return time.perf_counter()
@@ -235,9 +235,13 @@ class _Context:
         call = request.extensions.get(OPERATION, self.operation)
         status = response.status_code if response is not None else None
         logging_it = log.isEnabledFor(logging.INFO)
+        telemetry = self.telemetry
+        if not logging_it and telemetry is None:
+            return
         request_id = (
             self._request_id(response)
-            if response is not None and (logging_it or self.telemetry.recording)
+            if response is not None
+            and (logging_it or (telemetry is not None and telemetry.recording))
             else None
         )
         if logging_it:
@@ -266,10 +270,12 @@ class _Context:
                     error=type(error).__name__ if error is not None else None,
                 ),
             )
-        self.telemetry.call_ended(request, call, started, status, request_id, error)
+        if telemetry is not None:
+            telemetry.call_ended(request, call, started, status, request_id, error)
 
     def finished(self, result: object, error: BaseException | None) -> None:
-        self.telemetry.finished(self.operation, result, error)
+        if self.telemetry is not None:
+            self.telemetry.finished(self.operation, result, error)
 
     def transport_error(
         self, request: httpx.Request, error: httpx.TransportError

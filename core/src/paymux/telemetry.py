@@ -9,6 +9,7 @@ See docs/telemetry.md for every attribute and metric.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -70,9 +71,21 @@ class _Otel:
         self, tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None
     ) -> None:
         from opentelemetry import context, metrics, trace
+        from opentelemetry.environment_variables import (
+            OTEL_PYTHON_METER_PROVIDER,
+            OTEL_PYTHON_TRACER_PROVIDER,
+        )
 
         self.trace = trace
         self.context = context
+        self._metrics_module = metrics._internal
+        # Until an application installs an SDK, the API's global providers are proxies handing
+        # out no-op objects that still cost a few microseconds a call. Whether one has been
+        # installed is a module global of the (pinned) API; if a future API drops it, or the
+        # environment names a provider to load, the public getters decide instead.
+        self._trace_set_by_env = OTEL_PYTHON_TRACER_PROVIDER in os.environ
+        self._meter_set_by_env = OTEL_PYTHON_METER_PROVIDER in os.environ
+        self.explicit_meter = meter_provider is not None
         self.explicit_tracer: Tracer | None = (
             tracer_provider.get_tracer(SCOPE, __version__) if tracer_provider else None
         )
@@ -95,9 +108,20 @@ class _Otel:
             description="Webhooks and callbacks given to parse_webhook, by result",
         )
 
+    def metrics_on(self) -> bool:
+        if self.explicit_meter or self._meter_set_by_env:
+            return True
+        return getattr(self._metrics_module, "_METER_PROVIDER", True) is not None
+
     def tracer(self) -> Tracer | None:
         if self.explicit_tracer is not None:
             return self.explicit_tracer
+        if (
+            not self._trace_set_by_env
+            and getattr(self.trace, "_TRACER_PROVIDER", True) is None
+            and self._global_tracer is None
+        ):
+            return None
         provider = self.trace.get_tracer_provider()
         if provider is not self._global_provider:
             self._global_provider = provider
@@ -128,10 +152,12 @@ def configure(
     attributes are unaffected (they follow the ``paymux.http`` logger's level).
     """
     _Settings.enabled = enabled
-    _Settings.tracer_provider = tracer_provider
-    _Settings.meter_provider = meter_provider
-    _Settings.loaded = False
-    _Settings.otel = None
+    if (tracer_provider, meter_provider) != (_Settings.tracer_provider, _Settings.meter_provider):
+        # Instruments and tracers are built again on the next call; turning off and on keeps them.
+        _Settings.tracer_provider = tracer_provider
+        _Settings.meter_provider = meter_provider
+        _Settings.loaded = False
+        _Settings.otel = None
 
 
 def _otel() -> _Otel | None:
@@ -170,6 +196,20 @@ def _reference_of(result: object) -> str | None:
     return reference if isinstance(reference, str) else None
 
 
+def start_operation(
+    provider: str, operation: str, reference: str | None
+) -> OperationTelemetry | None:
+    """The telemetry of one gateway operation; None when nothing would record it."""
+    otel = _otel()
+    if otel is None:
+        return None
+    tracer = otel.tracer()
+    metrics = otel.metrics_on()
+    if tracer is None and not metrics:
+        return None
+    return OperationTelemetry(otel, tracer, metrics, provider, operation, reference)
+
+
 class OperationTelemetry:
     """One gateway operation: its span (current while it runs) and its HTTP calls' spans."""
 
@@ -177,6 +217,7 @@ class OperationTelemetry:
         "_call",
         "_call_token",
         "_token",
+        "metrics",
         "otel",
         "provider",
         "reference",
@@ -184,28 +225,37 @@ class OperationTelemetry:
         "tracer",
     )
 
-    def __init__(self, provider: str, operation: str, reference: str | None) -> None:
+    def __init__(
+        self,
+        otel: _Otel,
+        tracer: Tracer | None,
+        metrics: bool,
+        provider: str,
+        operation: str,
+        reference: str | None,
+    ) -> None:
         self.provider = provider
         self.reference = reference
-        self.otel = _otel()
-        self.tracer = self.otel.tracer() if self.otel is not None else None
+        self.otel = otel
+        self.tracer = tracer
+        self.metrics = metrics
         self.span: Span | None = None
         self._token: object = None
         self._call: Span | None = None
         self._call_token: object = None
-        if self.tracer is not None and self.otel is not None:
+        if tracer is not None:
             attributes = {PROVIDER: provider, OPERATION: operation}
             if reference:
                 attributes[REFERENCE] = reference
-            self.span = self.tracer.start_span(f"paymux {operation}", attributes=attributes)
-            self._token = self.otel.context.attach(self.otel.trace.set_span_in_context(self.span))
+            self.span = tracer.start_span(f"paymux {operation}", attributes=attributes)
+            self._token = otel.context.attach(otel.trace.set_span_in_context(self.span))
 
     @property
     def recording(self) -> bool:
         return self.span is not None
 
     def call_started(self, request: httpx.Request, operation: str, attempt: int, url: str) -> None:
-        if self.tracer is None or self.otel is None:
+        if self.tracer is None:
             return
         attributes: dict[str, str | int] = {
             PROVIDER: self.provider,
@@ -234,19 +284,18 @@ class OperationTelemetry:
         error: BaseException | None,
     ) -> None:
         otel = self.otel
-        if otel is None:
-            return
-        attributes: dict[str, str | int] = {
-            PROVIDER: self.provider,
-            OPERATION: operation,
-            METHOD: request.method,
-        }
-        if status is not None:
-            attributes[STATUS_CODE] = status
-        if error is not None:
-            attributes[ERROR_TYPE] = _error_type(error)
-        otel.duration.record(time.perf_counter() - started, attributes)
-        otel.requests.add(1, attributes)
+        if self.metrics:
+            attributes: dict[str, str | int] = {
+                PROVIDER: self.provider,
+                OPERATION: operation,
+                METHOD: request.method,
+            }
+            if status is not None:
+                attributes[STATUS_CODE] = status
+            if error is not None:
+                attributes[ERROR_TYPE] = _error_type(error)
+            otel.duration.record(time.perf_counter() - started, attributes)
+            otel.requests.add(1, attributes)
         span, self._call = self._call, None
         if span is None:
             return
@@ -262,16 +311,13 @@ class OperationTelemetry:
         span.end()
 
     def _fail(self, span: Span, error_type: str) -> None:
-        assert self.otel is not None
         # The type only: an exception's text or traceback could carry a payload or a secret.
         span.set_attribute(ERROR_TYPE, error_type)
         span.set_status(self.otel.trace.Status(self.otel.trace.StatusCode.ERROR, error_type))
 
     def finished(self, operation: str, result: object, error: BaseException | None) -> None:
         otel = self.otel
-        if otel is None:
-            return
-        if operation == "parse_webhook":
+        if operation == "parse_webhook" and self.metrics:
             otel.webhooks.add(1, {PROVIDER: self.provider, WEBHOOK_RESULT: _webhook_result(error)})
         span, self.span = self.span, None
         if span is None:
