@@ -23,6 +23,7 @@ from _common import ROOT, Result  # noqa: E402
 
 BENCHMARKS = [
     "bench_charge.py",
+    "bench_telemetry.py",
     "bench_async.py",
     "bench_omise.py",
     "bench_webhooks.py",
