@@ -182,6 +182,52 @@ def cmd_ledger_show(args: argparse.Namespace) -> int:
     return int(show_command(args))
 
 
+def cmd_charges_list(args: argparse.Namespace) -> int:
+    from .ledger.cli_lists import charges_list_command
+
+    return int(charges_list_command(args))
+
+
+def cmd_refunds_list(args: argparse.Namespace) -> int:
+    from .ledger.cli_lists import refunds_list_command
+
+    return int(refunds_list_command(args))
+
+
+def _add_list_parsers(sub: Any) -> None:
+    """``charges list`` and ``refunds list`` (read the ledger database only)."""
+    charges = sub.add_parser("charges", help="list the ledger's charges")
+    charges_sub = charges.add_subparsers(dest="charges_command", required=True, metavar="COMMAND")
+    listing = charges_sub.add_parser("list", help="a page of charges, oldest first")
+    listing.add_argument("--db", default="sqlite:///paymux.db", help="ledger database URL")
+    listing.add_argument(
+        "--status", action="append", default=[], help="e.g. succeeded (repeatable)"
+    )
+    listing.add_argument("--provider")
+    listing.add_argument("--since", help="ISO 8601 time (UTC unless a zone is given)")
+    listing.add_argument("--until", help="ISO 8601 time (UTC unless a zone is given)")
+    listing.add_argument("--prefix", help="references starting with this")
+    listing.add_argument("--abandoned", action="store_true", help="only charges given up locally")
+    listing.add_argument("--limit", type=int, default=None, help="page size (default 50)")
+    listing.add_argument("--cursor", help="the cursor a previous page printed")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
+    listing.set_defaults(func=cmd_charges_list)
+
+    refunds = sub.add_parser("refunds", help="list the ledger's refunds")
+    refunds_sub = refunds.add_subparsers(dest="refunds_command", required=True, metavar="COMMAND")
+    listing = refunds_sub.add_parser("list", help="a page of refunds, in the order recorded")
+    listing.add_argument("reference", nargs="?", help="only this charge's refunds")
+    listing.add_argument("--db", default="sqlite:///paymux.db", help="ledger database URL")
+    listing.add_argument(
+        "--status", action="append", default=[], help="e.g. succeeded (repeatable)"
+    )
+    listing.add_argument("--provider")
+    listing.add_argument("--limit", type=int, default=None, help="page size (default 50)")
+    listing.add_argument("--cursor", help="the cursor a previous page printed")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
+    listing.set_defaults(func=cmd_refunds_list)
+
+
 def _port(text: str) -> int:
     """An argparse type: a TCP port (0 picks a free one)."""
     if not (text.isascii() and text.isdigit()) or int(text) > 65535:
@@ -254,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--db", default="sqlite:///paymux.db")
     show.add_argument("--config", help="paymux.toml")
     show.set_defaults(func=cmd_ledger_show)
+    _add_list_parsers(sub)
     return parser
 
 
