@@ -118,6 +118,7 @@ ROWS: dict[str, Row] = {
     "reconcile-limit-zero": Row(lambda led: led.reconcile(limit=0), "limit"),
     "reconcile-limit-bool": Row(lambda led: led.reconcile(limit=True), "limit"),
     "reconcile-limit-float": Row(lambda led: led.reconcile(limit=1.5), "limit"),
+    "reconcile-limit-past-64-bits": Row(lambda led: led.reconcile(limit=2**63), "limit"),
     "reconcile-older-than-seconds": Row(lambda led: led.reconcile(older_than=300), "older_than"),
     "reconcile-older-than-negative": Row(
         lambda led: led.reconcile(older_than=timedelta(seconds=-1)), "older_than"
@@ -348,6 +349,7 @@ def _gateway() -> Gateway:
         (lambda gw: Ledger(gw, 5), "url"),
         (lambda gw: Ledger(gw, "sqlite://", busy_timeout="30"), "busy_timeout"),
         (lambda gw: Ledger(gw, "sqlite://", busy_timeout=-1), "busy_timeout"),
+        (lambda gw: Ledger(gw, "sqlite://", busy_timeout=1e300), "busy_timeout"),
         (lambda gw: Ledger(gw, "sqlite://", clock="now"), "clock"),
         (lambda gw: Ledger(gw, "sqlite://", echo="yes"), "echo"),
         (lambda gw: Ledger(gw, "sqlite://", create_lease=120), "create_lease"),

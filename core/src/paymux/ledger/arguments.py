@@ -32,6 +32,8 @@ _PROVIDER_LENGTH = 64
 _ID_LENGTH = 255
 _TYPE_LENGTH = 64
 _LONGEST = timedelta(days=3650)
+_LARGEST_LIMIT = 2**31 - 1
+_LONGEST_BUSY_TIMEOUT = 86_400.0
 
 
 def reference(value: Any, field: str = "reference") -> str:
@@ -81,9 +83,15 @@ def refund(charge: Any, amount: Any, reason: Any, refund_reference: Any) -> str:
 
 
 def limit(value: Any) -> int | None:
-    # PostgreSQL refuses LIMIT -1 where SQLite reads it as "no limit": refused on both.
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise InvalidRequest("must be a whole number >= 1, or None for no limit", field="limit")
+    # PostgreSQL refuses LIMIT -1 where SQLite reads it as "no limit", and SQLite cannot bind an
+    # integer past 64 bits: both refused here, the same on both backends.
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _LARGEST_LIMIT
+    ):
+        raise InvalidRequest(
+            f"must be a whole number from 1 to {_LARGEST_LIMIT:,}, or None for no limit",
+            field="limit",
+        )
     return value
 
 
@@ -152,7 +160,9 @@ def constructor(
             f"expected a database URL or an SQLAlchemy Engine, got {type(url).__name__}",
             field="url",
         )
-    seconds(busy_timeout, "busy_timeout")
+    if seconds(busy_timeout, "busy_timeout") > _LONGEST_BUSY_TIMEOUT:
+        # SQLite takes it in milliseconds as a 32-bit integer.
+        raise InvalidRequest("must be at most a day (86400 seconds)", field="busy_timeout")
     callback(clock, "clock")
     if not isinstance(echo, bool):
         raise InvalidRequest("must be True or False", field="echo")
