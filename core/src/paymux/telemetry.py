@@ -10,6 +10,7 @@ See docs/telemetry.md for every attribute and metric.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -132,6 +133,9 @@ class _Otel:
         return self._global_tracer
 
 
+_loading = threading.Lock()
+
+
 class _Settings:
     enabled = True
     tracer_provider: TracerProvider | None = None
@@ -164,11 +168,14 @@ def _otel() -> _Otel | None:
     if not _Settings.enabled:
         return None
     if not _Settings.loaded:
-        _Settings.loaded = True
-        try:
-            _Settings.otel = _Otel(_Settings.tracer_provider, _Settings.meter_provider)
-        except ImportError:
-            _Settings.otel = None
+        with _loading:
+            # Two threads' first calls would each create the instruments (the SDK warns).
+            if not _Settings.loaded:
+                try:
+                    _Settings.otel = _Otel(_Settings.tracer_provider, _Settings.meter_provider)
+                except ImportError:
+                    _Settings.otel = None
+                _Settings.loaded = True
     return _Settings.otel
 
 
