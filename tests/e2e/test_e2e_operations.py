@@ -23,7 +23,7 @@ from paymux import (
     RedirectToUrl,
     ReturnUrls,
 )
-from paymux.errors import OperationNotSupported
+from paymux.errors import OperationNotSupported, ProviderError
 from paymux.ledger import AsyncLedger
 from paymux.sandbox import Sandbox
 
@@ -102,6 +102,26 @@ def test_omise_cancel_list_refunds_and_metadata(sandbox: Sandbox, tmp_path: Path
         assert [(r.reference, r.amount) for r in rows] == [("ops-omise-2-r1", Money(500, "SGD"))]
         page = ledger.charges(reference_prefix="ops-omise-")
         assert [c.reference for c in page] == ["ops-omise-1", "ops-omise-2"]
+
+
+def test_a_cancel_too_late_is_refused_and_the_ledger_learns_the_payment(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    with (
+        Gateway(providers=sandbox.provider_settings()) as gw,
+        Ledger(gw, url=f"sqlite:///{tmp_path / 'late.db'}") as ledger,
+    ):
+        opened = ledger.create_charge(_request("ops-omise-late", "omise"))
+        _pay(sandbox, opened)
+        for _ in range(100):
+            if gw.retrieve_charge(opened).status.is_paid:
+                break
+            time.sleep(0.05)
+        # The ledger has not heard of the payment yet; Omise refuses to expire a paid charge.
+        assert ledger.get("ops-omise-late").status is ChargeStatus.REQUIRES_ACTION  # type: ignore[union-attr]
+        with pytest.raises(ProviderError):
+            ledger.cancel_charge("ops-omise-late")
+        assert ledger.get("ops-omise-late").status is ChargeStatus.SUCCEEDED  # type: ignore[union-attr]
 
 
 def test_ecommpay_declares_no_cancel_and_the_ledger_abandons(

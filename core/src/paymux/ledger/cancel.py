@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, PaymuxError, ProviderError
 from ..models import Charge
 from ..provider import CANCEL_CHARGE, Provider
 from . import arguments, tx
@@ -59,7 +59,17 @@ def cancel_op(host: Host, reference: str) -> Op[Charge]:
             field="reference",
         )
     if host.gateway.provider(charge.provider).supports(CANCEL_CHARGE, charge.method):
-        fetched = cast(Charge, (yield net("cancel_charge", charge)))
+        try:
+            fetched = cast(Charge, (yield net("cancel_charge", charge)))
+        except ProviderError as refused:
+            # Most often the customer paid (or the charge ended) since the ledger last heard:
+            # learn where it stands before handing the refusal back.
+            try:
+                now = cast(Charge, (yield net("retrieve_charge", charge)))
+            except PaymuxError:
+                raise refused from None
+            yield host._write(lambda c, x: tx.apply_poll(c, x, reference, now))
+            raise refused from None
         applied = yield host._write(lambda c, x: tx.apply_poll(c, x, reference, fetched))
         result = cast(tuple[Charge | None, bool, str, tuple[Any, ...]], applied)[0]
         return result if result is not None else fetched
