@@ -53,6 +53,7 @@ log = logging.getLogger("paymux.ledger")
 
 _RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 _WRITE = "paymux_write"
+_CURSOR = "paymux_cursor"
 _IDLE_KEPT = 5  # SQLAlchemy's default pool size: more would only pin connections nobody uses
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: schema.upgrade_from_1}
@@ -134,14 +135,17 @@ class Statement:
         driver = conn.connection.driver_connection
         psycopg = _psycopg()
         try:
-            with driver.cursor() as cursor:  # type: ignore[union-attr]
-                cursor.execute(compiled.sql, params)
-                values = cursor.fetchone()
-                if values is None:
-                    return None
-                if compiled.row is None:
-                    compiled.row = namedtuple("Row", [c.name for c in cursor.description])  # type: ignore[misc]
-                return compiled.row._make(values)
+            # One cursor per connection, kept with it: making one per statement costs CPU too.
+            cursor = conn.info.get(_CURSOR)
+            if cursor is None or cursor.connection is not driver:
+                cursor = conn.info[_CURSOR] = driver.cursor()  # type: ignore[union-attr]
+            cursor.execute(compiled.sql, params)
+            values = cursor.fetchone()
+            if values is None:
+                return None
+            if compiled.row is None:
+                compiled.row = namedtuple("Row", [c.name for c in cursor.description])  # type: ignore[misc]
+            return compiled.row._make(values)
         except psycopg.Error as error:
             # As SQLAlchemy would raise it, so Store.write retries deadlocks and lost connections.
             lost = bool(driver.broken or driver.closed)  # type: ignore[union-attr]
