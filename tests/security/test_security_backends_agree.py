@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_support import charge_request
 from ledgerpay import LedgerPayApi, gateway
+from property_profiles import fast
 
 from paymux import Ledger, Money, WebhookEvent
 from paymux.errors import PaymuxError
@@ -86,8 +87,7 @@ def _outcome(call: Callable[[], Any]) -> str:
 
 
 AGREE = settings(
-    max_examples=60,
-    deadline=None,
+    fast(),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 

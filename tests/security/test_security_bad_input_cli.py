@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from property_profiles import fast
 
 from paymux.cli import main
 
@@ -186,7 +187,7 @@ ODD_ARGS = [
 ]
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(fast(30), suppress_health_check=[HealthCheck.too_slow])
 @given(
     command=st.sampled_from(
         [

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_support import charge_request
 from ledgerpay import LedgerPayApi, gateway
+from property_profiles import fast
 from security_support import ecommpay_settings, omise_settings
 
 from paymux import (
@@ -70,9 +71,9 @@ anything = st.one_of(
     st.just(object()),
 )
 
+# PAYMUX_PROPERTY_PROFILE=paymux-thorough runs 500 examples per argument.
 FUZZ = settings(
-    max_examples=40,
-    deadline=None,
+    fast(40),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
