@@ -7,10 +7,11 @@ repository's Omise test data, ``tests/omise/data``), so every request paymux sen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -401,3 +402,51 @@ def test_a_provider_without_metadata_answers_with_the_request_s(offline: Gateway
     with pytest.raises(StopIteration) as done:
         next(wrapped)
     assert done.value.value.metadata == {"order": "1"}
+
+
+# -- any argument: a result or a typed error, never a raw exception -------------------------------
+
+_ZONES = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))])
+ANYTHING = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=30),
+    st.binary(max_size=10),
+    st.datetimes(),
+    st.datetimes(timezones=_ZONES),
+    st.sampled_from(
+        [datetime.min.replace(tzinfo=timezone(timedelta(hours=5))), ChargeStatus.FAILED]
+    ),
+    st.lists(st.one_of(st.text(max_size=20), st.integers()), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+def _not_found(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(404, json={"object": "error", "code": "not_found", "message": "no"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(provider=ANYTHING, since=ANYTHING, until=ANYTHING, status=ANYTHING)
+def test_list_arguments_of_any_shape(provider: Any, since: Any, until: Any, status: Any) -> None:
+    client = httpx.Client(transport=httpx.MockTransport(_not_found))
+    with Gateway(providers={"omise": OMISE}, http_client=client, retry=FAST) as gw:
+        for name in (provider, "omise"):
+            with contextlib.suppress(PaymuxError):
+                list(gw.list_charges(name, since=since, until=until, status=status))
+
+
+@settings(max_examples=100, deadline=None)
+@given(charge=ANYTHING, refund_id=ANYTHING)
+def test_charge_operations_with_arguments_of_any_shape(charge: Any, refund_id: Any) -> None:
+    client = httpx.Client(transport=httpx.MockTransport(_not_found))
+    with Gateway(providers={"omise": OMISE}, http_client=client, retry=FAST) as gw:
+        for call in (
+            lambda: gw.cancel_charge(charge),
+            lambda: gw.list_refunds(charge),
+            lambda: gw.retrieve_refund(charge, refund_id),
+            lambda: gw.retrieve_refund(_open(), refund_id),
+        ):
+            with contextlib.suppress(PaymuxError):
+                call()

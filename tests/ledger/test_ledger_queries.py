@@ -3,7 +3,8 @@ cancel, flag a late success), metadata kept by the ledger, and the schema 1 -> 2
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import contextlib
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -265,3 +266,57 @@ def test_pages_hold_aware_times(ledger: Ledger) -> None:
     charge = ledger.charges().items[0]
     assert charge.created_at is None or charge.created_at.tzinfo is not None
     assert ledger.charges(since=datetime(2020, 1, 1, tzinfo=UTC)).items
+
+
+_ZONES = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))])
+ANYTHING = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=30),
+    st.binary(max_size=10),
+    st.datetimes(),
+    st.datetimes(timezones=_ZONES),
+    st.just(datetime.max.replace(tzinfo=timezone(timedelta(hours=-5)))),
+    st.lists(st.one_of(st.text(max_size=20), st.integers()), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+FIELDS = (
+    "status",
+    "provider",
+    "since",
+    "until",
+    "reference_prefix",
+    "abandoned",
+    "limit",
+    "cursor",
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(values=st.fixed_dictionaries({}, optional=dict.fromkeys(FIELDS, ANYTHING)))
+def test_charges_with_arguments_of_any_shape(ledger: Ledger, values: dict[str, object]) -> None:
+    refused: InvalidRequest | None = None
+    try:
+        page = ledger.charges(**values)  # type: ignore[arg-type]
+    except InvalidRequest as error:
+        refused = error
+    if refused is None:
+        assert isinstance(page, Page)
+    else:
+        assert refused.field in FIELDS
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(reference=ANYTHING, status=ANYTHING, limit=ANYTHING, cursor=ANYTHING)
+def test_refunds_and_cancel_with_arguments_of_any_shape(
+    ledger: Ledger, reference: object, status: object, limit: object, cursor: object
+) -> None:
+    with contextlib.suppress(InvalidRequest):
+        ledger.refunds(reference, status=status, limit=limit, cursor=cursor)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest):
+        ledger.cancel_charge(reference)  # type: ignore[arg-type]

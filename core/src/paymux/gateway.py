@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -252,6 +252,8 @@ class _Core:
                 raise InvalidRequest(
                     "must be a datetime with a time zone (e.g. datetime.now(UTC))", field=name
                 )
+            if value is not None and not _in_utc_range(value):
+                raise InvalidRequest("is outside the years 1-9999 in UTC", field=name)
         if since is not None and until is not None and until < since:
             raise InvalidRequest("is before since", field="until")
         return ChargeQuery(since=since, until=until, statuses=_statuses(status))
@@ -306,6 +308,14 @@ def _with_metadata(flow: Flow[Charge], metadata: Mapping[str, str]) -> Flow[Char
     if metadata and not charge.metadata:
         return charge.model_copy(update={"metadata": dict(metadata)})
     return charge
+
+
+def _in_utc_range(value: datetime) -> bool:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def _statuses(status: StatusFilter) -> frozenset[ChargeStatus] | None:

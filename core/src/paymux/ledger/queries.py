@@ -102,6 +102,10 @@ def _moment(value: Any, field: str) -> datetime | None:
         return None
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise InvalidRequest("must be a datetime with a time zone", field=field)
+    try:
+        to_db(value)
+    except OverflowError:
+        raise InvalidRequest("is outside the years 1-9999 in UTC", field=field) from None
     return value
 
 
