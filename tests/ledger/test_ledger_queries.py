@@ -320,3 +320,33 @@ def test_refunds_and_cancel_with_arguments_of_any_shape(
         ledger.refunds(reference, status=status, limit=limit, cursor=cursor)  # type: ignore[arg-type]
     with pytest.raises(InvalidRequest):
         ledger.cancel_charge(reference)  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_the_same_on_postgresql(postgres_url: str) -> None:
+    api, clock = LedgerPayApi(), Clock()
+    with gateway(api) as gw, Ledger(gw, url=postgres_url, clock=clock) as ledger:
+        for reference in ("pg_1", "pgx1", "pg_2"):
+            request = charge_request(reference).model_copy(update={"metadata": {"r": reference}})
+            ledger.create_charge(request)
+        clock.advance(seconds=1)
+        ledger.create_charge(charge_request("pg_3"))
+        assert _all_pages(ledger, limit=1, reference_prefix="pg_") == ["pg_1", "pg_2", "pg_3"]
+        assert ledger.get("pg_2").metadata == {"r": "pg_2"}  # type: ignore[union-attr]
+        ledger.cancel_charge("pg_1")
+        api.set_state(api.by_ref("pg_1")["id"], "paid")
+        ledger.refresh("pg_1")
+        assert [f.kind for f in ledger.flags("pg_1")] == ["late_success"]
+        ledger.refund("pg_1", Money(1_000, "KRW"), reference="pg_1-r")
+        assert [r.reference for r in ledger.refunds("pg_1")] == ["pg_1-r"]
+        assert [c.reference for c in ledger.charges(abandoned=True)] == ["pg_1"]
+    engine = create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE paymux_charges DROP COLUMN charge_metadata"))
+        conn.execute(text("ALTER TABLE paymux_charges DROP COLUMN abandoned_at"))
+        conn.execute(text("UPDATE paymux_meta SET value = '1' WHERE key = 'schema_version'"))
+    engine.dispose()
+    with gateway(api) as gw, Ledger(gw, url=postgres_url, clock=clock) as ledger:
+        assert ledger.schema_version() == 2
+        ledger.cancel_charge("pg_2")
+        assert ledger.abandoned_at("pg_2") == clock.now
