@@ -12,6 +12,7 @@ from ledgerpay import LedgerPayApi, gateway
 
 from paymux import ChargeStatus, Ledger, Money
 from paymux.errors import RefundNotAllowed
+from paymux.ledger import SCHEMA_VERSION
 
 pytestmark = pytest.mark.postgres
 
@@ -104,4 +105,4 @@ def test_instances_starting_together_create_the_schema_once(postgres_url: str) -
         t.join(60)
     for led in instances:
         led.close()
-    assert versions == [1, 1, 1, 1]
+    assert versions == [SCHEMA_VERSION] * 4
