@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
@@ -58,6 +59,31 @@ class AsyncGatewayOnALoop:
         self.loop.close()
 
 
+def _secrets(settings: dict[str, dict[str, Any]]) -> list[str]:
+    gw = Gateway(providers=settings)
+    try:
+        return [s for name in gw.providers for s in gw.provider(name).secret_values()]
+    finally:
+        gw.close()
+
+
+def _check_logs_and_secrets(
+    records: list[logging.LogRecord], otel: Otel, provider: str, secrets: list[str]
+) -> None:
+    calls = [r.__dict__ for r in records if r.name == "paymux.http"]
+    mine = [c for c in calls if c["provider"] == provider]
+    assert mine, "every provider call logs a record"
+    for call in mine:
+        assert call["attempt"] >= 1
+        assert isinstance(call["http_status"], int)
+        assert call["operation"] and call["provider_operation"]
+    assert any(c["operation"] == "refund" for c in mine)
+    assert secrets
+    texts = [repr(r.__dict__) for r in records] + [s.to_json() for s in otel.finished()]
+    for secret in secrets:
+        assert not [t for t in texts if secret in t]
+
+
 def _attrs(span: ReadableSpan) -> dict[str, Any]:
     return dict(span.attributes or {})
 
@@ -101,10 +127,13 @@ def _check(otel: Otel, provider: str, scenario: Scenario) -> None:
 
 @pytest.mark.parametrize("provider", list(CHECKOUTS))
 def test_a_sync_checkout_produces_spans_and_metrics(
-    sandbox: Sandbox, otel: Otel, provider: str
+    sandbox: Sandbox, otel: Otel, provider: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     scenario = scenarios(f"otel-sync-{provider}")[CHECKOUTS[provider]]
-    with Gateway(providers=sandbox.provider_settings()) as gw:
+    with (
+        caplog.at_level(logging.INFO, logger="paymux.http"),
+        Gateway(providers=sandbox.provider_settings()) as gw,
+    ):
         shopper = Shopper(gw, sandbox.hub)
         try:
             result = shopper.checkout(scenario.request, refunds=scenario.refunds)
@@ -113,20 +142,23 @@ def test_a_sync_checkout_produces_spans_and_metrics(
     assert result.provider == provider
     assert result.charge.status is scenario.expected
     _check(otel, provider, scenario)
+    _check_logs_and_secrets(caplog.records, otel, provider, _secrets(sandbox.provider_settings()))
 
 
 @pytest.mark.parametrize("provider", list(CHECKOUTS))
 def test_an_async_checkout_produces_spans_and_metrics(
-    sandbox: Sandbox, otel: Otel, provider: str
+    sandbox: Sandbox, otel: Otel, provider: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     scenario = scenarios(f"otel-async-{provider}")[CHECKOUTS[provider]]
     gw = AsyncGatewayOnALoop(sandbox.provider_settings())
     shopper = Shopper(gw, sandbox.hub)  # type: ignore[arg-type]
     try:
-        result = shopper.checkout(scenario.request, refunds=scenario.refunds)
+        with caplog.at_level(logging.INFO, logger="paymux.http"):
+            result = shopper.checkout(scenario.request, refunds=scenario.refunds)
     finally:
         shopper.close()
         gw.close()
     assert result.provider == provider
     assert result.charge.status is scenario.expected
     _check(otel, provider, scenario)
+    _check_logs_and_secrets(caplog.records, otel, provider, _secrets(sandbox.provider_settings()))
