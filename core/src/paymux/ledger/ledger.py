@@ -366,46 +366,17 @@ class _LedgerBase(Generic[G]):
     def _cancel_op(self, reference: str) -> _Op[Charge]:
         return cancel.cancel_op(self, reference)
 
-    def _charges_read(
-        self,
-        status: Any,
-        provider: Any,
-        since: Any,
-        until: Any,
-        reference_prefix: Any,
-        abandoned: Any,
-        limit: Any,
-        cursor: Any,
-    ) -> Callable[[], Page[Charge]]:
-        query = queries.charge_filter(
-            status=status,
-            provider=provider,
-            since=since,
-            until=until,
-            reference_prefix=reference_prefix,
-            abandoned=abandoned,
-            limit=limit,
-            cursor=cursor,
-        )
+    def _charges_read(self, *args: Any) -> Callable[[], Page[Charge]]:
+        query = queries.charge_filter(*args)
+        return lambda: self._read_now(lambda c: queries.charges_page(c, query))
 
-        def run() -> Page[Charge]:
-            self.store.ensure_schema()
-            return self.store.read(lambda c: queries.charges_page(c, query))
+    def _refunds_read(self, *args: Any) -> Callable[[], Page[RefundRow]]:
+        query = queries.refund_filter(*args)
+        return lambda: self._read_now(lambda c: queries.refunds_page(c, query))
 
-        return run
-
-    def _refunds_read(
-        self, reference: Any, status: Any, provider: Any, limit: Any, cursor: Any
-    ) -> Callable[[], Page[RefundRow]]:
-        query = queries.refund_filter(
-            reference=reference, status=status, provider=provider, limit=limit, cursor=cursor
-        )
-
-        def run() -> Page[RefundRow]:
-            self.store.ensure_schema()
-            return self.store.read(lambda c: queries.refunds_page(c, query))
-
-        return run
+    def _read_now(self, work: Callable[[Connection], T]) -> T:
+        self.store.ensure_schema()
+        return self.store.read(work)
 
     def abandoned_at(self, reference: str) -> datetime | None:
         """When ``cancel_charge`` gave the charge up locally (its provider has no cancel)."""

@@ -158,7 +158,6 @@ def _decode(cursor: Any, kind: str, size: int) -> list[Any]:
 
 
 def charge_filter(
-    *,
     status: Any,
     provider: Any,
     since: Any,
@@ -194,7 +193,7 @@ def charge_filter(
 
 
 def refund_filter(
-    *, reference: Any, status: Any, provider: Any, limit: Any, cursor: Any
+    reference: Any, status: Any, provider: Any, limit: Any, cursor: Any
 ) -> RefundFilter:
     if reference is not None:
         arguments.reference(reference)
