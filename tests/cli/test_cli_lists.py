@@ -120,3 +120,9 @@ def test_help_names_the_list_commands(capsys: pytest.CaptureFixture[str]) -> Non
         main(["--help"])
     out = capsys.readouterr().out
     assert "charges" in out and "refunds" in out
+
+
+def test_providers_table_shows_the_operations(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["providers"]) == 0
+    out = capsys.readouterr().out
+    assert "cancel_charge" in out and "list_refunds" in out

@@ -60,6 +60,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
         "amounts (minor units)",
         "refunds",
         "next actions",
+        "after the charge",
     ):
         table.add_column(column)
     for cap in gw.capabilities():
@@ -78,6 +79,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
             ),
             cap.refunds.value,
             ", ".join(cap.next_actions),
+            "\n".join(cap.operations) or "-",
         )
     console.print(table)
     return EXIT_OK
