@@ -288,3 +288,28 @@ def test_webhook_verifications_by_result(otel: Otel) -> None:
     (verified, *_) = otel.operations("parse_webhook")
     assert verified.attributes is not None
     assert verified.attributes["paymux.reference"] == "o"
+
+
+# -- the provider's request id -------------------------------------------------------------------
+
+
+def test_ecommpay_names_an_answer_by_the_gates_request_id() -> None:
+    from paymux_ecommpay.provider import EcommpayProvider
+
+    gate: Any = EcommpayProvider.configure({"project_id": 210, "secret_key": "s3cret-value"})
+    accepted = {"status": "success", "request_id": "2f56-495c-01", "payment_id": "order-1"}
+    assert gate.response_request_id(httpx.Response(200, json=accepted)) == "2f56-495c-01"
+    # A status answer names no request of its own; a page that is not JSON falls back to headers.
+    assert gate.response_request_id(httpx.Response(200, json={"payment": {}})) is None
+    html = httpx.Response(502, text="<html>", headers={"X-Request-Id": "edge-1"})
+    assert gate.response_request_id(html) == "edge-1"
+
+
+def test_a_request_id_that_is_not_printable_text_is_left_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="paymux.http"):
+        gateway(api("bad\nid")).retrieve_charge("fakepay", "ch_1")
+        gateway(api("x" * 500)).retrieve_charge("fakepay", "ch_1")
+    ids = [r.__dict__["request_id"] for r in caplog.records if r.name == "paymux.http"]
+    assert ids == [None, "x" * 128]

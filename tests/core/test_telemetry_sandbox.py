@@ -101,6 +101,9 @@ def _check(otel: Otel, provider: str, scenario: Scenario) -> None:
         assert attrs["paymux.provider"] == provider
         assert attrs["paymux.reference"] == scenario.request.reference
         assert attrs["http.response.status_code"] in (200, 201)
+    if provider == "ecommpay":
+        # The Gate names an accepted sale by its request_id.
+        assert all(_attrs(call).get("paymux.request_id") for call in calls)
     (refund,) = [s for s in operations if s.name == "paymux refund"]
     assert _attrs(refund)["paymux.reference"] == scenario.request.reference
     assert otel.children(refund)
