@@ -450,3 +450,16 @@ def test_charge_operations_with_arguments_of_any_shape(charge: Any, refund_id: A
         ):
             with contextlib.suppress(PaymuxError):
                 call()
+
+
+def test_every_declared_cancel_or_list_is_implemented(offline: Gateway) -> None:
+    from paymux.provider import Provider
+
+    for name in offline.providers:
+        provider = offline.provider(name)
+        declared = {op for c in provider.declared_capabilities() for op in c.operations}
+        assert declared <= {"cancel_charge", "list_charges", "list_refunds", "retrieve_refund"}
+        for operation in declared & {"cancel_charge", "list_charges"}:
+            assert getattr(type(provider), operation) is not getattr(Provider, operation), (
+                f"{name} declares {operation} but keeps the refusing default"
+            )
