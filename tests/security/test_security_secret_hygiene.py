@@ -349,6 +349,8 @@ def test_logs_hold_no_secret(evidence: tuple[Evidence, list[logging.LogRecord]])
     found, records = evidence
     texts = [r.formatted for r in records]  # type: ignore[attr-defined]
     texts += [str(r.args) for r in records]
+    # The structured attributes (provider, reference, url, request_id, ...) a JSON formatter prints.
+    texts += [repr(vars(r)) for r in records]
     assert _hits(texts, _secrets(found)) == []
 
 
