@@ -168,6 +168,8 @@ def _check_charge_spans(otel: Otel) -> None:
         assert attrs["paymux.reference"] == "order-7"
         assert attrs["paymux.request_id"] == "req-123"
         assert attrs["paymux.attempt"] == 1
+        assert attrs["server.address"] == "fakepay.test"
+        assert attrs["url.full"].startswith("https://fakepay.test/charges")
         statuses.append((attrs["paymux.operation"], attrs["http.response.status_code"]))
     assert statuses == [("create_charge", 201), ("retrieve_charge", 200)]
 

@@ -269,8 +269,11 @@ class OperationTelemetry:
             OPERATION: operation,
             METHOD: request.method,
             "url.full": url,
+            "server.address": request.url.host,
             ATTEMPT: attempt,
         }
+        if request.url.port is not None:
+            attributes["server.port"] = request.url.port
         if attempt > 1:
             attributes["http.request.resend_count"] = attempt - 1
         if self.reference:
