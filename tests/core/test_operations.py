@@ -463,3 +463,9 @@ def test_every_declared_cancel_or_list_is_implemented(offline: Gateway) -> None:
             assert getattr(type(provider), operation) is not getattr(Provider, operation), (
                 f"{name} declares {operation} but keeps the refusing default"
             )
+
+
+def test_omise_does_not_expire_a_redirect_flow_charge(offline: Gateway) -> None:
+    charge = _open(provider_data={"flow": "redirect"})
+    with pytest.raises(OperationNotSupported, match="redirect"):
+        offline.cancel_charge(charge)

@@ -16,6 +16,7 @@ from paymux import Capability, Charge, ChargeRequest, ChargeStatus, Money, Refun
 from paymux.errors import (
     InvalidRequest,
     NotFound,
+    OperationNotSupported,
     OutcomeUnknown,
     ProviderError,
     RefundNotAllowed,
@@ -52,6 +53,9 @@ from .settings import OmiseSettings
 from .webhooks import EventEnvelope, envelope_from, parse_envelope, verify_signature
 
 PROVIDER_OPTIONS = frozenset({"source_id", "platform_type"})
+EXPIRABLE_FLOWS = frozenset({"app_redirect", "offline"})
+"""Source flows whose unpaid charges ``POST /charges/{id}/expire`` stops (app-redirect wallets
+such as KakaoPay, and QR/barcode sources)."""
 MAX_PAGES = 100
 """Pages read per look-up (search or list); past it a miss is reported as not certain."""
 
@@ -346,6 +350,13 @@ class OmiseProvider(Provider[OmiseSettings]):
 
     def cancel_charge(self, charge: Charge) -> Flow[Charge]:
         self.check_operation("cancel_charge", charge.method)
+        flow = charge.provider_data.get("flow")
+        if flow is not None and flow not in EXPIRABLE_FLOWS:
+            raise OperationNotSupported(
+                f"Omise expires only app-redirect and QR charges; {charge.id} is a {flow} charge",
+                provider=self.name,
+                operation="cancel_charge",
+            )
         if charge.status not in (ChargeStatus.PENDING, ChargeStatus.REQUIRES_ACTION):
             raise InvalidRequest(
                 f"charge {charge.id} is {charge.status.value}; Omise expires only unpaid charges",
