@@ -126,3 +126,13 @@ def test_providers_table_shows_the_operations(capsys: pytest.CaptureFixture[str]
     assert main(["providers"]) == 0
     out = capsys.readouterr().out
     assert "cancel_charge" in out and "list_refunds" in out
+
+
+def test_ledger_show_says_abandoned_and_shows_metadata(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ledger", "show", "cli-3", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "abandoned" in out and "order=cli-3" in out
+    assert main(["ledger", "show", "cli-1", "--db", db]) == 0
+    assert "abandoned" not in capsys.readouterr().out

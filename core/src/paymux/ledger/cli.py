@@ -140,6 +140,8 @@ def render_entry(console: Any, entry: Entry) -> None:
         ("updated", entry.updated_at.isoformat()),
         ("last polled", entry.checked_at.isoformat() if entry.checked_at else "-"),
     ]
+    if entry.abandoned_at is not None:
+        rows.append(("abandoned", f"{entry.abandoned_at.isoformat()} (still reconciled)"))
     charge = entry.charge
     if charge is not None:
         if charge.next_action is not None:
@@ -148,6 +150,8 @@ def render_entry(console: Any, entry: Entry) -> None:
             rows.append(("failure", f"{charge.failure.reason} ({charge.failure.code or '-'})"))
         if charge.provider_status:
             rows.append(("provider status", charge.provider_status))
+        if charge.metadata:
+            rows.append(("metadata", ", ".join(f"{k}={v}" for k, v in charge.metadata.items())))
     for label, value in rows:
         head.add_row(label, value)
     console.print(head)

@@ -76,6 +76,8 @@ class Entry:
     flags: tuple[Flag, ...] = ()
     refunds: tuple[RefundRecord, ...] = ()
     events: tuple[EventRecord, ...] = ()
+    abandoned_at: datetime | None = None
+    """When ``Ledger.cancel_charge`` gave the charge up locally (its provider has no cancel)."""
 
 
 @dataclass(frozen=True)

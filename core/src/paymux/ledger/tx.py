@@ -198,6 +198,7 @@ def entry_of(conn: Connection, reference: str) -> Entry | None:
         created_at=when(row.created_at),
         updated_at=when(row.updated_at),
         checked_at=from_db(row.checked_at),
+        abandoned_at=from_db(row.abandoned_at),
         flags=flags_of(conn, reference),
         refunds=refunds,
         events=events,
