@@ -83,9 +83,10 @@ class DisplayQrCode(Model):
     @field_validator("image_png", mode="before")
     @classmethod
     def _b64(cls, value: object) -> object:
-        # JSON round-trip: pydantic dumps bytes as base64 when ser_json_bytes="base64".
+        # JSON round-trip: pydantic dumps bytes as base64 when ser_json_bytes="base64", in the
+        # URL-safe alphabet ("-", "_"); providers send the standard one. Both are read.
         if isinstance(value, str):
-            return base64.b64decode(value, validate=True)
+            return base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
         return value
 
     model_config = Model.model_config | {"ser_json_bytes": "base64", "val_json_bytes": "base64"}
