@@ -160,18 +160,6 @@ def cmd_webhook_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .sandbox.demo import run_demo
-
-    return int(run_demo(port=args.port))
-
-
-def cmd_sandbox(args: argparse.Namespace) -> int:
-    from .sandbox.server import serve_forever
-
-    return serve_forever(host=args.host, port=args.port)
-
-
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from .ledger.cli import reconcile_command
 
@@ -230,13 +218,6 @@ def _add_list_parsers(sub: Any) -> None:
     listing.set_defaults(func=cmd_refunds_list)
 
 
-def _port(text: str) -> int:
-    """An argparse type: a TCP port (0 picks a free one)."""
-    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r:.20} is not a port number (0-65535)")
-    return int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paymux",
@@ -245,18 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="run four checkouts end to end on the embedded sandbox")
-    demo.add_argument(
-        "--port", type=_port, default=0, help="loopback port for the sandbox (default: free)"
-    )
-    demo.set_defaults(func=cmd_demo)
+    from .cli_sandbox import add_parsers as add_sandbox_parsers
 
-    sandbox = sub.add_parser("sandbox", help="serve the provider emulators on loopback")
-    sandbox.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (loopback by default)"
-    )
-    sandbox.add_argument("--port", type=_port, default=8765)
-    sandbox.set_defaults(func=cmd_sandbox)
+    add_sandbox_parsers(sub)
 
     providers = sub.add_parser("providers", help="list installed providers and their capabilities")
     providers.add_argument("--config", help="paymux.toml to read provider settings from")

@@ -18,7 +18,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 
 from .emulator import CUSTOMER_ACTIONS, CustomerAction, Emulator
-from .faults import ASGIApp, FaultMiddleware
+from .faults import REQUEST_FAULTS, ASGIApp, FaultMiddleware
 from .hub import SandboxHub
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -53,6 +53,42 @@ def _payment_view(hub: SandboxHub, request: Request) -> Response:
     return HTMLResponse(_PAGE.format(title=f"Pay {esc(str(payment.amount))}", body=body))
 
 
+_PROBABILITIES = frozenset(
+    {"latency", "error", "drop", "late"}
+    | {f"callback_{k}" for k in ("drop", "duplicate", "reorder", "delay")}
+)
+
+
+def fault_settings(values: Any) -> dict[str, Any]:
+    """A fault plan update from JSON, checked so that a typo over HTTP is a 400, not a crash."""
+    if not isinstance(values, dict):
+        raise ValueError("expected a JSON object of fault settings")
+    for key, value in values.items():
+        if key in _PROBABILITIES and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
+        ):
+            raise ValueError(f"{key} must be a probability from 0 to 1")
+        if key.endswith("_ms") and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise ValueError(f"{key} must be a whole number of milliseconds >= 0")
+        if key == "once" and (
+            not isinstance(value, list)
+            or not all(
+                isinstance(item, list | tuple)
+                and len(item) == 2
+                and isinstance(item[0], str)
+                and item[1] in REQUEST_FAULTS
+                for item in value
+            )
+        ):
+            raise ValueError(
+                f"once must be a list of [path prefix, fault], fault one of"
+                f" {', '.join(REQUEST_FAULTS)}"
+            )
+    return values
+
+
 def build_app(hub: SandboxHub, emulators: list[Emulator]) -> Starlette:
     async def customer_page(request: Request) -> Response:
         return _payment_view(hub, request)
@@ -72,11 +108,18 @@ def build_app(hub: SandboxHub, emulators: list[Emulator]) -> Starlette:
         except ValueError as error:
             return JSONResponse({"error": str(error)}, 409)
         if wants_json:
-            return JSONResponse({"provider": provider, "id": payment_id, "state": payment.state})
+            return JSONResponse(
+                {
+                    "provider": provider,
+                    "id": payment.id,
+                    "reference": payment.details.get("reference") or payment.id,
+                    "state": payment.state,
+                }
+            )
         target = payment.details.get("return_url")
         if target:
             return RedirectResponse(target, 303)
-        return RedirectResponse(f"/customer/{provider}/{payment_id}", 303)
+        return RedirectResponse(f"/customer/{provider}/{payment.id}", 303)
 
     async def customer_list(request: Request) -> Response:
         return JSONResponse(
@@ -105,10 +148,22 @@ def build_app(hub: SandboxHub, emulators: list[Emulator]) -> Starlette:
     async def faults(request: Request) -> Response:
         if request.method == "POST":
             try:
-                hub.faults.update(json.loads(await request.body() or b"{}"))
+                hub.faults.update(fault_settings(json.loads(await request.body() or b"{}")))
             except (ValueError, TypeError) as error:
                 return JSONResponse({"error": str(error)}, 400)
         return JSONResponse(hub.faults.as_dict())
+
+    async def settings_file(request: Request) -> Response:
+        from .config_file import render
+
+        settings = {e.name: e.provider_settings() for e in emulators}
+        return PlainTextResponse(render(settings, hub.base_url))
+
+    async def callbacks(request: Request) -> Response:
+        wanted = request.query_params.get("provider")
+        return JSONResponse(
+            [d for d in hub.deliveries() if wanted is None or d["provider"] == wanted]
+        )
 
     async def status(request: Request) -> Response:
         stats: dict[str, Any] = vars(hub.callbacks.stats)
@@ -123,10 +178,13 @@ def build_app(hub: SandboxHub, emulators: list[Emulator]) -> Starlette:
     routes: list[Any] = [
         Route("/_sandbox", status),
         Route("/_sandbox/faults", faults, methods=["GET", "POST"]),
+        Route("/_sandbox/paymux.toml", settings_file),
         Route("/customer/api/payments", customer_list),
         Route("/customer/api/{provider}/{payment_id}/{action}", customer_act, methods=["POST"]),
         Route("/customer/{provider}/{payment_id}", customer_page),
         Route("/customer/{provider}/{payment_id}/{action}", customer_act, methods=["POST"]),
+        Route("/merchant/api/callbacks", callbacks),
+        Route("/merchant/api/faults", faults, methods=["GET", "POST"]),
         Route("/merchant/return", merchant_return, methods=["GET", "POST"]),
         Route("/merchant/{provider}", merchant_callback, methods=["POST"]),
     ]

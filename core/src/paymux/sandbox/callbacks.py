@@ -7,6 +7,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import httpx
@@ -37,6 +38,21 @@ class CallbackStats:
     failed: int = 0
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One attempt to deliver a callback: where it went and what the merchant answered."""
+
+    url: str
+    attempt: int
+    status: int | None
+    """The merchant's HTTP status; None when no answer came (refused, timed out)."""
+    error: str | None
+    body: bytes
+    headers: dict[str, str]
+    at: float
+    """Unix time of the attempt."""
+
+
 class CallbackDispatcher:
     """A worker thread that posts callbacks in due-time order.
 
@@ -51,6 +67,8 @@ class CallbackDispatcher:
     def __init__(self, plan: FaultPlan) -> None:
         self.plan = plan
         self.stats = CallbackStats()
+        # Bounded: a sandbox left running for days keeps the recent history only.
+        self._deliveries: deque[Delivery] = deque(maxlen=10_000)
         self._heap: list[_Scheduled] = []
         self._seq = itertools.count()
         self._cv = threading.Condition()
@@ -120,13 +138,34 @@ class CallbackDispatcher:
                 with self._cv:
                     self._in_flight -= 1
 
+    def deliveries(self) -> list[Delivery]:
+        """Every delivery attempt so far, oldest first."""
+        with self._cv:
+            return list(self._deliveries)
+
     def _deliver(self, item: _Scheduled) -> None:
+        status: int | None = None
+        problem: str | None = None
         try:
             response = self._client.post(item.url, content=item.body, headers=item.headers)
-            ok = 200 <= response.status_code < 300
+            status = response.status_code
+            ok = 200 <= status < 300
         except httpx.HTTPError as error:
             log.info("sandbox: callback to %s failed: %s", item.url, type(error).__name__)
+            problem = type(error).__name__
             ok = False
+        with self._cv:
+            self._deliveries.append(
+                Delivery(
+                    item.url,
+                    item.attempt,
+                    status,
+                    problem,
+                    item.body,
+                    dict(item.headers),
+                    time.time(),
+                )
+            )
         if ok:
             self.stats.delivered += 1
         elif item.attempt < self.retries:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
@@ -66,8 +66,15 @@ class SandboxHub:
             self._cv.notify_all()
 
     def payment(self, provider: str, payment_id: str) -> PendingPayment | None:
+        """The payment by the provider's id, or by the merchant's reference (``details``)."""
         with self._cv:
-            return self._payments.get((provider, payment_id))
+            found = self._payments.get((provider, payment_id))
+            if found is not None:
+                return found
+            for (name, _), payment in self._payments.items():
+                if name == provider and payment.details.get("reference") == payment_id:
+                    return payment
+            return None
 
     def payments(self) -> list[PendingPayment]:
         with self._cv:
@@ -115,6 +122,30 @@ class SandboxHub:
                 if remaining <= 0:
                     return None
                 self._cv.wait(remaining)
+
+    def provider_of(self, url: str) -> str | None:
+        """Which provider a callback URL belongs to (its forward or inbox URL, else the path)."""
+        for name in self.emulators:
+            if url == self.merchant_url(name):
+                return name
+        path = urlsplit(url).path.rstrip("/").split("/")
+        return path[-1] if len(path) >= 2 and path[-2] == "merchant" else None
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """Every callback delivery attempt, as ``GET /merchant/api/callbacks`` shows it."""
+        return [
+            {
+                "provider": self.provider_of(d.url),
+                "url": d.url,
+                "attempt": d.attempt,
+                "status": d.status,
+                "error": d.error,
+                "at": d.at,
+                "headers": d.headers,
+                "body": d.body.decode("utf-8", "replace"),
+            }
+            for d in self.callbacks.deliveries()
+        ]
 
     def close(self) -> None:
         self.callbacks.close()

@@ -23,6 +23,30 @@ class _InjectedFaults(logging.Filter):
         return not (isinstance(error, ConnectionAbortedError) and "sandbox fault" in str(error))
 
 
+EXIT_PORT_BUSY = 3
+"""``paymux sandbox``'s exit status when its address is taken (nothing was started)."""
+
+
+def check_loopback(host: str) -> None:
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigurationError("the sandbox serves loopback only (127.0.0.1, localhost or ::1)")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, so that a busy port is known before anything is announced."""
+    check_loopback(host)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # As uvicorn does; on Linux it still refuses a port another socket listens on.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -61,10 +85,7 @@ class Sandbox:
         emulators: dict[str, type[Emulator]] | None = None,
         callback_urls: dict[str, str] | None = None,
     ) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ConfigurationError(
-                "the sandbox serves loopback only (127.0.0.1, localhost or ::1)"
-            )
+        check_loopback(host)
         self.host = host
         self.port = port or free_port(host)
         self.hub = SandboxHub(f"http://{host}:{self.port}", faults, callback_urls)
@@ -139,21 +160,76 @@ class Sandbox:
         self.stop()
 
 
-def serve_forever(host: str = "127.0.0.1", port: int = 8765) -> int:
+def serve_forever(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    write_config: str | None = None,
+    forward_to: str | None = None,
+) -> int:
+    """``paymux sandbox``: bind first (a busy port exits with ``EXIT_PORT_BUSY`` before any
+    banner), write the settings file, print where everything is, then serve until stopped."""
+    import sys
+
     import uvicorn
 
-    sandbox = Sandbox(host=host, port=port)
-    if not sandbox.emulators:
-        print("No emulators installed: pip install paymux-ecommpay paymux-omise")
+    from . import config_file
+
+    classes = emulator_classes()
+    if not classes:
+        print(
+            "paymux: no emulators installed: pip install 'paymux-ecommpay[sandbox]' paymux-omise",
+            file=sys.stderr,
+        )
         return 1
-    print(f"paymux sandbox on {sandbox.base_url}")
-    for name, settings in sandbox.provider_settings().items():
-        shown = {k: v for k, v in settings.items() if "secret" not in k}
-        print(f"  {name}: {sandbox.base_url}/{name}  settings: {shown} (built-in test keys)")
-    print(f"  customer pages: {sandbox.base_url}/customer/api/payments")
-    print(f"  faults: POST {sandbox.base_url}/_sandbox/faults")
     try:
-        uvicorn.Server(sandbox._config()).run()
+        sock = listen(host, port)
+    except OSError as error:
+        print(
+            f"paymux: cannot listen on {host}:{port} ({error.strerror or error}):"
+            " pick another --port (0 takes a free one)",
+            file=sys.stderr,
+        )
+        return EXIT_PORT_BUSY
+    try:
+        bound = int(sock.getsockname()[1])
+        forwards = (
+            {name: forward_to.replace("{provider}", name) for name in classes}
+            if forward_to
+            else None
+        )
+        sandbox = Sandbox(host=host, port=bound, emulators=classes, callback_urls=forwards)
+    except ConfigurationError:
+        sock.close()
+        if not forwards:
+            raise
+        raise ConfigurationError(
+            "--forward-to must be an http(s) URL on a loopback address (the sandbox never"
+            " calls out), e.g. http://127.0.0.1:8000/webhooks/{provider}"
+        ) from None
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        written = (
+            config_file.write(write_config, sandbox.provider_settings(), sandbox.base_url)
+            if write_config
+            else None
+        )
+        base = sandbox.base_url
+        print(f"paymux sandbox on {base}")
+        for name in sandbox.emulators:
+            print(f"  {name}: {base}/{name}")
+        where = f"written to {written}" if written else f"GET {base}/_sandbox/paymux.toml"
+        print(f"  settings with the built-in test keys: {where}")
+        for name in sandbox.emulators:
+            print(f"  {name} callbacks -> {sandbox.hub.merchant_url(name)}")
+        print(f"  callbacks delivered: GET {base}/merchant/api/callbacks")
+        print(f"  customer: GET {base}/customer/api/payments")
+        print(f"  faults: POST {base}/merchant/api/faults")
+        sys.stdout.flush()
+        uvicorn.Server(sandbox._config()).run(sockets=[sock])
     finally:
+        sock.close()
         sandbox.hub.close()
     return 0

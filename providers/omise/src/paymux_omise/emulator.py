@@ -330,6 +330,8 @@ class OmiseEmulator(OmiseEmulatorState):
                     "method": "KakaoPay (Omise)",
                     "return_url": return_uri,
                     "platform": source["platform_type"],
+                    # Lets the customer API find the payment by the shop's own reference.
+                    "reference": str((metadata or {}).get("paymux_reference", "")),
                 },
             )
         )
