@@ -1,8 +1,10 @@
 """Every Python block of README.md and docs/ runs, page by page and in page order, on the sandbox.
 
 The blocks are found by sybil's Markdown lexer. All blocks of one page share one namespace, which
-starts with a running ``sandbox`` and a ``gw`` (a Gateway on it), and the working directory holds
-a ``paymux.toml`` that points every provider at the sandbox, so ``Gateway.from_config`` works too.
+starts with what the pages take as given: a running ``sandbox``, ``gw`` (a Gateway on it),
+``request`` (a KakaoPay request in Korea, not sent yet), ``charge`` (another one, created) and
+``ledger`` (a Ledger on a fresh SQLite file). The working directory holds a ``paymux.toml`` that
+points every provider at the sandbox, so ``Gateway.from_config("paymux.toml")`` works too.
 A block preceded by ``<!-- fragment -->`` is deliberately incomplete (it names things the page
 never defines, like a web framework's ``request``): it is compiled, not run.
 
@@ -13,6 +15,7 @@ provider.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import subprocess
@@ -25,7 +28,7 @@ import pytest
 from sybil import Document, Example
 from sybil.parsers.markdown import CodeBlockParser
 
-from paymux import Gateway
+from paymux import ChargeRequest, Customer, Gateway, Ledger, Money, ReturnUrls
 from paymux.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +92,8 @@ def sandbox_toml(settings: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture(scope="module")
+# A sandbox of its own for each page: its blocks count the callbacks in the inbox.
+@pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as running:
         yield running
@@ -102,7 +106,33 @@ def page_namespace(
     (tmp_path / "paymux.toml").write_text(sandbox_toml(sandbox.provider_settings()))
     monkeypatch.chdir(tmp_path)
     with Gateway(providers=sandbox.provider_settings()) as gw:
-        yield {"__name__": "docs_page", "sandbox": sandbox, "gw": gw}
+        ledger = Ledger(gw, url=f"sqlite:///{tmp_path / 'given-ledger.db'}")
+        given = {
+            "__name__": "docs_page",
+            "sandbox": sandbox,
+            "gw": gw,
+            "request": kakaopay_in_korea(f"order-{next(_pages)}"),
+            "charge": gw.create_charge(kakaopay_in_korea(f"given-{next(_pages)}")),
+            "ledger": ledger,
+        }
+        yield given
+        ledger.close()
+
+
+_pages = itertools.count(100_000)
+
+
+def kakaopay_in_korea(reference: str) -> ChargeRequest:
+    return ChargeRequest(
+        reference=reference,
+        amount=Money(10_000, "KRW"),
+        method="kakaopay",
+        country="KR",
+        customer=Customer(id="customer-1", ip_address="192.0.2.10"),
+        return_urls=ReturnUrls(
+            success="https://shop.example/paid", decline="https://shop.example/declined"
+        ),
+    )
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if p != QUICKSTART], ids=_page_id)
