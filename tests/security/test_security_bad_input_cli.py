@@ -37,7 +37,7 @@ def _rows(tmp: Path, *, write: bool = True) -> dict[str, tuple[list[str], str]]:
         "reconcile-unreachable-postgres": (["reconcile", "--db", unreachable], "cannot be reached"),
         "reconcile-sqlite-in-missing-directory": (
             ["reconcile", "--db", f"sqlite:///{tmp / 'missing' / 'x.db'}"],
-            "not a directory",
+            "no ledger database",
         ),
         "reconcile-negative-older-than": (["reconcile", "--older-than", "-5"], "--older-than"),
         "reconcile-missing-config": (

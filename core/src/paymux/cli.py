@@ -10,9 +10,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._version import __version__
+from .cli_support import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_DATABASE,
+    EXIT_OK,
+    EXIT_USAGE,
+    NoDatabase,
+    Parser,
+    UsageError,
+    missing_extra,
+    one_line,
+)
 from .errors import PaymuxError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _gateway(args: argparse.Namespace) -> Any:
@@ -24,8 +35,8 @@ def _gateway(args: argparse.Namespace) -> Any:
 
     settings = offline_settings()
     if not settings:
-        raise PaymuxError(
-            "no provider plugins with a sandbox are installed; pass --config paymux.toml"
+        raise UsageError(
+            "no provider plugins with a sandbox are installed: pass --config paymux.toml"
         )
     return Gateway(providers=settings)
 
@@ -42,8 +53,23 @@ def cmd_providers(args: argparse.Namespace) -> int:
 
     from .plugins import discover
 
-    console = _console()
     report = discover()
+    if args.json:
+        gw = _gateway(args) if report.loaded else None
+        print(
+            json.dumps(
+                {
+                    "settings": "config" if args.config else "sandbox",
+                    "failed": dict(report.failed),
+                    "capabilities": [
+                        cap.model_dump(mode="json") for cap in (gw.capabilities() if gw else [])
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    console = _console()
     for name, why in report.failed.items():
         console.print(f"[red]plugin {name!r} is installed but cannot be used:[/red] {why}")
     if not report.loaded:
@@ -98,7 +124,9 @@ def cmd_route(args: argparse.Namespace) -> int:
     else:
         # int() would also read fullwidth digits or "1_000"; minor units are plain ASCII digits.
         raise InvalidRequest(
-            "must be whole minor units in ASCII digits (e.g. 1500)", field="--amount"
+            f"{args.amount!r:.24} is not whole minor units in ASCII digits (e.g. 1500);"
+            " for an amount in major units such as 15.00 add --major",
+            field="--amount",
         )
     request = ChargeRequest(
         reference="route-check",
@@ -108,7 +136,10 @@ def cmd_route(args: argparse.Namespace) -> int:
         customer=Customer(id="route-check", ip_address="192.0.2.1"),
     )
     decision = gw.route(request)
-    print(decision.explain())
+    if args.json:
+        print(json.dumps(decision.model_dump(mode="json"), indent=2))
+    else:
+        print(decision.explain())
     return EXIT_OK
 
 
@@ -126,6 +157,11 @@ def cmd_webhook_verify(args: argparse.Namespace) -> int:
     from .gateway import Gateway
 
     body = Path(args.file).read_bytes() if args.file != "-" else sys.stdin.buffer.read()
+    if not args.config and not args.set:
+        raise UsageError(
+            f"webhook verify needs {args.provider}'s keys: --config paymux.toml, or"
+            " --set key=value for each setting (e.g. --set secret_key=...)"
+        )
     if args.config:
         gw = Gateway.from_config(args.config)
     else:
@@ -133,10 +169,16 @@ def cmd_webhook_verify(args: argparse.Namespace) -> int:
         for item in args.set:
             key, sep, value = item.partition("=")
             if not sep:
-                raise PaymuxError(f"--set {item!r}: expected key=value")
-            # isdigit() alone is true for "²", which int() refuses.
-            settings[key] = int(value) if value.isascii() and value.isdigit() else value
-        gw = Gateway(providers={args.provider: settings})
+                raise UsageError(f"--set {item!r:.40}: expected key=value")
+            # Values stay text (a secret of digits is still a secret); the provider's settings
+            # read numbers where they expect them.
+            settings[key] = value
+        try:
+            gw = Gateway(providers={args.provider: settings})
+        except PaymuxError as error:
+            raise UsageError(
+                f"{one_line(str(error))} (fix the --set values, or pass --config paymux.toml)"
+            ) from None
     event = gw.parse_webhook(args.provider, body, _headers(args.header))
     summary: dict[str, Any] = {
         "verified": True,
@@ -219,11 +261,14 @@ def _add_list_parsers(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="paymux",
         description="Take payments through several providers with one API. "
-        "Without --config, commands use the embedded sandbox's settings.",
+        "Without --config, providers and route use the embedded sandbox's settings.",
+        epilog="Exit status: 0 done, 1 refused or failed, 2 bad usage, 3 sandbox port busy,"
+        " 4 no ledger database, 130 interrupted.",
     )
+    parser.add_argument("--version", action="version", version=f"paymux {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from .cli_sandbox import add_parsers as add_sandbox_parsers
@@ -232,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     providers = sub.add_parser("providers", help="list installed providers and their capabilities")
     providers.add_argument("--config", help="paymux.toml to read provider settings from")
+    providers.add_argument("--json", action="store_true", help="JSON instead of a table")
     providers.set_defaults(func=cmd_providers)
 
     route = sub.add_parser("route", help="explain which provider would take a payment, and why")
@@ -243,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--major", action="store_true", help="read --amount in major units ('15.00')"
     )
     route.add_argument("--config", help="paymux.toml (routes and providers)")
+    route.add_argument("--json", action="store_true", help="the decision as JSON")
     route.set_defaults(func=cmd_route)
 
     webhook = sub.add_parser("webhook", help="webhook tools")
@@ -263,16 +310,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     reconcile = sub.add_parser("reconcile", help="poll the provider for stale non-final charges")
     reconcile.add_argument("--db", default="sqlite:///paymux.db", help="ledger database URL")
-    reconcile.add_argument("--config", help="paymux.toml")
-    reconcile.add_argument("--older-than", type=int, default=300, metavar="SECONDS")
+    reconcile.add_argument("--config", help="paymux.toml with the providers' keys")
+    reconcile.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="use the embedded sandbox's test settings instead of --config",
+    )
+    reconcile.add_argument(
+        "--older-than",
+        type=int,
+        default=300,
+        metavar="SECONDS",
+        help="poll charges still open after this long",
+    )
+    reconcile.add_argument("--json", action="store_true", help="the report as JSON")
     reconcile.set_defaults(func=cmd_reconcile)
 
     ledger = sub.add_parser("ledger", help="inspect the ledger")
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="COMMAND")
     show = ledger_sub.add_parser("show", help="show a charge, its refunds and events")
-    show.add_argument("reference")
-    show.add_argument("--db", default="sqlite:///paymux.db")
-    show.add_argument("--config", help="paymux.toml")
+    show.add_argument("reference", help="the charge's reference")
+    show.add_argument("--db", default="sqlite:///paymux.db", help="ledger database URL")
+    show.add_argument("--json", action="store_true", help="JSON instead of tables")
     show.set_defaults(func=cmd_ledger_show)
     _add_list_parsers(sub)
     return parser
@@ -283,19 +342,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except NoDatabase as error:
+        print(f"paymux: {one_line(str(error))}", file=sys.stderr)
+        return EXIT_NO_DATABASE
+    except UsageError as error:
+        print(f"paymux: {one_line(str(error))}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModuleNotFoundError as error:
+        print(f"paymux: {missing_extra(error)}", file=sys.stderr)
+        return EXIT_USAGE
     except PaymuxError as error:
-        print(f"paymux: {error}", file=sys.stderr)
+        print(f"paymux: {one_line(str(error))}", file=sys.stderr)
         return EXIT_FAILED
     except (OSError, ValueError) as error:
-        print(f"paymux: {error}", file=sys.stderr)
+        print(f"paymux: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as error:  # an operator's tool prints one line, not a traceback
         if os.environ.get("PAYMUX_TRACEBACK"):
             raise
         print(
-            f"paymux: unexpected {type(error).__name__}: {error}"
+            f"paymux: unexpected {type(error).__name__}: {one_line(str(error))}"
             " (set PAYMUX_TRACEBACK=1 to see where; please report it)",
             file=sys.stderr,
         )

@@ -1,21 +1,22 @@
 """``paymux reconcile`` and ``paymux ledger show``; the dispatcher in ``paymux.cli`` calls these.
 
-Both take an argparse namespace with ``db`` (ledger URL), ``config`` (paymux.toml) and, for
-reconcile, ``older_than`` (seconds); show also takes ``reference``.
+Both take an argparse namespace with ``db`` (ledger URL) and ``json``; reconcile also takes
+``config`` (paymux.toml) or ``sandbox``, and ``older_than`` (seconds); show takes ``reference``.
+Neither creates a database or a schema (see ``cli_db``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import asdict
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
-from ..errors import ConfigurationError
-from .records import Entry
+from ..cli_support import UsageError
+from ..errors import ConfigurationError, PaymuxError
+from .cli_db import existing_store
+from .records import Entry, ReconcileReport
 
 EXIT_OK, EXIT_FAILED = 0, 1
 DEFAULT_DB = "sqlite:///paymux.db"
@@ -26,10 +27,15 @@ def _gateway(args: argparse.Namespace) -> Any:
         from ..gateway import Gateway
 
         return Gateway.from_config(args.config)
-    # Without --config the main CLI falls back to the embedded sandbox's settings.
-    from .. import cli
+    if getattr(args, "sandbox", False):
+        from .. import cli
 
-    return cli._gateway(args)
+        return cli._gateway(args)
+    # Polling real charges with the sandbox's test keys would mark them all as errors.
+    raise UsageError(
+        "reconcile needs the providers' keys: pass --config paymux.toml"
+        " (or --sandbox for the embedded sandbox's test settings)"
+    )
 
 
 def _console() -> Any:
@@ -48,8 +54,19 @@ def reconcile_command(args: argparse.Namespace) -> int:
     seconds = getattr(args, "older_than", 300)
     if seconds is None or seconds < 0:
         raise ConfigurationError("--older-than must be a number of seconds >= 0")
+    url = getattr(args, "db", None) or DEFAULT_DB
+    # A broken --config is reported before the database, a missing database before a missing
+    # --config (the operator fixes the first thing named).
+    gateway = _gateway(args) if getattr(args, "config", None) else None
+    existing_store(url).dispose()
+    gateway = gateway or _gateway(args)
+    if getattr(args, "json", False):
+        with Ledger(gateway, url=url) as ledger:
+            report = ledger.reconcile(older_than=timedelta(seconds=seconds))
+        print(json.dumps(report_json(report, ledger.store.describe()), indent=2))
+        return EXIT_FAILED if report.errors else EXIT_OK
     console = _console()
-    with Ledger(_gateway(args), url=getattr(args, "db", None) or DEFAULT_DB) as ledger:
+    with Ledger(gateway, url=url) as ledger:
         columns = (
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -90,34 +107,57 @@ def reconcile_command(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.errors else EXIT_OK
 
 
+def report_json(report: ReconcileReport, database: str) -> dict[str, Any]:
+    return {
+        "database": database,
+        "checked": report.checked,
+        "changed": report.changed,
+        "unchanged": report.unchanged,
+        "not_due_yet": report.skipped,
+        "flagged": report.flagged,
+        "errors": dict(report.errors),
+        "transitions": [
+            {"reference": reference, "before": before, "after": after}
+            for reference, before, after in report.transitions
+        ],
+    }
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    def money(value: Any) -> dict[str, Any]:
+        return {"amount": value.amount, "currency": value.currency}
+
+    data = asdict(entry)
+    data["charge"] = entry.charge.model_dump(mode="json", exclude={"raw"}) if entry.charge else None
+    data["amount"], data["refunded"] = money(entry.amount), money(entry.refunded)
+    for record, raw in zip(data["refunds"], entry.refunds, strict=True):
+        record["amount"] = money(raw.amount)
+    decoded: dict[str, Any] = json.loads(json.dumps(data, default=lambda value: value.isoformat()))
+    return decoded
+
+
 def show_command(args: argparse.Namespace) -> int:
     """Print one charge: state, refunds, events, flags. Needs no provider settings."""
     from . import arguments
-    from .store import Store
     from .tx import entry_of
 
     reference = arguments.reference(args.reference)
-    url = getattr(args, "db", None) or DEFAULT_DB
-    console = _console()
+    store = existing_store(getattr(args, "db", None) or DEFAULT_DB)
     try:
-        database = make_url(url).database
-    except ArgumentError:
-        raise ConfigurationError("--db is not a database URL such as sqlite:///paymux.db") from None
-    on_disk = url.startswith("sqlite") and database not in (None, "", ":memory:")
-    if on_disk and not Path(str(database)).exists():
-        # Looking must not create an empty ledger where the user mistyped a path.
-        console.print(f"[red]no ledger database at {database}[/red]")
-        return EXIT_FAILED
-    store = Store(url)
-    try:
+        # An existing ledger of an older schema is upgraded as the application would; nothing
+        # is created (existing_store refused a database without one).
         store.ensure_schema()
         entry = store.read(lambda conn: entry_of(conn, reference))
     finally:
         store.dispose()
     if entry is None:
-        console.print(f"[red]no charge {reference!r} in {store.describe()}[/red]")
-        return EXIT_FAILED
-    render_entry(console, entry)
+        raise PaymuxError(
+            f"no charge {reference!r} in {store.describe()}: check the reference and --db"
+        )
+    if getattr(args, "json", False):
+        print(json.dumps(entry_json(entry), indent=2))
+        return EXIT_OK
+    render_entry(_console(), entry)
     return EXIT_OK
 
 
