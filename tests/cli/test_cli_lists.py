@@ -110,8 +110,8 @@ def test_bad_arguments_exit_1_naming_the_field(
 
 def test_a_missing_database_is_not_created(tmp_path: Path) -> None:
     path = tmp_path / "typo.db"
-    assert main(["charges", "list", "--db", f"sqlite:///{path}"]) == 1
-    assert main(["refunds", "list", "--db", f"sqlite:///{path}"]) == 1
+    assert main(["charges", "list", "--db", f"sqlite:///{path}"]) == 4
+    assert main(["refunds", "list", "--db", f"sqlite:///{path}"]) == 4
     assert not path.exists()
 
 

@@ -9,18 +9,15 @@ import argparse
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-from ..errors import ConfigurationError, InvalidRequest
+from ..errors import InvalidRequest
 from ..models import Charge
 from . import queries
+from .cli_db import existing_store
 from .queries import Page, RefundRow
-from .store import Store
 
 T = TypeVar("T")
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -34,19 +31,9 @@ def _console() -> Any:
 
 
 def _read(url: str, work: Callable[[Connection], T]) -> T | None:
-    """``work`` in a read transaction; None when a SQLite file named by ``url`` does not exist
-    (listing must not create an empty ledger where the user mistyped a path)."""
-    try:
-        database = make_url(url).database
-    except ArgumentError:
-        raise ConfigurationError("--db is not a database URL such as sqlite:///paymux.db") from None
-    if (
-        url.startswith("sqlite")
-        and database not in (None, "", ":memory:")
-        and not Path(str(database)).exists()
-    ):
-        return None
-    store = Store(url)
+    """``work`` in a read transaction. A missing database, or one without the paymux schema, is
+    ``NoDatabase`` (exit 4): listing must not create an empty ledger where the user mistyped."""
+    store = existing_store(url)
     try:
         store.ensure_schema()
         return store.read(work)
