@@ -15,6 +15,11 @@ How a plugin's tables are found (documented in ``plugins.md``):
    keys are strings and whose values are all ``ChargeStatus``, ``RefundStatus`` or ``FailureReason``
    members is shown, under its dotted name. Module-level constants named ``UNKNOWN_*`` holding one
    of those members are listed as the fallback for values no table names.
+
+Either way, a provider class with ``status_conditions()`` (a classmethod returning
+``[(provider value, condition, neutral value), ...]``) adds the mappings that depend on more than
+one value (a pending charge with a page for the customer requires action; refunds of a paid
+charge). Plugins compute those rows with their own translation code.
 """
 
 from __future__ import annotations
@@ -76,7 +81,8 @@ def status_tables() -> str:
         fallbacks: list[Row] = []
         if tables is None:
             tables, fallbacks = _discovered_tables(provider_class)
-        if not tables:
+        conditions = _conditions(provider_class)
+        if not tables and not conditions:
             out.append("*This plugin exposes no mapping tables.*\n")
             continue
         for title, rows in tables.items():
@@ -85,7 +91,23 @@ def status_tables() -> str:
         if fallbacks:
             out.append("### Values no table names\n")
             out.append(_table(("constant", "neutral value", "note"), _code_rows(fallbacks)))
+        if conditions:
+            out.append("### When more than the value decides\n")
+            out.append(
+                "Each row is worked out when the site is built, by running a minimal answer "
+                "through the plugin's own translation.\n"
+            )
+            shown = [(f"`{value}`", when, f"`{neutral}`") for value, when, neutral in conditions]
+            out.append(_table(("provider value", "when", "neutral value"), shown))
     return "\n".join(out)
+
+
+def _conditions(provider_class: type) -> list[Row]:
+    """``status_conditions()`` of the provider class: (provider value, condition, neutral value)."""
+    declared = getattr(provider_class, "status_conditions", None)
+    if declared is None:
+        return []
+    return [(str(a), str(b), str(c)) for a, b, c in declared()]
 
 
 def _declared_tables(provider_class: type) -> dict[str, list[Row]] | None:

@@ -153,3 +153,44 @@ def test_the_markers_are_replaced(hooks: ModuleType, plugins: None) -> None:
     assert "| `succeeded` | yes | yes |" in page
     assert "| `requires_action` | no | no |" in page
     assert "## `tabled`" in page
+
+
+def real_section(hooks: ModuleType, provider: str) -> str:
+    page = hooks.status_tables()
+    return page.split(f"## `{provider}`")[1].split("\n## `")[0]
+
+
+def test_the_real_plugins_show_their_conditional_mappings(hooks: ModuleType) -> None:
+    ecommpay = real_section(hooks, "ecommpay").split("### When more than the value decides")[1]
+    assert (
+        "| `awaiting customer action` | with `display_data` (a QR code to show) "
+        "| `requires_action` |" in ecommpay
+    )
+    assert "| `awaiting customer action` | with nothing to show yet" in ecommpay
+    assert "part of the amount | `partially_refunded` |" in ecommpay
+    assert "the whole amount | `refunded` |" in ecommpay
+
+    omise = real_section(hooks, "omise").split("### When more than the value decides")[1]
+    assert "| `pending` | with `authorize_uri` (a page to send the customer to) " in omise
+    assert "| `requires_action` |" in omise
+    assert (
+        "| `successful` | with `refunded_amount` below `amount` | `partially_refunded` |" in omise
+    )
+    assert "| `successful` | with `refunded_amount` equal to `amount` | `refunded` |" in omise
+
+
+def test_the_conditional_mappings_come_from_the_plugins_code(
+    hooks: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Break the rule in the code: the page must follow, since it runs the code, not a copy of it.
+    import paymux_ecommpay.status_answer
+    import paymux_omise.responses
+
+    monkeypatch.setattr(paymux_omise.responses, "next_action", lambda *args: None)
+    monkeypatch.setattr(paymux_ecommpay.status_answer, "next_action", lambda *args: None)
+    omise = real_section(hooks, "omise")
+    assert (
+        "| `pending` | with `authorize_uri` (a page to send the customer to) | `pending` |" in omise
+    )
+    ecommpay = real_section(hooks, "ecommpay")
+    assert "with `display_data` (a QR code to show) | `pending` |" in ecommpay

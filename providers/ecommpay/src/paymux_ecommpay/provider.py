@@ -34,6 +34,13 @@ class EcommpayProvider(Provider[EcommpaySettings]):
     # The Gate refuses a payment_id it already has (3041): a resend can never charge twice.
     unique_references: ClassVar[bool] = True
 
+    @classmethod
+    def status_conditions(cls) -> list[tuple[str, str, str]]:
+        """For the docs' status-mapping page: the mappings that depend on more than one word."""
+        from .status_conditions import rows
+
+        return rows()
+
     def capabilities(self) -> list[Capability]:
         return capabilities(self.name)
 

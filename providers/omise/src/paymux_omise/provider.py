@@ -86,6 +86,13 @@ class OmiseProvider(Provider[OmiseSettings]):
     def __repr__(self) -> str:
         return f"OmiseProvider(name={self.name!r}, mode={self.settings.mode!r})"
 
+    @classmethod
+    def status_conditions(cls) -> list[tuple[str, str, str]]:
+        """For the docs' status-mapping page: the mappings that depend on more than the status."""
+        from .status_conditions import rows
+
+        return rows()
+
     # -- description -----------------------------------------------------------------------------
 
     def capabilities(self) -> list[Capability]:
