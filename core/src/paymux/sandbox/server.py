@@ -9,6 +9,7 @@ import time
 from types import TracebackType
 from typing import Any, Self
 
+from ..cli_support import EXIT_PORT_BUSY
 from ..errors import ConfigurationError
 from .emulator import Emulator
 from .faults import FaultPlan
@@ -21,10 +22,6 @@ class _InjectedFaults(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         return not (isinstance(error, ConnectionAbortedError) and "sandbox fault" in str(error))
-
-
-EXIT_PORT_BUSY = 3
-"""``paymux sandbox``'s exit status when its address is taken (nothing was started)."""
 
 
 def check_loopback(host: str) -> None:
