@@ -129,6 +129,9 @@ def test_lookups_end_the_same_on_both_backends(
         led.store.dialect: _outcome(
             lambda led=led: (led.get(reference), led.entry(reference), led.flags(reference))
         )
+        + _outcome(lambda led=led: [c.reference for c in led.charges(reference_prefix=reference)])
+        + _outcome(lambda led=led: led.refunds(reference, provider=reference))
+        + _outcome(lambda led=led: led.charges(cursor=reference))
         for led in ledgers
     }
     assert len(set(outcomes.values())) == 1, outcomes

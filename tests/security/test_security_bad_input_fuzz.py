@@ -67,6 +67,7 @@ anything = st.one_of(
     st.lists(st.sampled_from(ODD_TEXT), max_size=3),
     st.dictionaries(st.sampled_from(ODD_TEXT), st.sampled_from(ODD_TEXT), max_size=3),
     st.sampled_from([timedelta(seconds=-1), timedelta(0), timedelta.max, timedelta.min]),
+    st.datetimes(timezones=st.none() | st.timezones()),
     st.just(Money(1, "KRW")),
     st.just(object()),
 )
@@ -196,6 +197,21 @@ LEDGER_CALLS: dict[str, Callable[[Ledger, Any], Any]] = {
     "handle_webhook.provider": lambda led, x: led.handle_webhook(x, b"{}"),
     "handle_webhook.body": lambda led, x: led.handle_webhook("ledgerpay", x),
     "handle_webhook.headers": lambda led, x: led.handle_webhook("ledgerpay", b"{}", x),
+    "cancel_charge.reference": lambda led, x: led.cancel_charge(x),
+    "abandoned_at.reference": lambda led, x: led.abandoned_at(x),
+    "charges.status": lambda led, x: led.charges(status=x),
+    "charges.provider": lambda led, x: led.charges(provider=x),
+    "charges.since": lambda led, x: led.charges(since=x),
+    "charges.until": lambda led, x: led.charges(until=x),
+    "charges.reference_prefix": lambda led, x: led.charges(reference_prefix=x),
+    "charges.abandoned": lambda led, x: led.charges(abandoned=x),
+    "charges.limit": lambda led, x: led.charges(limit=x),
+    "charges.cursor": lambda led, x: led.charges(cursor=x),
+    "refunds.reference": lambda led, x: led.refunds(x),
+    "refunds.status": lambda led, x: led.refunds(status=x),
+    "refunds.provider": lambda led, x: led.refunds(provider=x),
+    "refunds.limit": lambda led, x: led.refunds(limit=x),
+    "refunds.cursor": lambda led, x: led.refunds(cursor=x),
 }
 
 

@@ -48,10 +48,16 @@ def reference(value: Any, field: str = "reference") -> str:
 
 
 def provider(value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
+    if value is None:
+        return None
+    if not isinstance(value, str):
         raise InvalidRequest(
             f"expected a provider name, got {type(value).__name__}", field="provider"
         )
+    # The rule of the gateway's provider names (and the 64-character column that holds them).
+    problem = reference_problem(value)
+    if problem is not None:
+        raise InvalidRequest(problem, field="provider")
     return value
 
 

@@ -202,7 +202,8 @@ def refund_filter(
     after = None
     if cursor is not None:
         (after,) = _decode(cursor, "refunds", 1)
-        if isinstance(after, bool) or not isinstance(after, int):
+        # Within 64 bits: SQLite cannot bind a larger integer (an OverflowError, not an answer).
+        if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after < 2**63:
             raise InvalidRequest("not a cursor from a page of this query", field="cursor")
     return RefundFilter(
         reference=reference,
