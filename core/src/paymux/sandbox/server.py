@@ -85,7 +85,9 @@ class Sandbox:
         check_loopback(host)
         self.host = host
         self.port = port or free_port(host)
-        self.hub = SandboxHub(f"http://{host}:{self.port}", faults, callback_urls)
+        # An IPv6 literal needs brackets in a URL.
+        netloc = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+        self.hub = SandboxHub(f"http://{netloc}", faults, callback_urls)
         classes = emulators if emulators is not None else emulator_classes()
         self.emulators = {name: cls(self.hub) for name, cls in classes.items()}
         self.hub.emulators = dict(self.emulators)
