@@ -252,3 +252,55 @@ def test_ports_are_checked_before_anything_starts(
     err = capsys.readouterr().err
     assert "--port" in err
     assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def ledger_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A ledger database with one charge, for the read-only list commands."""
+    from ledger_support import charge_request
+    from ledgerpay import LedgerPayApi, gateway
+
+    from paymux import Ledger
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'ledger.db'}"
+    with gateway(LedgerPayApi()) as gw, Ledger(gw, url=url) as led:
+        led.create_charge(charge_request("order-1"))
+    return url
+
+
+@settings(
+    fast(30), suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    command=st.sampled_from(
+        [
+            ["charges", "list", "--limit"],
+            ["charges", "list", "--cursor"],
+            ["charges", "list", "--since"],
+            ["charges", "list", "--until"],
+            ["charges", "list", "--prefix"],
+            ["charges", "list", "--provider"],
+            ["charges", "list", "--status"],
+            ["refunds", "list"],
+            ["refunds", "list", "--cursor"],
+            ["refunds", "list", "--provider"],
+            ["refunds", "list", "--status"],
+        ]
+    ),
+    value=st.one_of(st.sampled_from(ODD_ARGS), st.text(max_size=20)),
+)
+def test_list_commands_end_in_an_exit_status_for_any_value(
+    ledger_db: str, command: list[str], value: str
+) -> None:
+    argv = [*command, value.replace("\x00", ""), "--db", ledger_db]
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()) as err,
+    ):
+        try:
+            code = main(argv)
+        except SystemExit as usage:
+            code = usage.code if isinstance(usage.code, int) else 2
+    assert isinstance(code, int)
+    assert "Traceback" not in err.getvalue()
+    assert "unexpected" not in err.getvalue(), err.getvalue()
