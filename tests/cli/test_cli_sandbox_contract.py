@@ -245,3 +245,16 @@ def test_forwarding_beyond_loopback_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "loopback" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unwritable_config_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        _cli("sandbox", "--port", "0", "--write-config", str(tmp_path / "no" / "paymux.toml")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("paymux: --write-config")

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..cli_support import UsageError
 from ..errors import ConfigurationError
 
 
@@ -42,7 +43,7 @@ def write(path: str | Path, settings: dict[str, dict[str, Any]], base_url: str) 
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             file.write(text)
     except OSError as error:
-        raise ConfigurationError(
+        raise UsageError(
             f"--write-config {target}: cannot write it ({error.strerror or error})"
         ) from None
     return target
