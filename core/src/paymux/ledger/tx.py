@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -531,15 +532,37 @@ _REFUND_TOTAL = Statement(
         R.status == RefundStatus.SUCCEEDED.value,
     )
 )
-_REFUND_OF_CHARGE = Statement(
-    lambda _dialect: select(schema.refunds).where(
-        R.charge_reference == bindparam("w_reference"),
-        or_(
-            and_(R.provider == bindparam("w_provider"), R.provider_id == bindparam("w_refund_id")),
-            and_(R.reference.is_not(None), R.reference == bindparam("w_refund_reference")),
-        ),
+
+
+def _refund_of_charge(_dialect: str) -> Executable:
+    """The refund a report is about, if the ledger has it, and the charge's succeeded total:
+    one round trip where a refund report took two. Always one row (the refund's columns are
+    null when there is none)."""
+    total = (
+        select(func.coalesce(func.sum(R.amount), 0).label("succeeded_total"))
+        .where(
+            R.charge_reference == bindparam("w_reference"),
+            R.status == RefundStatus.SUCCEEDED.value,
+        )
+        .subquery("total")
     )
-)
+    match = (
+        select(schema.refunds)
+        .where(
+            R.charge_reference == bindparam("w_reference"),
+            or_(
+                and_(
+                    R.provider == bindparam("w_provider"), R.provider_id == bindparam("w_refund_id")
+                ),
+                and_(R.reference.is_not(None), R.reference == bindparam("w_refund_reference")),
+            ),
+        )
+        .subquery("match")
+    )
+    return select(total.c.succeeded_total, *match.c).select_from(total.outerjoin(match, true()))
+
+
+_REFUND_OF_CHARGE = Statement(_refund_of_charge)
 _NEW_REFUND = Statement(
     lambda _dialect: (
         schema.refunds.insert()
@@ -577,11 +600,15 @@ def _settle_refunds(
     event_id: str | None,
     stated: int = 0,
     defer: bool = False,
+    succeeded_total: int | None = None,
 ) -> _Applied:
     """Fold the successful refund rows, and a cumulative refunded amount the provider
     ``stated``, into the charge state (the larger wins, as with every report). ``defer``: leave
-    the row's update to the caller (``_Applied.pending``)."""
-    total = max(_refund_total(conn, row.reference), stated)
+    the row's update to the caller (``_Applied.pending``). ``succeeded_total``: the rows' sum,
+    when the caller already knows it in this transaction (under the charge's lock)."""
+    if succeeded_total is None:
+        succeeded_total = _refund_total(conn, row.reference)
+    total = max(succeeded_total, stated)
     if total == 0:
         return _Applied(row, False, Verdict.SAME, [])
     current = state_of(row)
@@ -647,7 +674,13 @@ def _report_refund(
             "w_refund_reference": refund.reference,
         },
     )
+    # Every refund row of a charge changes under the charge's lock, which the caller holds: the
+    # total read here, plus what this report changes, is the total a new query would read.
+    succeeded_total = int(existing.succeeded_total)
+    if existing.id is None:
+        existing = None
     status = refund.status.value
+    succeeded = RefundStatus.SUCCEEDED.value
     changed = False
     if existing is None:
         _NEW_REFUND.first(
@@ -666,6 +699,7 @@ def _report_refund(
             },
         )
         changed = True
+        succeeded_total += refund.amount.amount if status == succeeded else 0
     else:
         values: dict[str, Any] = {}
         if existing.provider_id is None:
@@ -686,6 +720,8 @@ def _report_refund(
                 values["status"] = status
                 values["snapshot"] = dump(refund)
                 changed = True
+                # Never from succeeded (nothing ranks above it); amounts are equal here.
+                succeeded_total += existing.amount if status == succeeded else 0
             elif {existing.status, status} == {"succeeded", "failed"}:
                 flag = _flag(
                     conn,
@@ -718,7 +754,15 @@ def _report_refund(
             flags += [flag] if flag else []
         elif ChargeStatus(row.status).is_paid:
             stated = row.amount - remaining.amount
-    settled = _settle_refunds(conn, ctx, row, event_id=event_id, stated=stated, defer=defer)
+    settled = _settle_refunds(
+        conn,
+        ctx,
+        row,
+        event_id=event_id,
+        stated=stated,
+        defer=defer,
+        succeeded_total=succeeded_total,
+    )
     verdict = Verdict.APPLIED if (changed or settled.changed) else settled.verdict
     return _Applied(
         settled.row, changed or settled.changed, verdict, flags + settled.flags, settled.pending
