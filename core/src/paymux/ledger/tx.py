@@ -886,6 +886,7 @@ def handle_event(conn: Connection, ctx: Ctx, event: WebhookEvent) -> WebhookResu
         raise Rollback(_duplicate(conn, event, before))
     final_row = _apply_orphans(conn, ctx, applied.row) if learns_id else applied.row
     written = pending.get("snapshot")
+    charge: Charge | None
     if event.charge is not None and written is not None and final_row.snapshot == written:
         charge = merged(as_stored(event.charge), final_row)  # the snapshot is dump(event.charge)
     else:
