@@ -7,7 +7,6 @@ same way: both store it, or both raise the same typed error.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,12 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_support import charge_request
 from ledgerpay import LedgerPayApi, gateway
+from postgres_db import fresh_database
 from property_profiles import fast
 
 from paymux import Ledger, Money, WebhookEvent
 from paymux.errors import PaymuxError
-
-POSTGRES_ENV = "PAYMUX_TEST_POSTGRES_URL"
 
 texts = st.one_of(
     st.text(max_size=300),
@@ -34,25 +32,8 @@ texts = st.one_of(
 
 @pytest.fixture(scope="module")
 def postgres_database() -> Iterator[str]:
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_ENV} is not set in CI")
-        pytest.skip(f"{POSTGRES_ENV} is not set (source .ci/postgres.sh to get a server)")
-    import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base)
-    name = f"paymux_agree_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +22,7 @@ import httpx
 import pytest
 from ledger_support import charge_request
 from ledgerpay import FAST, SECRET, LedgerPay, LedgerPayApi, gateway, sign
+from postgres_db import fresh_database
 from security_support import (
     dumps,
     omise_api,
@@ -51,7 +50,6 @@ from paymux.errors import (
 )
 from paymux.ledger import LedgerError
 
-POSTGRES_ENV = "PAYMUX_TEST_POSTGRES_URL"
 SIGNATURE_HEADER = "x-ledgerpay-signature"
 
 
@@ -209,25 +207,8 @@ def database(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.db'}"
         return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_ENV} is not set in CI")
-        pytest.skip(f"{POSTGRES_ENV} is not set (source .ci/postgres.sh to get a server)")
-    import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base)
-    name = f"paymux_bad_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
