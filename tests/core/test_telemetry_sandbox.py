@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from async_on_loop import AsyncGatewayOnALoop
 from opentelemetry.sdk.trace import ReadableSpan
 from otel_support import Otel, otel
 
-from paymux import AsyncGateway, Gateway
+from paymux import Gateway
 from paymux.sandbox import Sandbox
 from paymux.sandbox.checkout import Shopper
 from paymux.sandbox.demo import Scenario, scenarios
 
 __all__ = ["otel"]  # the fixture, imported for pytest
 
-T = TypeVar("T")
 # KakaoPay KR (ECommPay: QR by callback, partial refund), KakaoPay SG (Omise: redirect).
 CHECKOUTS = {"ecommpay": 0, "omise": 3}
 
@@ -28,35 +26,6 @@ CHECKOUTS = {"ecommpay": 0, "omise": 3}
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as running:
         yield running
-
-
-class AsyncGatewayOnALoop:
-    """An AsyncGateway driven on its own event loop, so the (sync) scripted customer can use it."""
-
-    def __init__(self, settings: dict[str, dict[str, Any]]) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.gw = self._wait(self._make(settings))
-
-    async def _make(self, settings: dict[str, dict[str, Any]]) -> AsyncGateway:
-        return AsyncGateway(providers=settings)
-
-    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
-
-    def route(self, request: Any) -> Any:
-        return self.gw.route(request)
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self.gw, name)
-        return lambda *args, **kwargs: self._wait(method(*args, **kwargs))
-
-    def close(self) -> None:
-        self._wait(self.gw.aclose())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-        self.loop.close()
 
 
 def _secrets(settings: dict[str, dict[str, Any]]) -> list[str]:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from async_on_loop import AsyncGatewayOnALoop
 
-from paymux import AsyncGateway, ChargeStatus, Gateway
+from paymux import ChargeStatus, Gateway
 from paymux.cli import main
 from paymux.errors import TransportError
 from paymux.sandbox import Sandbox
 from paymux.sandbox.checkout import Shopper
 from paymux.sandbox.demo import Scenario, scenarios
-
-T = TypeVar("T")
 
 EXPECTED_ACTIONS = {
     "KakaoPay KR": (["QR code"], "ecommpay"),
@@ -31,35 +28,6 @@ def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as running:
         assert set(running.emulators) == {"ecommpay", "omise"}
         yield running
-
-
-class AsyncGatewayOnALoop:
-    """Drives an AsyncGateway on its own event loop, so the scripted customer can use it."""
-
-    def __init__(self, settings: dict[str, dict[str, Any]]) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.gw = self._wait(self._make(settings))
-
-    async def _make(self, settings: dict[str, dict[str, Any]]) -> AsyncGateway:
-        return AsyncGateway(providers=settings)
-
-    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
-
-    def route(self, request: Any) -> Any:
-        return self.gw.route(request)
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self.gw, name)
-        return lambda *args, **kwargs: self._wait(method(*args, **kwargs))
-
-    def close(self) -> None:
-        self._wait(self.gw.aclose())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-        self.loop.close()
 
 
 def _check(scenario: Scenario, shopper: Shopper) -> None:
