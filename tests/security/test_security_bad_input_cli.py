@@ -22,6 +22,11 @@ from paymux.cli import main
 SECRET = "skey_test_pasted4InTheWrongPlace9"
 
 
+def _route(country: str, currency: str, amount: str, *extra: str) -> list[str]:
+    argv = ["route", "--method", "kakaopay", "--country", country, "--currency", currency]
+    return [*argv, "--amount", amount, *extra]
+
+
 def _rows(tmp: Path, *, write: bool = True) -> dict[str, tuple[list[str], str]]:
     config_with_secret_in_url = tmp / "paymux.toml"
     not_utf8 = tmp / "latin1.toml"
@@ -57,77 +62,11 @@ def _rows(tmp: Path, *, write: bool = True) -> dict[str, tuple[list[str], str]]:
             "reference",
         ),
         "show-reference-too-long": (["ledger", "show", "r" * 65, "--db", "sqlite://"], "reference"),
-        "route-fullwidth-minor-units": (
-            [
-                "route",
-                "--method",
-                "kakaopay",
-                "--country",
-                "KR",
-                "--currency",
-                "KRW",
-                "--amount",
-                "１０",
-            ],
-            "--amount",
-        ),
-        "route-underscore-minor-units": (
-            [
-                "route",
-                "--method",
-                "kakaopay",
-                "--country",
-                "KR",
-                "--currency",
-                "KRW",
-                "--amount",
-                "1_000",
-            ],
-            "--amount",
-        ),
-        "route-exponent-major-units": (
-            [
-                "route",
-                "--method",
-                "kakaopay",
-                "--country",
-                "KR",
-                "--currency",
-                "KRW",
-                "--amount",
-                "1e3",
-                "--major",
-            ],
-            "amount",
-        ),
-        "route-unassigned-country": (
-            [
-                "route",
-                "--method",
-                "kakaopay",
-                "--country",
-                "ZZ",
-                "--currency",
-                "KRW",
-                "--amount",
-                "10",
-            ],
-            "country",
-        ),
-        "route-non-ascii-currency": (
-            [
-                "route",
-                "--method",
-                "kakaopay",
-                "--country",
-                "SG",
-                "--currency",
-                "ſgd",
-                "--amount",
-                "10",
-            ],
-            "currency",
-        ),
+        "route-fullwidth-minor-units": (_route("KR", "KRW", "１０"), "--amount"),
+        "route-underscore-minor-units": (_route("KR", "KRW", "1_000"), "--amount"),
+        "route-exponent-major-units": (_route("KR", "KRW", "1e3", "--major"), "amount"),
+        "route-unassigned-country": (_route("ZZ", "KRW", "10"), "country"),
+        "route-non-ascii-currency": (_route("SG", "ſgd", "10"), "currency"),
         "webhook-superscript-setting": (
             ["webhook", "verify", "omise", str(not_utf8), "--set", "secret_key=²"],
             "secret_key",
