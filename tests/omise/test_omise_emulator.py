@@ -143,3 +143,29 @@ def test_wrong_keys_and_forged_webhooks(sandbox: Sandbox) -> None:
             gw.parse_webhook("omise", received.body, received.headers).charge.status
             is ChargeStatus.SUCCEEDED
         )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/charges/chrg_test_missing/capture"),
+        ("POST", "/charges/chrg_test_missing/reverse"),
+        ("GET", "/charges/chrg_test_missing/refunds"),
+        ("GET", "/charges/chrg_test_missing/refunds/rfnd_test_x"),
+        ("GET", "/charges/chrg_test_missing/events"),
+    ],
+)
+def test_a_path_naming_an_unknown_charge_is_404_after_the_key_check(
+    sandbox: Sandbox, method: str, path: str
+) -> None:
+    url = f"{sandbox.base_url}/omise{path}"
+    wrong = httpx.request(method, url, auth=("skey_test_wrong", ""), trust_env=False)
+    assert wrong.status_code == 401
+    assert wrong.json()["code"] == "authentication_failure"
+    missing = httpx.request(method, url, auth=(SECRET_KEY, ""), trust_env=False)
+    assert missing.status_code == 404
+    body = missing.json()
+    assert (body["code"], body["message"]) == (
+        "not_found",
+        "charge chrg_test_missing was not found",
+    )

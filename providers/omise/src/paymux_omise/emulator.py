@@ -390,22 +390,16 @@ class OmiseEmulator(OmiseEmulatorState):
         return self._json(request, answer)
 
     async def capture_charge(self, request: Request) -> Response:
-        refused = self._refused(request)
+        refused = self._refused_or_unknown(request)
         if refused:
             return refused
-        charge_id = request.path_params["charge_id"]
-        if charge_id not in self.charges:
-            return not_found("charge", charge_id)
         # KakaoPay charges are captured when paid; only card charges wait for a capture.
         return error("failed_capture", "charge was not authorized for a later capture")
 
     async def reverse_charge(self, request: Request) -> Response:
-        refused = self._refused(request)
+        refused = self._refused_or_unknown(request)
         if refused:
             return refused
-        charge_id = request.path_params["charge_id"]
-        if charge_id not in self.charges:
-            return not_found("charge", charge_id)
         return error("invalid_charge", "charge cannot be reversed")
 
     async def create_refund(self, request: Request) -> Response:

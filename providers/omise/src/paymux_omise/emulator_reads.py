@@ -127,6 +127,14 @@ class OmiseEmulatorState(Emulator):
             return error("bad_request", f"Omise-Version {version} is not supported")
         return None
 
+    def _refused_or_unknown(self, request: Request) -> Response | None:
+        """:meth:`_refused`, else Omise's 404 when the path's ``charge_id`` names no charge."""
+        refused = self._refused(request)
+        if refused:
+            return refused
+        charge_id = request.path_params["charge_id"]
+        return None if charge_id in self.charges else not_found("charge", charge_id)
+
     def _version(self, request: Request) -> str:
         # Without the header, the account's default version answers (as at Omise).
         return request.headers.get("omise-version") or self.knobs.account_version
@@ -238,12 +246,10 @@ class OmiseEmulatorState(Emulator):
         return await self._listing(request, "/charges", charges)
 
     async def list_charge_refunds(self, request: Request) -> Response:
-        refused = self._refused(request)
+        refused = self._refused_or_unknown(request)
         if refused:
             return refused
         charge_id = request.path_params["charge_id"]
-        if charge_id not in self.charges:
-            return not_found("charge", charge_id)
         with self.lock:
             refunds = self._refunds(charge_id)
         return await self._listing(request, f"/charges/{charge_id}/refunds", refunds)
@@ -257,12 +263,10 @@ class OmiseEmulatorState(Emulator):
         return await self._listing(request, "/refunds", refunds)
 
     async def get_refund(self, request: Request) -> Response:
-        refused = self._refused(request)
+        refused = self._refused_or_unknown(request)
         if refused:
             return refused
         charge_id, refund_id = request.path_params["charge_id"], request.path_params["refund_id"]
-        if charge_id not in self.charges:
-            return not_found("charge", charge_id)
         with self.lock:
             refund = next((r for r in self._refunds(charge_id) if r["id"] == refund_id), None)
             found = copy.deepcopy(refund)
@@ -277,12 +281,10 @@ class OmiseEmulatorState(Emulator):
         return await self._listing(request, "/events", events)
 
     async def list_charge_events(self, request: Request) -> Response:
-        refused = self._refused(request)
+        refused = self._refused_or_unknown(request)
         if refused:
             return refused
         charge_id = request.path_params["charge_id"]
-        if charge_id not in self.charges:
-            return not_found("charge", charge_id)
         with self.lock:
             events = [
                 e
