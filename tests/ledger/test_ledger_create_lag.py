@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from ledger_support import Clock
+from omise_sandbox import emulator, sandbox
 
 from paymux import (
     AsyncGateway,
@@ -28,26 +29,12 @@ from paymux.errors import InvalidRequest, TransportError
 from paymux.ledger import AsyncLedger, create, tx
 from paymux.runner import RetryPolicy
 from paymux.sandbox import Sandbox
-from paymux_omise.emulator import OmiseEmulator, OmiseKnobs
+
+__all__ = ["emulator", "sandbox"]  # the fixtures, imported for pytest
 
 FAST = RetryPolicy(initial_wait=0.0, max_wait=0.0, jitter=0.0)
 # Well beyond the 3 s of the report, so that the search really misses while the test runs.
 SEARCH_LAG = 120.0
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(emulators={"omise": OmiseEmulator}) as running:
-        yield running
-
-
-@pytest.fixture
-def emulator(sandbox: Sandbox) -> Iterator[Any]:
-    emulator: Any = sandbox.emulators["omise"]
-    emulator.knobs = OmiseKnobs()
-    emulator.fault_counts.clear()
-    yield emulator
-    emulator.knobs = OmiseKnobs()
 
 
 @pytest.fixture

@@ -7,18 +7,15 @@ from collections.abc import Iterator
 import httpx
 import omise
 import pytest
+from omise_sandbox import sandbox
 
 from paymux import ChargeRequest, ChargeStatus, Customer, Gateway, Money, RedirectToUrl, ReturnUrls
 from paymux.errors import AuthenticationError, WebhookVerificationError
 from paymux.sandbox import Sandbox
 from paymux.sandbox.checkout import Shopper
-from paymux_omise.emulator import PUBLIC_KEY, SECRET_KEY, OmiseEmulator
+from paymux_omise.emulator import PUBLIC_KEY, SECRET_KEY
 
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(emulators={"omise": OmiseEmulator}) as running:
-        yield running
+__all__ = ["sandbox"]  # the fixtures, imported for pytest
 
 
 @pytest.fixture

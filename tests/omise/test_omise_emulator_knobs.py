@@ -12,24 +12,12 @@ from typing import Any
 import httpx
 import omise
 import pytest
+from omise_sandbox import emulator, sandbox
 
 from paymux.sandbox import Sandbox
-from paymux_omise.emulator import PUBLIC_KEY, SECRET_KEY, OmiseEmulator, OmiseKnobs
+from paymux_omise.emulator import PUBLIC_KEY, SECRET_KEY
 
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(emulators={"omise": OmiseEmulator}) as running:
-        yield running
-
-
-@pytest.fixture
-def emulator(sandbox: Sandbox) -> Iterator[Any]:
-    emulator: Any = sandbox.emulators["omise"]
-    emulator.knobs = OmiseKnobs()
-    emulator.fault_counts.clear()
-    yield emulator
-    emulator.knobs = OmiseKnobs()
+__all__ = ["emulator", "sandbox"]  # the fixtures, imported for pytest
 
 
 @pytest.fixture

@@ -13,12 +13,15 @@ from typing import Any
 import httpx
 import omise
 import pytest
+from omise_sandbox import emulator, sandbox
 
 from paymux import ChargeStatus, FailureReason, Gateway
 from paymux.sandbox import Sandbox
-from paymux_omise.emulator import PUBLIC_KEY, SECRET_KEY, OmiseEmulator, OmiseKnobs
+from paymux_omise.emulator import PUBLIC_KEY, SECRET_KEY
 from paymux_omise.emulator_objects import SEED_FAILURE_CODES, refund_window_closes
 from paymux_omise.responses import parse_charge
+
+__all__ = ["emulator", "sandbox"]  # the fixtures, imported for pytest
 
 OFFICIAL = Path(__file__).parent / "data" / "official"
 
@@ -69,20 +72,6 @@ def assert_recorded_fields(value: Any) -> None:
         # The client's attribute access: what raised AttributeError before.
         for name in found:
             getattr(value, name)
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(emulators={"omise": OmiseEmulator}) as running:
-        yield running
-
-
-@pytest.fixture
-def emulator(sandbox: Sandbox) -> Iterator[Any]:
-    emulator: Any = sandbox.emulators["omise"]
-    emulator.knobs = OmiseKnobs()
-    yield emulator
-    emulator.knobs = OmiseKnobs()
 
 
 @pytest.fixture(autouse=True)
