@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +16,17 @@ from paymux import Charge, ChargeStatus, Gateway, Ledger
 from paymux.errors import NotFound, TransportError
 from paymux.ledger import cli
 from paymux.provider import ChargeLookup, Flow
+
+
+def _lose_every_answer(api: LedgerPayApi) -> Callable[[httpx.Request], httpx.Response | None]:
+    """A fault that lets a POST reach the provider, then loses every answer."""
+
+    def fault(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST":
+            api.process(request)
+        raise httpx.ReadTimeout("gone", request=request)
+
+    return fault
 
 
 def _stuck(ledger: Ledger, api: LedgerPayApi, outcomes: dict[str, str]) -> None:
@@ -68,12 +80,7 @@ def test_fresh_charges_wait_for_older_than_and_the_providers_own_delay(
 def test_a_create_left_unknown_is_recovered_by_reconcile(
     ledger: Ledger, api: LedgerPayApi, clock: Clock
 ) -> None:
-    def lose_everything(request: httpx.Request) -> httpx.Response | None:
-        if request.method == "POST":
-            api.process(request)
-        raise httpx.ReadTimeout("gone", request=request)
-
-    api.fault = lose_everything
+    api.fault = _lose_every_answer(api)
     with pytest.raises(Exception, match="may have been processed"):
         ledger.create_charge(charge_request())
     api.fault = None
@@ -198,12 +205,7 @@ def test_a_create_that_reached_nobody_is_released_by_reconcile_after_a_certain_m
 def test_an_uncertain_miss_leaves_the_create_unknown_and_reports_no_error(
     ledger: Ledger, gw: Gateway, api: LedgerPayApi, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def lose_everything(request: httpx.Request) -> httpx.Response | None:
-        if request.method == "POST":
-            api.process(request)
-        raise httpx.ReadTimeout("gone", request=request)
-
-    api.fault = lose_everything
+    api.fault = _lose_every_answer(api)
     with pytest.raises(TransportError):
         ledger.create_charge(charge_request())
     api.fault = None

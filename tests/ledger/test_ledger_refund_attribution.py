@@ -99,6 +99,13 @@ def _lost_refund_story(ledger: Ledger, books: Any, provider: str, clock: Clock) 
     assert ledger.flags() == ()
 
 
+def _refund_posts_time_out(request: httpx.Request) -> httpx.Response | None:
+    """A fault: a refund request times out before it reaches the provider."""
+    if request.method == "POST" and request.url.path.endswith("/refunds"):
+        raise httpx.ReadTimeout("lost", request=request)
+    return None
+
+
 def _charge_id(ledger: Ledger) -> str:
     charge = ledger.get("order-1")
     assert charge is not None
@@ -173,12 +180,7 @@ def test_a_provider_total_without_a_list_is_flagged_and_the_refund_stays_held(
     api.refund(charge.id, 4_000)  # made in the provider's dashboard; its webhook is lost
     api.drop_callbacks = True
 
-    def lose(request: httpx.Request) -> httpx.Response | None:
-        if request.method == "POST" and request.url.path.endswith("/refunds"):
-            raise httpx.ReadTimeout("lost", request=request)
-        return None
-
-    api.fault = lose
+    api.fault = _refund_posts_time_out
     with pytest.raises(TransportError):
         ledger.refund("order-1", Money(4_000, "KRW"))
     clock.advance(hours=2)
@@ -200,12 +202,7 @@ def test_a_listed_refund_made_elsewhere_is_recorded_and_a_held_one_released(
     api.drop_callbacks = True
     api.refund(charge.id, 1_500)
 
-    def lose(request: httpx.Request) -> httpx.Response | None:
-        if request.method == "POST" and request.url.path.endswith("/refunds"):
-            raise httpx.ReadTimeout("lost", request=request)
-        return None
-
-    api.fault = lose
+    api.fault = _refund_posts_time_out
     with pytest.raises(TransportError):
         ledger.refund("order-1", Money(4_000, "KRW"))
     clock.advance(minutes=5)
