@@ -75,6 +75,16 @@ text_bodies = st.text(max_size=300) | st.text(
 )
 
 
+# The gateways fixture's keys: every way of configuring webhook verification.
+KINDS = [
+    "ecommpay",
+    "ecommpay-confirming",
+    "omise-signed",
+    "omise-signed-refetch",
+    "omise-refetch-only",
+]
+
+
 @pytest.fixture(scope="module")
 def gateways() -> Iterator[dict[str, Gateway]]:
     """Every way of configuring webhook verification, each with the HTTP it is allowed."""
@@ -126,16 +136,7 @@ def _event_facts(event: WebhookEvent) -> dict[str, Any]:
 # -- arbitrary input: never verifies, never anything but a PaymuxError ----------------------------
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "ecommpay",
-        "ecommpay-confirming",
-        "omise-signed",
-        "omise-signed-refetch",
-        "omise-refetch-only",
-    ],
-)
+@pytest.mark.parametrize("kind", KINDS)
 @FUZZ
 @given(body=st.binary(max_size=2_000) | text_bodies, headers=headers_strategy)
 def test_arbitrary_bodies_and_headers_are_refused_as_unverified(
@@ -150,16 +151,7 @@ def test_arbitrary_bodies_and_headers_are_refused_as_unverified(
     assert isinstance(outcome, WebhookVerificationError) or getattr(outcome, "field", "") == "body"
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "ecommpay",
-        "ecommpay-confirming",
-        "omise-signed",
-        "omise-signed-refetch",
-        "omise-refetch-only",
-    ],
-)
+@pytest.mark.parametrize("kind", KINDS)
 @FUZZ
 @given(document=json_values, signature=st.none() | st.text(max_size=90))
 def test_json_of_any_shape_without_a_valid_signature_is_unverified(
@@ -477,16 +469,7 @@ def _nested(depth: int) -> bytes:
         pytest.param(b"1" * MEGABYTES, id="5M-digit-number"),
     ],
 )
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "ecommpay",
-        "ecommpay-confirming",
-        "omise-signed",
-        "omise-signed-refetch",
-        "omise-refetch-only",
-    ],
-)
+@pytest.mark.parametrize("kind", KINDS)
 def test_huge_unsigned_bodies_are_refused_as_unverified(
     gateways: dict[str, Gateway], kind: str, body: bytes
 ) -> None:
