@@ -233,6 +233,13 @@ def _rows_in_db(led: Ledger) -> tuple[int, ...]:
     )
 
 
+def _assert_names_the_argument(row: Row, error: PaymuxError) -> None:
+    assert isinstance(error, row.error), f"{type(error).__name__}: {error}"
+    if row.field is not None:
+        assert isinstance(error, InvalidRequest)
+        assert error.field == row.field, str(error)
+
+
 @pytest.mark.parametrize("name", list(ROWS))
 def test_ledger_refuses_bad_input_naming_the_argument(
     setup: tuple[Ledger, LedgerPayApi], name: str
@@ -242,10 +249,7 @@ def test_ledger_refuses_bad_input_naming_the_argument(
     sent, stored = len(api.requests), _rows_in_db(led)
     with pytest.raises(PaymuxError) as info:
         row.call(led)
-    assert isinstance(info.value, row.error), f"{type(info.value).__name__}: {info.value}"
-    if row.field is not None:
-        assert isinstance(info.value, InvalidRequest)
-        assert info.value.field == row.field, str(info.value)
+    _assert_names_the_argument(row, info.value)
     assert len(api.requests) == sent, "the provider was asked"
     assert _rows_in_db(led) == stored, "the database was written"
 
@@ -271,10 +275,7 @@ async def test_async_ledger_refuses_bad_input_naming_the_argument(
     ):
         with pytest.raises(PaymuxError) as info:
             await _awaited(row.call, aled)
-    assert isinstance(info.value, row.error), f"{type(info.value).__name__}: {info.value}"
-    if row.field is not None:
-        assert isinstance(info.value, InvalidRequest)
-        assert info.value.field == row.field, str(info.value)
+    _assert_names_the_argument(row, info.value)
     assert len(api.requests) == sent, "the provider was asked"
     assert _rows_in_db(led) == stored, "the database was written"
 
