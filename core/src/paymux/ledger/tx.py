@@ -534,10 +534,28 @@ _REFUND_TOTAL = Statement(
 )
 
 
-def _refund_of_charge(_dialect: str) -> Executable:
+_REFUND_COLUMNS = (
+    "charge_reference",
+    "provider",
+    "provider_id",
+    "reference",
+    "amount",
+    "currency",
+    "status",
+    "snapshot",
+    "created_at",
+    "updated_at",
+)
+
+
+def _refund_of_charge(dialect: str, *, insert_missing: bool = False) -> Executable:
     """The refund a report is about, if the ledger has it, and the charge's succeeded total:
     one round trip where a refund report took two. Always one row (the refund's columns are
-    null when there is none)."""
+    null when there is none).
+
+    ``insert_missing`` (PostgreSQL, whose WITH can insert): when there is none, the statement
+    also inserts it from the ``v_`` parameters and answers ``inserted = 1``. It reads the
+    refunds as they were before its insert, like the two statements it replaces."""
     total = (
         select(func.coalesce(func.sum(R.amount), 0).label("succeeded_total"))
         .where(
@@ -559,30 +577,27 @@ def _refund_of_charge(_dialect: str) -> Executable:
         )
         .subquery("match")
     )
-    return select(total.c.succeeded_total, *match.c).select_from(total.outerjoin(match, true()))
+    query = select(total.c.succeeded_total, *match.c).select_from(total.outerjoin(match, true()))
+    if not insert_missing:
+        return query
+    assert dialect == "postgresql"
+    values = select(*(bindparam(f"v_{name}", type_=R[name].type) for name in _REFUND_COLUMNS))
+    inserted = (
+        schema.refunds.insert()
+        .from_select(list(_REFUND_COLUMNS), values.where(~select(match.c.id).exists()))
+        .returning(R.id)
+        .cte("inserted")
+    )
+    count = select(func.count()).select_from(inserted).scalar_subquery().label("inserted")
+    return query.add_columns(count)
 
 
 _REFUND_OF_CHARGE = Statement(_refund_of_charge)
+_REFUND_OF_CHARGE_OR_NEW = Statement(partial(_refund_of_charge, insert_missing=True))
 _NEW_REFUND = Statement(
     lambda _dialect: (
         schema.refunds.insert()
-        .values(
-            {
-                name: bindparam(f"v_{name}")
-                for name in (
-                    "charge_reference",
-                    "provider",
-                    "provider_id",
-                    "reference",
-                    "amount",
-                    "currency",
-                    "status",
-                    "snapshot",
-                    "created_at",
-                    "updated_at",
-                )
-            }
-        )
+        .values({name: bindparam(f"v_{name}") for name in _REFUND_COLUMNS})
         .returning(R.id)
     )
 )
@@ -665,39 +680,39 @@ def _report_refund(
             detail=f"refund {refund.id} in {refund.amount.currency} for a {row.currency} charge",
         )
         return _Applied(row, False, Verdict.MISMATCH, [flag] if flag else [])
-    existing = _REFUND_OF_CHARGE.first(
-        conn,
-        {
-            "w_reference": row.reference,
-            "w_provider": row.provider,
-            "w_refund_id": refund.id,
-            "w_refund_reference": refund.reference,
-        },
-    )
+    status = refund.status.value
+    match = {
+        "w_reference": row.reference,
+        "w_provider": row.provider,
+        "w_refund_id": refund.id,
+        "w_refund_reference": refund.reference,
+    }
+    new = {
+        "v_charge_reference": row.reference,
+        "v_provider": row.provider,
+        "v_provider_id": refund.id,
+        "v_reference": refund.reference,
+        "v_amount": refund.amount.amount,
+        "v_currency": refund.amount.currency,
+        "v_status": status,
+        "v_snapshot": dump(refund),
+        "v_created_at": to_db(ctx.now),
+        "v_updated_at": to_db(ctx.now),
+    }
+    if ctx.store.is_postgres:
+        existing = _REFUND_OF_CHARGE_OR_NEW.first(conn, {**match, **new})
+        inserted = bool(existing.inserted)
+    else:
+        existing = _REFUND_OF_CHARGE.first(conn, match)
+        inserted = existing.id is None
+        if inserted:
+            _NEW_REFUND.first(conn, new)
     # Every refund row of a charge changes under the charge's lock, which the caller holds: the
     # total read here, plus what this report changes, is the total a new query would read.
     succeeded_total = int(existing.succeeded_total)
-    if existing.id is None:
-        existing = None
-    status = refund.status.value
     succeeded = RefundStatus.SUCCEEDED.value
     changed = False
-    if existing is None:
-        _NEW_REFUND.first(
-            conn,
-            {
-                "v_charge_reference": row.reference,
-                "v_provider": row.provider,
-                "v_provider_id": refund.id,
-                "v_reference": refund.reference,
-                "v_amount": refund.amount.amount,
-                "v_currency": refund.amount.currency,
-                "v_status": status,
-                "v_snapshot": dump(refund),
-                "v_created_at": to_db(ctx.now),
-                "v_updated_at": to_db(ctx.now),
-            },
-        )
+    if inserted:
         changed = True
         succeeded_total += refund.amount.amount if status == succeeded else 0
     else:
