@@ -106,6 +106,13 @@ class World:
         self.ledger.apply_event(event)
         self.store.apply(event)
 
+    def deliver_picked(self, picks: tuple[int, ...]) -> None:
+        """Deliver the webhooks sent so far that ``picks`` name (any, repeated, in any order)."""
+        outbox = self.books.outbox
+        for pick in picks:
+            if outbox:
+                self.deliver(outbox[pick % len(outbox)])
+
     def refund(self, amount: int, declined: bool) -> None:
         charge = self.ledger.get("order-1")
         assert charge is not None
@@ -140,10 +147,7 @@ def _run(provider: str, plan: list[Step], finale: list[int]) -> None:
                 elif step.kind == "poll":
                     world.poll()
                 else:
-                    outbox = world.books.outbox
-                    for pick in step.picks:
-                        if outbox:
-                            world.deliver(outbox[pick % len(outbox)])
+                    world.deliver_picked(step.picks)
             # Late, reordered and repeated: every webhook at least once, in a generated order.
             outbox = list(world.books.outbox)
             order = sorted(
@@ -277,10 +281,7 @@ def _run_lossy(provider: str, plan: list[Step]) -> None:
                 elif step.kind == "poll":
                     world.poll()
                 else:
-                    outbox = world.books.outbox
-                    for pick in step.picks:
-                        if outbox:
-                            world.deliver(outbox[pick % len(outbox)])
+                    world.deliver_picked(step.picks)
             for delivery in list(world.books.outbox):
                 world.deliver(delivery)
             world.clock.advance(hours=1)
