@@ -4,35 +4,25 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_process import cli_argv, run_cli
 
 from paymux.cli import main
 from paymux_ecommpay import sign
 from paymux_ecommpay.emulator import PROJECT_ID, SECRET_KEY
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "paymux.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-
-
 def test_help_lists_every_command() -> None:
-    result = run("--help")
+    result = run_cli("--help")
     assert result.returncode == 0
     for command in ("demo", "sandbox", "providers", "route", "webhook", "reconcile", "ledger"):
         assert command in result.stdout
 
 
 def test_usage_errors_exit_2_without_traceback() -> None:
-    result = run("route", "--method", "kakaopay")
+    result = run_cli("route", "--method", "kakaopay")
     assert result.returncode == 2
     assert "required" in result.stderr
     assert "Traceback" not in result.stderr
@@ -135,7 +125,7 @@ def _callback() -> dict[str, object]:
 def test_webhook_verify_accepts_a_signed_callback(tmp_path: Path) -> None:
     saved = tmp_path / "callback.json"
     saved.write_text(json.dumps(_callback()))
-    result = run(
+    result = run_cli(
         "webhook",
         "verify",
         "ecommpay",
@@ -160,7 +150,7 @@ def test_webhook_verify_rejects_a_tampered_callback(tmp_path: Path) -> None:
     body["payment"]["sum"]["amount"] = 1  # type: ignore[index]
     saved = tmp_path / "callback.json"
     saved.write_text(json.dumps(body))
-    result = run(
+    result = run_cli(
         "webhook",
         "verify",
         "ecommpay",
@@ -176,7 +166,7 @@ def test_webhook_verify_rejects_a_tampered_callback(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
-    result = run(
+    result = run_cli(
         "webhook",
         "verify",
         "ecommpay",
@@ -199,7 +189,7 @@ def test_sandbox_command_serves_every_emulator_on_loopback() -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "paymux.cli", "sandbox", "--port", str(port)],
+        cli_argv("sandbox", "--port", str(port)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -225,6 +215,6 @@ def test_sandbox_command_serves_every_emulator_on_loopback() -> None:
 
 
 def test_sandbox_refuses_to_listen_beyond_loopback() -> None:
-    result = run("sandbox", "--host", "0.0.0.0", "--port", "0")
+    result = run_cli("sandbox", "--host", "0.0.0.0", "--port", "0")
     assert result.returncode == 1
     assert "loopback only" in result.stderr

@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_process import run_cli
 from ledgerpay import LedgerPayApi, gateway
 from sqlalchemy import create_engine, inspect
 
@@ -229,26 +228,17 @@ def test_a_digits_only_secret_stays_a_string(tmp_path: Path) -> None:
     callback["signature"] = sign(callback, "123456")
     body = tmp_path / "callback.json"
     body.write_text(json.dumps(callback))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "paymux.cli",
-            "webhook",
-            "verify",
-            "ecommpay",
-            str(body),
-            "--set",
-            "project_id=7",
-            "--set",
-            "secret_key=123456",
-            "--set",
-            "confirm_callbacks=false",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_cli(
+        "webhook",
+        "verify",
+        "ecommpay",
+        str(body),
+        "--set",
+        "project_id=7",
+        "--set",
+        "secret_key=123456",
+        "--set",
+        "confirm_callbacks=false",
     )
     assert result.returncode == EXIT_OK, result.stderr
     assert json.loads(result.stdout)["verified"] is True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import queue
 import socket
 import subprocess
-import sys
 import threading
 import time
 import tomllib
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_process import cli_argv, run_cli
 
 from paymux import ChargeRequest, Customer, Gateway, Money
 from paymux.models import Charge, ReturnUrls
@@ -73,14 +73,12 @@ class Running:
     process: subprocess.Popen[str]
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "paymux.cli", *args]
-
-
 def _start(tmp_path: Path, forward_to: str) -> Running:
     config = tmp_path / "paymux.toml"
     process = subprocess.Popen(
-        _cli("sandbox", "--port", "0", "--write-config", str(config), "--forward-to", forward_to),
+        cli_argv(
+            "sandbox", "--port", "0", "--write-config", str(config), "--forward-to", forward_to
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -220,13 +218,7 @@ def test_a_busy_port_fails_before_any_banner(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         config = tmp_path / "paymux.toml"
-        result = subprocess.run(
-            _cli("sandbox", "--port", str(port), "--write-config", str(config)),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_cli("sandbox", "--port", str(port), "--write-config", str(config))
     assert result.returncode == 3
     assert result.stdout == ""
     assert not config.exists()
@@ -235,25 +227,15 @@ def test_a_busy_port_fails_before_any_banner(tmp_path: Path) -> None:
 
 
 def test_forwarding_beyond_loopback_is_refused(tmp_path: Path) -> None:
-    result = subprocess.run(
-        _cli("sandbox", "--port", "0", "--forward-to", "http://192.0.2.1/{provider}"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("sandbox", "--port", "0", "--forward-to", "http://192.0.2.1/{provider}")
     assert result.returncode == 1
     assert "loopback" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_an_unwritable_config_file_is_a_usage_error(tmp_path: Path) -> None:
-    result = subprocess.run(
-        _cli("sandbox", "--port", "0", "--write-config", str(tmp_path / "no" / "paymux.toml")),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_cli(
+        "sandbox", "--port", "0", "--write-config", str(tmp_path / "no" / "paymux.toml")
     )
     assert result.returncode == 2
     assert result.stdout == ""
