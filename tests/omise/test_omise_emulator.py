@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import omise
 import pytest
-from omise_sandbox import sandbox
+from omise_sandbox import official_client, sandbox
 
 from paymux import ChargeRequest, ChargeStatus, Customer, Gateway, Money, RedirectToUrl, ReturnUrls
 from paymux.errors import AuthenticationError, WebhookVerificationError
 from paymux.sandbox import Sandbox
 from paymux.sandbox.checkout import Shopper
-from paymux_omise.emulator import PUBLIC_KEY, SECRET_KEY
+from paymux_omise.emulator import SECRET_KEY
 
-__all__ = ["sandbox"]  # the fixtures, imported for pytest
-
-
-@pytest.fixture
-def official_client(sandbox: Sandbox) -> Iterator[None]:
-    saved = (omise.api_secret, omise.api_public, omise.api_main, omise.api_version)
-    omise.api_secret, omise.api_public = SECRET_KEY, PUBLIC_KEY
-    # The client joins paths with urljoin, which needs the trailing slash.
-    omise.api_main, omise.api_version = f"{sandbox.base_url}/omise/", "2019-05-29"
-    yield
-    omise.api_secret, omise.api_public, omise.api_main, omise.api_version = saved
+__all__ = ["official_client", "sandbox"]  # the fixtures, imported for pytest
 
 
 @pytest.mark.usefixtures("official_client")

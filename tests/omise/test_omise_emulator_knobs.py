@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import omise
 import pytest
-from omise_sandbox import emulator, sandbox
+from omise_sandbox import emulator, official_client, sandbox
 
 from paymux.sandbox import Sandbox
-from paymux_omise.emulator import PUBLIC_KEY, SECRET_KEY
+from paymux_omise.emulator import SECRET_KEY
 
-__all__ = ["emulator", "sandbox"]  # the fixtures, imported for pytest
+__all__ = ["emulator", "official_client", "sandbox"]  # the fixtures, imported for pytest
 
 
 @pytest.fixture
@@ -184,15 +184,6 @@ def test_the_books_are_a_copy(api: httpx.Client, emulator: Any) -> None:
 def test_unknown_knobs_are_refused(emulator: Any) -> None:
     with pytest.raises(ValueError, match="search_lagg"):
         emulator.tune(search_lagg=1.0)
-
-
-@pytest.fixture
-def official_client(sandbox: Sandbox) -> Iterator[None]:
-    saved = (omise.api_secret, omise.api_public, omise.api_main, omise.api_version)
-    omise.api_secret, omise.api_public = SECRET_KEY, PUBLIC_KEY
-    omise.api_main, omise.api_version = f"{sandbox.base_url}/omise/", "2019-05-29"
-    yield
-    omise.api_secret, omise.api_public, omise.api_main, omise.api_version = saved
 
 
 @pytest.mark.usefixtures("official_client")

@@ -5,7 +5,6 @@ fields Omise's recorded answers have (``data/official/``, sources in its ``SOURC
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,17 @@ from typing import Any
 import httpx
 import omise
 import pytest
-from omise_sandbox import emulator, sandbox
+from omise_sandbox import emulator, official_client, sandbox
 
 from paymux import ChargeStatus, FailureReason, Gateway
 from paymux.sandbox import Sandbox
-from paymux_omise.emulator import PUBLIC_KEY, SECRET_KEY
+from paymux_omise.emulator import SECRET_KEY
 from paymux_omise.emulator_objects import SEED_FAILURE_CODES, refund_window_closes
 from paymux_omise.responses import parse_charge
 
-__all__ = ["emulator", "sandbox"]  # the fixtures, imported for pytest
+__all__ = ["emulator", "official_client", "sandbox"]  # the fixtures, imported for pytest
+# Every test here drives the official client.
+pytestmark = pytest.mark.usefixtures("official_client")
 
 OFFICIAL = Path(__file__).parent / "data" / "official"
 
@@ -72,16 +73,6 @@ def assert_recorded_fields(value: Any) -> None:
         # The client's attribute access: what raised AttributeError before.
         for name in found:
             getattr(value, name)
-
-
-@pytest.fixture(autouse=True)
-def official_client(sandbox: Sandbox) -> Iterator[None]:
-    saved = (omise.api_secret, omise.api_public, omise.api_main, omise.api_version)
-    omise.api_secret, omise.api_public = SECRET_KEY, PUBLIC_KEY
-    # The client joins paths with urljoin, which needs the trailing slash.
-    omise.api_main, omise.api_version = f"{sandbox.base_url}/omise/", "2019-05-29"
-    yield
-    omise.api_secret, omise.api_public, omise.api_main, omise.api_version = saved
 
 
 def _charge(amount: int = 150000, **extra: Any) -> Any:
