@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 from ledger_support import Clock, charge_request
-from ledgerpay import LedgerPayApi
+from ledgerpay import LedgerPayApi, async_gateway
 
-from paymux import AsyncGateway, Charge, ChargeStatus, Gateway, Ledger
+from paymux import Charge, ChargeStatus, Gateway, Ledger
 from paymux.errors import InvalidRequest, NotFound, OutcomeUnknown, ProviderError, TransportError
 from paymux.ledger import AsyncLedger
 from paymux.provider import ChargeLookup, Flow
@@ -234,12 +234,8 @@ def test_an_event_for_a_charge_not_yet_known_is_applied_when_it_appears(
 async def test_async_create_is_idempotent_too(
     tmp_path: Path, api: LedgerPayApi, clock: Clock
 ) -> None:
-    from ledgerpay import FAST, SECRET, LedgerPay
-
-    provider = LedgerPay.configure({"secret": SECRET}, name="ledgerpay")
-    client = httpx.AsyncClient(transport=httpx.MockTransport(api))
     async with (
-        AsyncGateway(providers={"ledgerpay": provider}, http_client=client, retry=FAST) as agw,
+        async_gateway(api) as agw,
         AsyncLedger(agw, url=f"sqlite:///{tmp_path / 'a.db'}", clock=clock) as ledger,
     ):
         first = await ledger.create_charge(charge_request())

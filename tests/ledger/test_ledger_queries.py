@@ -7,16 +7,15 @@ import contextlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import pytest
 from any_argument import any_argument
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_support import Clock, charge_request
-from ledgerpay import FAST, SECRET, LedgerPay, LedgerPayApi, gateway
+from ledgerpay import LedgerPayApi, async_gateway, gateway
 from sqlalchemy import create_engine, inspect, text
 
-from paymux import AsyncGateway, ChargeStatus, Gateway, Ledger, Money
+from paymux import ChargeStatus, Gateway, Ledger, Money
 from paymux.errors import InvalidRequest
 from paymux.ledger import SCHEMA_VERSION, AsyncLedger, Page
 
@@ -221,10 +220,8 @@ def test_cancel_refuses_what_cannot_be_canceled(ledger: Ledger, api: LedgerPayAp
 async def test_the_async_ledger_has_the_same_queries(
     tmp_path: Path, api: LedgerPayApi, clock: Clock
 ) -> None:
-    provider = LedgerPay.configure({"secret": SECRET}, name="ledgerpay")
-    client = httpx.AsyncClient(transport=httpx.MockTransport(api))
     async with (
-        AsyncGateway(providers={"ledgerpay": provider}, http_client=client, retry=FAST) as agw,
+        async_gateway(api) as agw,
         AsyncLedger(agw, url=f"sqlite:///{tmp_path / 'a.db'}", clock=clock) as ledger,
     ):
         request = charge_request("as-1").model_copy(update={"metadata": {"k": "v"}})

@@ -197,17 +197,13 @@ async def test_async_wait_sees_a_change_made_by_another_instance(
 ) -> None:
     import asyncio
 
-    import httpx
-    from ledgerpay import FAST, SECRET, LedgerPay
+    from ledgerpay import async_gateway
 
-    from paymux import AsyncGateway
     from paymux.ledger import AsyncLedger
 
     charge = ledger.create_charge(charge_request())
-    provider = LedgerPay.configure({"secret": SECRET}, name="ledgerpay")
-    client = httpx.AsyncClient(transport=httpx.MockTransport(api))
     async with (
-        AsyncGateway(providers={"ledgerpay": provider}, http_client=client, retry=FAST) as agw,
+        async_gateway(api) as agw,
         AsyncLedger(agw, url=db_url) as other,
     ):
         waiting = asyncio.create_task(

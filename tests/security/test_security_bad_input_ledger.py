@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from ledger_support import charge_request
-from ledgerpay import FAST, SECRET, LedgerPay, LedgerPayApi, gateway, sign
+from ledgerpay import LedgerPayApi, async_gateway, gateway, sign
 from postgres_db import fresh_database
 from security_support import (
     dumps,
@@ -32,7 +32,6 @@ from security_support import (
 )
 
 from paymux import (
-    AsyncGateway,
     AsyncLedger,
     Charge,
     ChargeStatus,
@@ -267,10 +266,8 @@ async def test_async_ledger_refuses_bad_input_naming_the_argument(
     led, api = setup
     row = ROWS[name]
     sent, stored = len(api.requests), _rows_in_db(led)
-    provider = LedgerPay.configure({"secret": SECRET}, name="ledgerpay")
-    client = httpx.AsyncClient(transport=httpx.MockTransport(api))
     async with (
-        AsyncGateway(providers={"ledgerpay": provider}, http_client=client, retry=FAST) as agw,
+        async_gateway(api) as agw,
         AsyncLedger(agw, url=database) as aled,
     ):
         with pytest.raises(PaymuxError) as info:

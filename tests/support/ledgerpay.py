@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from paymux import (
     AmountRange,
+    AsyncGateway,
     Capability,
     Charge,
     ChargeRequest,
@@ -348,3 +349,10 @@ def gateway(api: LedgerPayApi, **settings: Any) -> Gateway:
     provider = LedgerPay.configure({"secret": SECRET, **settings}, name="ledgerpay")
     client = httpx.Client(transport=httpx.MockTransport(api))
     return Gateway(providers={"ledgerpay": provider}, http_client=client, retry=FAST)
+
+
+def async_gateway(api: LedgerPayApi, **settings: Any) -> AsyncGateway:
+    """:func:`gateway` for the async API: the same emulated LedgerPay behind an AsyncGateway."""
+    provider = LedgerPay.configure({"secret": SECRET, **settings}, name="ledgerpay")
+    client = httpx.AsyncClient(transport=httpx.MockTransport(api))
+    return AsyncGateway(providers={"ledgerpay": provider}, http_client=client, retry=FAST)
