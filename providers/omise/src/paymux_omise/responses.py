@@ -446,13 +446,19 @@ def _page_number(payload: Mapping[str, Any], name: str, default: int | None = No
     return value
 
 
-def search_page(payload: Any, reference: str, provider: str) -> ChargePage:
-    """A ``GET /search`` answer: ``page`` of ``total_pages``, 30 charges a page by default."""
-    if not isinstance(payload, dict) or payload.get("object") != "search":
-        raise PayloadError("expected a search result")
+def _data(payload: Any, kind: str, what: str) -> list[Any]:
+    """The ``data`` list of a collection answer whose ``object`` is ``kind``."""
+    if not isinstance(payload, dict) or payload.get("object") != kind:
+        raise PayloadError(f"expected a {what}")
     items = payload.get("data")
     if not isinstance(items, list):
-        raise PayloadError("search result has no 'data' list")
+        raise PayloadError(f"{what} has no 'data' list")
+    return items
+
+
+def search_page(payload: Any, reference: str, provider: str) -> ChargePage:
+    """A ``GET /search`` answer: ``page`` of ``total_pages``, 30 charges a page by default."""
+    items = _data(payload, "search", "search result")
     # An answer without paging fields is one page (older search answers carry none).
     page = _page_number(payload, "page", 1)
     total_pages = _page_number(payload, "total_pages", 1)
@@ -463,11 +469,7 @@ def search_page(payload: Any, reference: str, provider: str) -> ChargePage:
 
 def list_page(payload: Any, reference: str, provider: str) -> ChargePage:
     """A ``GET /charges`` answer: ``limit`` charges from ``offset`` of ``total``."""
-    if not isinstance(payload, dict) or payload.get("object") != "list":
-        raise PayloadError("expected a list")
-    items = payload.get("data")
-    if not isinstance(items, list):
-        raise PayloadError("list has no 'data' list")
+    items = _data(payload, "list", "list")
     offset = _page_number(payload, "offset")
     total = _page_number(payload, "total")
     following = offset + len(items)
@@ -478,11 +480,7 @@ def list_page(payload: Any, reference: str, provider: str) -> ChargePage:
 def list_items(payload: Any) -> tuple[list[Any], int | None]:
     """A ``GET /charges`` or ``GET /charges/{id}/refunds`` answer: its objects and the offset
     of the next page (None on the last)."""
-    if not isinstance(payload, dict) or payload.get("object") != "list":
-        raise PayloadError("expected a list")
-    items = payload.get("data")
-    if not isinstance(items, list):
-        raise PayloadError("list has no 'data' list")
+    items = _data(payload, "list", "list")
     offset = _page_number(payload, "offset", 0)
     total = _page_number(payload, "total", len(items))
     following = offset + len(items)
