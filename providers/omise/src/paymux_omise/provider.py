@@ -237,31 +237,21 @@ class OmiseProvider(Provider[OmiseSettings]):
         charges, every page of the charge list for the last ``search_lag``.
         """
         since = self.settings.now() - self.settings.search_lag
-        matches: list[Charge] = []
-        complete = True
-        page: int | None = 1
-        for _ in range(MAX_PAGES):
-            if page is None:
-                break
-            response = yield self._requests.search_charges(reference, page)
-            found = self._page(response, lambda data: search_page(data, reference, self.name))
-            matches += found.matches
-            page = found.next
-        else:
-            complete = page is None
+        matches, complete = yield from self._pages(
+            1,
+            lambda page: self._requests.search_charges(reference, page),
+            lambda data: search_page(data, reference, self.name),
+        )
         charge = best_match(matches)
         if charge is not None:
             return charge
-        offset: int | None = 0
-        for _ in range(MAX_PAGES):
-            if offset is None:
-                break
-            response = yield self._requests.list_charges(since, offset)
-            found = self._page(response, lambda data: list_page(data, reference, self.name))
-            matches += found.matches
-            offset = found.next
-        else:
-            complete = complete and offset is None
+        listed, listed_whole = yield from self._pages(
+            0,
+            lambda offset: self._requests.list_charges(since, offset),
+            lambda data: list_page(data, reference, self.name),
+        )
+        matches += listed
+        complete = complete and listed_whole
         charge = best_match(matches)
         if charge is not None:
             return charge
@@ -272,6 +262,25 @@ class OmiseProvider(Provider[OmiseSettings]):
             code="not_found",
             conclusive=complete,
         )
+
+    def _pages(
+        self,
+        first: int,
+        request_of: Callable[[int], httpx.Request],
+        read: Callable[[Any], ChargePage],
+    ) -> Flow[tuple[list[Charge], bool]]:
+        """The matches on every page from ``first`` (page number or offset), at most
+        ``MAX_PAGES`` of them, and whether the last page was reached."""
+        matches: list[Charge] = []
+        where: int | None = first
+        for _ in range(MAX_PAGES):
+            if where is None:
+                break
+            response = yield request_of(where)
+            found = self._page(response, read)
+            matches += found.matches
+            where = found.next
+        return matches, where is None
 
     def _page(self, response: httpx.Response, read: Callable[[Any], ChargePage]) -> ChargePage:
         try:
