@@ -13,6 +13,8 @@ from ledger_support import Clock, charge_request
 from ledgerpay import LedgerPayApi, gateway
 
 from paymux import Charge, ChargeStatus, Gateway, Ledger
+from paymux.cli import main
+from paymux.cli_support import EXIT_FAILED, EXIT_NO_DATABASE
 from paymux.errors import NotFound, TransportError
 from paymux.ledger import cli
 from paymux.provider import ChargeLookup, Flow
@@ -132,7 +134,8 @@ def test_cli_reconcile_and_show(
     out = capsys.readouterr().out
     assert "succeeded" in out and "10,000 KRW" in out and "poll" in out
 
-    assert cli.show_command(argparse.Namespace(reference="nope", db=db, config=None)) == 1
+    assert main(["ledger", "show", "nope", "--db", db]) == EXIT_FAILED
+    assert "no charge 'nope'" in capsys.readouterr().err
 
 
 def test_cli_reconcile_exits_1_when_a_charge_could_not_be_checked(
@@ -177,9 +180,9 @@ def test_cli_show_does_not_create_a_database_for_a_mistyped_path(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "typo.db"
-    assert cli.show_command(argparse.Namespace(reference="o-1", db=f"sqlite:///{missing}")) == 1
+    assert main(["ledger", "show", "o-1", "--db", f"sqlite:///{missing}"]) == EXIT_NO_DATABASE
     assert not missing.exists()
-    assert "no ledger database" in capsys.readouterr().out
+    assert "no ledger database" in capsys.readouterr().err
 
 
 def test_a_create_that_reached_nobody_is_released_by_reconcile_after_a_certain_miss(
