@@ -179,11 +179,12 @@ class _LedgerBase(Generic[G]):
         )
         if held.existing is not None:
             return held.existing
+        target = held.charge
         if held.resend:
             # Not every provider recognises a repeated refund (Omise has no idempotency key):
             # ask first whether the earlier attempt went through, and resend only if not.
             fetched = cast(Charge, (yield _net("retrieve_charge", held.charge)))
-            yield self._write(
+            polled = yield self._write(
                 lambda c, x: tx.apply_poll(
                     c, x, charge_reference, fetched, asking_refund=held.refund_row
                 )
@@ -198,15 +199,19 @@ class _LedgerBase(Generic[G]):
             )
             if done is not None:
                 return done
+            target = reservations.resend_view(polled[0] or held.charge, held.amount)
+        # A resend's earlier attempt may have gone through: no answer to this one proves it
+        # did not, so the amount stays held (a webhook, a later poll or an operator settles it).
+        failed = "unknown" if held.resend else "failed"
         try:
             refund = cast(
                 Refund,
-                (yield _net("refund", held.charge, held.amount, reason, reference=held.reference)),
+                (yield _net("refund", target, held.amount, reason, reference=held.reference)),
             )
         except TransportError as error:
             # Sent: the provider may have refunded, so the amount stays held until a webhook,
             # a retry with the same reference, or an operator settles it.
-            status = "unknown" if error.request_sent else "failed"
+            status = "unknown" if error.request_sent else failed
             yield self._write(
                 lambda c, x: reservations.release_refund(c, x, held.refund_row, status)
             )
@@ -224,7 +229,7 @@ class _LedgerBase(Generic[G]):
             return found
         except PaymuxError:
             yield self._write(
-                lambda c, x: reservations.release_refund(c, x, held.refund_row, "failed")
+                lambda c, x: reservations.release_refund(c, x, held.refund_row, failed)
             )
             raise
         except BaseException:

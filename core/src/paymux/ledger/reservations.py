@@ -209,6 +209,23 @@ def settled_refund(conn: Connection, refund_row: int, charge: Charge) -> Refund 
     return refund
 
 
+def resend_view(charge: Charge, amount: Money) -> Charge:
+    """The charge as shown to the gateway when a refund is sent again under its reference.
+
+    If the earlier attempt went through, its own amount may already be inside the provider's
+    refunded total, and the gateway's check of what is left would refuse the resend before it is
+    sent: the refund would be released as failed although the provider holds it. Without that
+    amount the provider answers itself; it recognises the reference (ECommPay: 3230, which
+    settles the row) or checks the amount against its own books, so nothing is refunded twice.
+    A total smaller than the amount cannot contain it and is shown as it is (a full refund's
+    resend then states no amount only when the whole total may be this refund, as it first did).
+    """
+    assert charge.refunded_amount is not None
+    total = charge.refunded_amount.amount
+    refunded = total - amount.amount if total >= amount.amount else total
+    return charge.model_copy(update={"refunded_amount": Money(refunded, amount.currency)})
+
+
 def release_refund(conn: Connection, ctx: Ctx, refund_row: int, status: str) -> None:
     conn.execute(
         update(schema.refunds)
