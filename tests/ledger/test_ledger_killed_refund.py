@@ -23,9 +23,12 @@ import pytest
 from campaign_books import BookCharge, read_books
 from postgres_db import fresh_database
 
-from paymux import ChargeRequest, Customer, Gateway, Ledger, Money, ReturnUrls
+from paymux import Charge, ChargeRequest, Customer, Gateway, Ledger, Money, ReturnUrls
+from paymux.errors import PaymuxError
+from paymux.ledger.reservations import resend_view
 from paymux.runner import RetryPolicy
 from paymux.sandbox import Sandbox
+from paymux.status import ChargeStatus
 
 PROVIDERS = ["ecommpay", "omise"]
 
@@ -98,27 +101,28 @@ def _paid(sandbox: Sandbox, ledger: Ledger, provider: str, reference: str, amoun
     assert paid is not None and paid.status.is_paid
 
 
-@pytest.mark.parametrize("amount", [700, 1_000], ids=["partial", "full"])
-@pytest.mark.parametrize("provider", PROVIDERS)
-def test_a_refund_whose_worker_was_killed_is_settled_by_the_restarted_worker(
-    database: str, provider: str, amount: int
-) -> None:
-    with Sandbox() as sandbox:
-        # The campaign's kill: no callback tells the Ledger either.
-        sandbox.faults.update({"callback_drop": 1.0})
-        dying = _DiesAfterRefund()
-        with _gateway(sandbox, dying) as gw, Ledger(gw, database) as first:
-            _paid(sandbox, first, provider, "order-k", 1_000)
-            currency = _book(sandbox, "order-k").currency
+@contextlib.contextmanager
+def _killed_refund(
+    sandbox: Sandbox, database: str, provider: str, amount: int
+) -> Iterator[tuple[Ledger, Money]]:
+    """A paid charge whose refund of ``amount`` (reference ``order-k-1``) the provider accepted
+    while its worker died; yields the restarted worker's Ledger and the amount to retry."""
+    # The campaign's kill: no callback tells the Ledger either.
+    sandbox.faults.update({"callback_drop": 1.0})
+    dying = _DiesAfterRefund()
+    with _gateway(sandbox, dying) as gw, Ledger(gw, database) as first:
+        _paid(sandbox, first, provider, "order-k", 1_000)
+        money = Money(amount, _book(sandbox, "order-k").currency)
 
-            def killed_worker() -> None:
-                # Its answer only comes once the test is over: whatever it says then is moot.
-                with contextlib.suppress(Exception):
-                    first.refund("order-k", Money(amount, currency), reference="order-k-1")
+        def killed_worker() -> None:
+            # Its answer only comes once the test is over: whatever it says then is moot.
+            with contextlib.suppress(Exception):
+                first.refund("order-k", money, reference="order-k-1")
 
-            worker = threading.Thread(target=killed_worker, daemon=True)
-            worker.start()
-            assert dying.accepted.wait(10)
+        worker = threading.Thread(target=killed_worker, daemon=True)
+        worker.start()
+        assert dying.accepted.wait(10)
+        try:
             with (
                 _gateway(sandbox, httpx.HTTPTransport()) as gw2,
                 # Ahead of the first worker's clock, as the campaign's: reconcile sees the
@@ -132,18 +136,78 @@ def test_a_refund_whose_worker_was_killed_is_settled_by_the_restarted_worker(
                 assert [r.status for r in before.refunds] == ["reserved"]  # the kill's window
                 # Reconcile reads the provider's refunded total into the charge first.
                 restarted.reconcile(older_than=timedelta(0))
-                refund = restarted.refund("order-k", Money(amount, currency), reference="order-k-1")
-                restarted.reconcile(older_than=timedelta(0))
-                entry = restarted.entry("order-k")
+                yield restarted, money
+        finally:
             dying.dead.set()
             worker.join(10)
-        book = _book(sandbox, "order-k")
-        assert [(r.reference, r.amount, r.status) for r in book.refunds] == [
-            ("order-k-1", amount, "succeeded")
-        ]
+
+
+def _settled(sandbox: Sandbox, ledger: Ledger, amount: int) -> None:
+    """The provider made the refund once, and the Ledger has it succeeded, by its reference."""
+    ledger.reconcile(older_than=timedelta(0))
+    book = _book(sandbox, "order-k")
+    assert [(r.reference, r.amount, r.status) for r in book.refunds] == [
+        ("order-k-1", amount, "succeeded")
+    ]
+    entry = ledger.entry("order-k")
+    assert entry is not None
+    assert [(r.reference, r.amount.amount, r.status) for r in entry.refunds] == [
+        ("order-k-1", amount, "succeeded")
+    ]
+    assert entry.refunded.amount == book.refunded == amount
+
+
+@pytest.mark.parametrize("amount", [700, 1_000], ids=["partial", "full"])
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_refund_whose_worker_was_killed_is_settled_by_the_restarted_worker(
+    database: str, provider: str, amount: int
+) -> None:
+    with (
+        Sandbox() as sandbox,
+        _killed_refund(sandbox, database, provider, amount) as (ledger, money),
+    ):
+        refund = ledger.refund("order-k", money, reference="order-k-1")
         assert refund.reference == "order-k-1"
+        _settled(sandbox, ledger, amount)
+
+
+@pytest.mark.parametrize("amount", [700, 1_000], ids=["partial", "full"])
+def test_a_refused_resend_leaves_the_refund_held_not_failed(database: str, amount: int) -> None:
+    # The resend's own refusal says nothing of the earlier attempt, which the Gate holds.
+    with (
+        Sandbox() as sandbox,
+        _killed_refund(sandbox, database, "ecommpay", amount) as (ledger, money),
+    ):
+        sandbox.faults.update(
+            {
+                "error_status": 400,
+                "once": [("/ecommpay/v2/payment/wallet/kakaopay/refund", "error")],
+            }
+        )
+        with pytest.raises(PaymuxError):
+            ledger.refund("order-k", money, reference="order-k-1")
+        entry = ledger.entry("order-k")
         assert entry is not None
-        assert [(r.reference, r.amount.amount, r.status) for r in entry.refunds] == [
-            ("order-k-1", amount, "succeeded")
-        ]
-        assert entry.refunded.amount == book.refunded == amount
+        assert [r.status for r in entry.refunds] == ["unknown"]
+        sandbox.faults.update({"error_status": 503})
+        ledger.refund("order-k", money, reference="order-k-1")
+        _settled(sandbox, ledger, amount)
+
+
+@pytest.mark.parametrize(
+    ("total", "amount", "shown"),
+    [(0, 300, 0), (200, 300, 200), (300, 300, 0), (1_000, 300, 700), (1_000, 1_000, 0)],
+)
+def test_a_resend_is_shown_without_its_own_amount_only_when_the_total_can_hold_it(
+    total: int, amount: int, shown: int
+) -> None:
+    charge = Charge(
+        provider="ecommpay",
+        id="order-k",
+        amount=Money(1_000, "KRW"),
+        status=ChargeStatus.PARTIALLY_REFUNDED if total else ChargeStatus.SUCCEEDED,
+        refunded_amount=Money(total, "KRW"),
+    )
+    view = resend_view(charge, Money(amount, "KRW"))
+    assert view.refunded_amount == Money(shown, "KRW")
+    assert view.model_copy(update={"refunded_amount": charge.refunded_amount}) == charge
