@@ -297,6 +297,20 @@ def test_forged_callbacks_are_refused(shop: RunningShop) -> None:
         assert client.post("/webhooks/nopay", content=b"{}").status_code == 404
 
 
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_every_option_starts_a_payment(shop: RunningShop, option: str) -> None:
+    """No browser needed: each option's charge request passes the provider's checks (the return
+    URLs, the customer's details), so Pay leads to the order page, not to an error page."""
+    with httpx.Client(base_url=shop.url, trust_env=False, timeout=30) as client:
+        started = client.post("/checkout", data={"option": option})
+        assert started.status_code == 303, started.text
+        assert started.headers["location"].startswith("/orders/order-")
+        if option == "card-ke":  # the shop knows the e-mail: only the phone number is asked for
+            asked = client.get(started.headers["location"]).text
+            assert 'id="field-customer-phone"' in asked
+            assert 'id="field-customer-email"' not in asked
+
+
 def test_unknown_orders_and_options(shop: RunningShop) -> None:
     with httpx.Client(base_url=shop.url, trust_env=False) as client:
         assert client.get("/orders/order-unknown/receipt").status_code == 303  # to the return page

@@ -49,6 +49,8 @@ class PaymentOption:
 
 
 PRODUCT = "Celadon tea cup"
+# The one signed-in customer of this example (a real shop reads these from the session).
+CUSTOMER_ID, CUSTOMER_EMAIL = "customer-1", "customer-1@example.com"
 OPTIONS = {
     "kakaopay-kr": PaymentOption("KakaoPay (Korea)", "kakaopay", "KR", Money(25_000, "KRW")),
     "payco-kr": PaymentOption("Payco (Korea)", "payco", "KR", Money(25_000, "KRW")),
@@ -126,13 +128,17 @@ def create_app(
         if option is None:
             return page("Choose a payment method", BACK_TO_CART, status=400)
         reference = f"order-{uuid.uuid4().hex[:12]}"
+        back_here = f"{return_base}/orders/{reference}/return"
         charge_request = ChargeRequest(
             reference=reference,
             amount=option.price,
             method=option.method,
             country=option.country,
-            customer=Customer(id="customer-1", ip_address=request_ip(request)),
-            return_urls=ReturnUrls(success=f"{return_base}/orders/{reference}/return"),
+            # The signed-in customer's account gives the e-mail; the phone is asked for when needed.
+            customer=Customer(id=CUSTOMER_ID, email=CUSTOMER_EMAIL, ip_address=request_ip(request)),
+            # One return page for every outcome: it shows what the ledger verified, never what
+            # the URL claims, so a declined customer sees the decline there too.
+            return_urls=ReturnUrls(success=back_here, decline=back_here),
             description=f"{PRODUCT} ({reference})",
         )
         try:
