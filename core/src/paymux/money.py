@@ -121,6 +121,21 @@ class Money(Model):
         return code
 
     @classmethod
+    def _minor(cls, amount: int, currency: str) -> Money:
+        """``Money(amount, currency)`` for a hot path (a webhook's translation): the validators'
+        checks done here, without pydantic's overhead. Anything they would refuse goes through
+        the validating constructor, so the error is the same."""
+        if type(amount) is int and 0 <= amount <= MAX_MINOR_UNITS:
+            try:
+                code = _currency_code(currency)
+                currency_exponent(code)
+            except InvalidRequest:
+                pass
+            else:
+                return cls._from_checked({"amount": amount, "currency": code})
+        return cls(amount, currency)
+
+    @classmethod
     def of(cls, value: str | int | Decimal, currency: str) -> Money:
         """Build from a major-unit decimal: ``Money.of("15.00", "SGD").amount == 1500``.
 

@@ -230,7 +230,7 @@ def money(parent: Mapping[str, Any], key: str) -> Money | None:
     if isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(currency, str):
         raise Malformed(f"'{key}' needs an integer amount and a currency code")
     try:
-        return Money(amount, currency)
+        return Money._minor(amount, currency)
     except InvalidRequest as exc:
         raise Malformed(f"'{key}': {exc.reason}") from None
 
@@ -403,21 +403,30 @@ def build_charge(
     if status is ChargeStatus.REFUNDED and refunded is None:
         # "refunded" with no amounts at hand still means nothing is left to refund.
         refunded = amount
-    return Charge(
-        provider=provider,
-        id=payment_id,
-        reference=payment_id,
-        amount=amount,
-        method=neutral_method(payment.get("method")),
-        status=status,
-        next_action=next_action if not status.is_final else None,
-        failure=failure,
-        refunded_amount=refunded,
-        provider_status=provider_status,
-        created_at=when(operation.get("created_date")) or when(payment.get("date")),
-        provider_data=provider_data,
-        raw=without_signatures(payload),
-    )
+    # Every value below is typed by this function (text() gives str, when() a datetime, the
+    # models are built), so the Charge is built without pydantic re-validating them (a webhook
+    # hot path); the one cross-field check, the refunded amount's currency, is done here.
+    values: dict[str, Any] = {
+        "provider": provider,
+        "id": payment_id,
+        "reference": payment_id,
+        "amount": amount,
+        "method": neutral_method(payment.get("method")),
+        "status": status,
+        "next_action": next_action if not status.is_final else None,
+        "failure": failure,
+        "refunded_amount": amount.zero() if refunded is None else refunded,
+        "provider_status": provider_status,
+        "created_at": when(operation.get("created_date")) or when(payment.get("date")),
+        "refund_deadline": None,
+        "provider_data": provider_data,
+        "metadata": {},
+        "refunds": None,
+        "raw": without_signatures(payload),
+    }
+    if values["refunded_amount"].currency != amount.currency:
+        return Charge(**values)  # refused, with the model's own message
+    return Charge._from_checked(values)
 
 
 def build_refund(
