@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from campaign_books import BookCharge, read_books
+from ledger_support import emulator_request
 from postgres_db import fresh_database
 
-from paymux import ChargeRequest, Customer, Gateway, Ledger, Money, ReturnUrls
+from paymux import Gateway, Ledger, Money
 from paymux.errors import DuplicateRequest, PaymuxError
 from paymux.runner import RetryPolicy
 from paymux.sandbox import Sandbox
@@ -49,7 +50,7 @@ class Shop:
         return charges[0]
 
     def paid(self, provider: str, reference: str, amount: int) -> None:
-        charge = self.ledger.create_charge(request(provider, reference, amount))
+        charge = self.ledger.create_charge(emulator_request(provider, reference, amount))
         wait_for_customer(self.sandbox, charge.provider, charge.id)
         self.sandbox.hub.act(charge.provider, charge.id, "pay")
         self.deliver()
@@ -73,21 +74,6 @@ class Shop:
         assert entry.refunded.amount == book.refunded
         assert all(asked.get(ref) == amount for ref, amount in provider_refunds)
         assert [r for r in entry.refunds if r.status in ("reserved", "unknown", "pending")] == []
-
-
-def request(provider: str, reference: str, amount: int) -> ChargeRequest:
-    country, currency = ("KR", "KRW") if provider == "ecommpay" else ("SG", "SGD")
-    return ChargeRequest(
-        reference=reference,
-        amount=Money(amount, currency),
-        method="kakaopay",
-        country=country,
-        customer=Customer(id="customer-1", ip_address="192.0.2.10"),
-        return_urls=ReturnUrls(
-            success=f"https://shop.example/{reference}",
-            decline=f"https://shop.example/{reference}/declined",
-        ),
-    )
 
 
 def wait_for_customer(sandbox: Sandbox, provider: str, payment_id: str) -> None:
@@ -166,7 +152,9 @@ def test_a_lost_create_answer_never_makes_a_second_charge(shop: Shop, provider: 
         omise.tune(lose_answers={"charges": 1}, search_lag=1.0)
     else:
         shop.sandbox.faults.update({"once": [(ECOMMPAY_SALE_PATH, "drop")]})
-    charge = retry(lambda: shop.ledger.create_charge(request(provider, "order-lost", 1_000)))
+    charge = retry(
+        lambda: shop.ledger.create_charge(emulator_request(provider, "order-lost", 1_000))
+    )
     assert charge.id == shop.book("order-lost").id  # exactly one at the provider
 
 

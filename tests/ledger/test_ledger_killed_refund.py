@@ -21,9 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 from campaign_books import BookCharge, read_books
+from ledger_support import emulator_request
 from postgres_db import fresh_database
 
-from paymux import Charge, ChargeRequest, Customer, Gateway, Ledger, Money, ReturnUrls
+from paymux import Charge, Gateway, Ledger, Money
 from paymux.errors import PaymuxError
 from paymux.ledger.reservations import resend_view
 from paymux.runner import RetryPolicy
@@ -60,21 +61,6 @@ def _gateway(sandbox: Sandbox, transport: httpx.BaseTransport) -> Gateway:
     )
 
 
-def _request(provider: str, reference: str, amount: int) -> ChargeRequest:
-    country, currency = ("KR", "KRW") if provider == "ecommpay" else ("SG", "SGD")
-    return ChargeRequest(
-        reference=reference,
-        amount=Money(amount, currency),
-        method="kakaopay",
-        country=country,
-        customer=Customer(id="customer-1", ip_address="192.0.2.10"),
-        return_urls=ReturnUrls(
-            success=f"https://shop.example/{reference}",
-            decline=f"https://shop.example/{reference}/declined",
-        ),
-    )
-
-
 def _book(sandbox: Sandbox, reference: str) -> BookCharge:
     charges = read_books(sandbox).get(reference, [])
     assert len(charges) == 1
@@ -91,7 +77,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def _paid(sandbox: Sandbox, ledger: Ledger, provider: str, reference: str, amount: int) -> None:
-    charge = ledger.create_charge(_request(provider, reference, amount))
+    charge = ledger.create_charge(emulator_request(provider, reference, amount))
     deadline = time.monotonic() + 10
     while sandbox.hub.payment(charge.provider, charge.id) is None:
         assert time.monotonic() < deadline, "the customer never saw the payment"

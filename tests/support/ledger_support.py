@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from paymux import ChargeRequest, Customer, Money
+from paymux import ChargeRequest, Customer, Money, ReturnUrls
 
 
 class Clock:
@@ -29,4 +29,20 @@ def charge_request(
         method="qr",
         country="KR",
         customer=Customer(id="customer-1", ip_address="192.0.2.10"),
+    )
+
+
+def emulator_request(provider: str, reference: str, amount: int) -> ChargeRequest:
+    """A KakaoPay charge for either real plugin's emulator: KRW in Korea, SGD in Singapore."""
+    country, currency = ("KR", "KRW") if provider == "ecommpay" else ("SG", "SGD")
+    return ChargeRequest(
+        reference=reference,
+        amount=Money(amount, currency),
+        method="kakaopay",
+        country=country,
+        customer=Customer(id="customer-1", ip_address="192.0.2.10"),
+        return_urls=ReturnUrls(
+            success=f"https://shop.example/{reference}",
+            decline=f"https://shop.example/{reference}/declined",
+        ),
     )
