@@ -393,13 +393,13 @@ def test_metadata_within_the_limits_round_trips_on_the_charge(metadata: dict[str
 
 
 def test_a_provider_without_metadata_answers_with_the_request_s(offline: Gateway) -> None:
-    from paymux.gateway import _with_metadata
+    from paymux.gateway_checks import with_metadata
 
     def flow() -> Any:
         return _open(metadata={})
         yield  # a flow that sends nothing
 
-    wrapped = _with_metadata(flow(), {"order": "1"})
+    wrapped = with_metadata(flow(), {"order": "1"})
     with pytest.raises(StopIteration) as done:
         next(wrapped)
     assert done.value.value.metadata == {"order": "1"}

@@ -139,15 +139,15 @@ class _Replay:
 
 def _first_attempt(
     policy: RetryPolicy, outcome: httpx.Response | Exception, started: float
-) -> tuple[_Replay | None, httpx.Response | None]:
-    """``(None, response)`` when the first outcome stands; a replay when tenacity takes over."""
+) -> httpx.Response | _Replay:
+    """The response when the first outcome stands; a replay of it when tenacity takes over."""
     if isinstance(outcome, Exception):
         if not policy.retryable_exception(outcome):
             raise outcome
-        return _Replay(outcome, started), None
+        return _Replay(outcome, started)
     if not policy.retryable_response(outcome):
-        return None, outcome
-    return _Replay(outcome, started), None
+        return outcome
+    return _Replay(outcome, started)
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -175,7 +175,7 @@ class _Context:
         provider: str,
         redactor: Redactor,
         policy: RetryPolicy,
-        unexpected: type[PaymuxError],
+        payload_error: type[PaymuxError],
         operation: str,
         reference: str | None,
         request_id_of: RequestIdOf | None,
@@ -183,7 +183,7 @@ class _Context:
         self.provider = provider
         self.redactor = redactor
         self.policy = policy
-        self.unexpected = unexpected
+        self.payload_error = payload_error
         self.operation = operation
         self.reference = reference
         self.request_id_of = request_id_of or header_request_id
@@ -310,11 +310,11 @@ class _Context:
         # A provider flow must translate payloads itself; this keeps the "never a bare KeyError"
         # promise if one slips through, without hiding where it came from (chained).
         text = self.redactor.text(f"{type(error).__name__}: {error}")
-        if issubclass(self.unexpected, ProviderError):
+        if issubclass(self.payload_error, ProviderError):
             return ProviderError(
                 f"could not read the provider's answer ({text})", provider=self.provider
             )
-        return self.unexpected(f"{self.provider}: could not read the payload ({text})")
+        return self.payload_error(f"{self.provider}: could not read the payload ({text})")
 
 
 def _name_of(flow: Flow[T]) -> str:
@@ -330,7 +330,7 @@ def run(
     provider: str,
     redactor: Redactor,
     policy: RetryPolicy,
-    unexpected: type[PaymuxError] = ProviderError,
+    payload_error: type[PaymuxError] = ProviderError,
     operation: str | None = None,
     reference: str | None = None,
     request_id_of: RequestIdOf | None = None,
@@ -338,13 +338,15 @@ def run(
     """Run ``flow`` to completion on a sync client.
 
     ``operation`` and ``reference`` (the gateway call, the merchant's reference) label its logs and
-    spans; ``request_id_of`` reads the provider's request id from an answer (a plugin's hook).
+    spans; ``request_id_of`` reads the provider's request id from an answer (a plugin's hook);
+    ``payload_error`` is raised when the flow cannot read an answer (``WebhookParseError`` for a
+    callback, a ``ProviderError`` for the provider's own answers).
     """
     ctx = _Context(
         provider,
         redactor,
         policy,
-        unexpected,
+        payload_error,
         operation or _name_of(flow),
         reference,
         request_id_of,
@@ -367,10 +369,9 @@ def run(
             outcome = send(request)
         except Exception as error:
             outcome = error
-        replay, response = _first_attempt(ctx.policy, outcome, started)
-        if replay is None:
-            assert response is not None
-            return response
+        replay = _first_attempt(ctx.policy, outcome, started)
+        if isinstance(replay, httpx.Response):
+            return replay
         from tenacity import Retrying
 
         retrying = Retrying(**ctx.policy.tenacity_kwargs(), before=replay.before)  # type: ignore[arg-type]
@@ -412,7 +413,7 @@ async def arun(
     provider: str,
     redactor: Redactor,
     policy: RetryPolicy,
-    unexpected: type[PaymuxError] = ProviderError,
+    payload_error: type[PaymuxError] = ProviderError,
     operation: str | None = None,
     reference: str | None = None,
     request_id_of: RequestIdOf | None = None,
@@ -422,7 +423,7 @@ async def arun(
         provider,
         redactor,
         policy,
-        unexpected,
+        payload_error,
         operation or _name_of(flow),
         reference,
         request_id_of,
@@ -445,10 +446,9 @@ async def arun(
             outcome = await send(request)
         except Exception as error:
             outcome = error
-        replay, response = _first_attempt(ctx.policy, outcome, started)
-        if replay is None:
-            assert response is not None
-            return response
+        replay = _first_attempt(ctx.policy, outcome, started)
+        if isinstance(replay, httpx.Response):
+            return replay
         from tenacity import AsyncRetrying
 
         retrying = AsyncRetrying(**ctx.policy.tenacity_kwargs(), before=replay.before)  # type: ignore[arg-type]
