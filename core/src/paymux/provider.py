@@ -119,7 +119,7 @@ class ChargeLookup(Model):
     """The charge as last known, when the caller had one (carries method, amount, ...)."""
 
 
-S = TypeVar("S", bound=ProviderSettings)
+SettingsT = TypeVar("SettingsT", bound=ProviderSettings)
 
 
 def _without_values(message: str, raw: Any) -> str:
@@ -147,7 +147,7 @@ def _without_values(message: str, raw: Any) -> str:
     return message
 
 
-class Provider(ABC, Generic[S]):
+class Provider(ABC, Generic[SettingsT]):
     """Base class of provider plugins; register a subclass under ``paymux.providers``."""
 
     plugin_name: ClassVar[str]
@@ -162,8 +162,8 @@ class Provider(ABC, Generic[S]):
     a look-up by reference missed, however the look-up lags; otherwise only a conclusive
     :class:`~paymux.errors.NotFound` allows it."""
 
-    def __init__(self, settings: S, *, name: str | None = None) -> None:
-        self.settings: S = settings
+    def __init__(self, settings: SettingsT, *, name: str | None = None) -> None:
+        self.settings: SettingsT = settings
         self.name = name or self.plugin_name
 
     @classmethod

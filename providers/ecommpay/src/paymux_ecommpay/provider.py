@@ -15,7 +15,7 @@ from paymux.next_action import RedirectToUrl
 from paymux.provider import ChargeLookup, Flow, Provider, ProviderSettings
 from paymux.status import ChargeStatus, RefundStatus
 
-from . import requests as gate
+from . import requests as gate_requests
 from .callbacks import parse_callback
 from .capabilities import capabilities
 from .confirmation import confirm, needs_confirmation, payment_id_of
@@ -77,11 +77,11 @@ class EcommpayProvider(Provider[EcommpaySettings]):
 
     def create_charge(self, request: ChargeRequest) -> Flow[Charge]:
         capability = self._capability(request.method)
-        gate.check_charge_request(request, capability)
-        body = gate.sale_body(request, self.settings)
-        response = yield gate.gate_request(
+        gate_requests.check_charge_request(request, capability)
+        body = gate_requests.sale_body(request, self.settings)
+        response = yield gate_requests.gate_request(
             self.settings,
-            f"payment/{gate.gate_path(request.method)}/sale",
+            f"payment/{gate_requests.gate_path(request.method)}/sale",
             body,
             operation="create_charge",
             # Safe: payment_id is the merchant's unique reference, so a repeat cannot make a second
@@ -130,10 +130,10 @@ class EcommpayProvider(Provider[EcommpaySettings]):
             raise InvalidRequest(
                 "give the payment id (the charge reference) to look up", field="charge_id"
             )
-        response = yield gate.gate_request(
+        response = yield gate_requests.gate_request(
             self.settings,
             "payment/status",
-            gate.status_body(payment_id, self.settings),
+            gate_requests.status_body(payment_id, self.settings),
             operation="retrieve_charge",
             retry_safe=True,  # a read
         )
@@ -148,17 +148,17 @@ class EcommpayProvider(Provider[EcommpaySettings]):
     def refund(
         self, charge: Charge, amount: Money, *, reason: str | None, reference: str
     ) -> Flow[Refund]:
-        path = gate.gate_path(charge.method)
+        path = gate_requests.gate_path(charge.method)
         self.check_refund(charge, amount)
         if amount > charge.refundable_amount:
             raise RefundNotAllowed(
                 f"{amount} is more than what is left to refund of {charge.id}"
                 f" ({charge.refundable_amount})"
             )
-        body = gate.refund_body(
+        body = gate_requests.refund_body(
             charge, amount, reason=reason, reference=reference, settings=self.settings
         )
-        response = yield gate.gate_request(
+        response = yield gate_requests.gate_request(
             self.settings,
             f"payment/{path}/refund",
             body,
@@ -188,10 +188,10 @@ class EcommpayProvider(Provider[EcommpaySettings]):
         if not self.settings.confirm_callbacks or not needs_confirmation(event):
             return event
         # What a final callback changes is read back from the Gate before it is reported.
-        response = yield gate.gate_request(
+        response = yield gate_requests.gate_request(
             self.settings,
             "payment/status",
-            gate.status_body(payment_id_of(event), self.settings),
+            gate_requests.status_body(payment_id_of(event), self.settings),
             operation="confirm_callback",
             retry_safe=True,  # a read
         )
@@ -202,8 +202,8 @@ class EcommpayProvider(Provider[EcommpaySettings]):
             raise InvalidRequest(
                 f"charge {charge.id} is {charge.status}; nothing to clarify", field="charge"
             )
-        body = gate.clarification_body(charge.id, fields, self.settings)
-        response = yield gate.gate_request(
+        body = gate_requests.clarification_body(charge.id, fields, self.settings)
+        response = yield gate_requests.gate_request(
             self.settings,
             "payment/clarification",
             body,
