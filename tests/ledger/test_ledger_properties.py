@@ -54,7 +54,6 @@ def flows(draw: st.DrawFn) -> tuple[int, list[WebhookEvent]]:
             WebhookEvent(
                 provider="ledgerpay",
                 id=f"evt_{len(events)}",
-                type="charge.updated",
                 charge=_charge(amount, status, refunded),
             )
         )
@@ -81,7 +80,6 @@ def flows(draw: st.DrawFn) -> tuple[int, list[WebhookEvent]]:
                 WebhookEvent(
                     provider="ledgerpay",
                     id=f"evt_{len(events)}",
-                    type="refund.updated",
                     refund=refund,
                 )
             )
@@ -149,7 +147,6 @@ hostile = st.one_of(
         lambda status, refunded, currency, amount_delta: WebhookEvent(
             provider="ledgerpay",
             id="x",
-            type="charge.updated",
             charge=_charge(
                 10_000 + amount_delta,
                 status,
@@ -166,7 +163,6 @@ hostile = st.one_of(
         lambda rid, amount, status: WebhookEvent(
             provider="ledgerpay",
             id="x",
-            type="refund.updated",
             refund=Refund(
                 provider="ledgerpay",
                 id=rid,
@@ -188,7 +184,6 @@ def check_no_regression(events: list[WebhookEvent]) -> None:
             WebhookEvent(
                 provider="ledgerpay",
                 id="evt_start",
-                type="charge.updated",
                 charge=_charge(10_000, S.PENDING),
             )
         )

@@ -177,7 +177,7 @@ def test_a_webhook_answers_the_charge_the_ledger_stores(
         metadata=metadata,
         raw=raw,
     )
-    event = WebhookEvent(provider="ledgerpay", id="evt_rt", type="charge.updated", charge=charge)
+    event = WebhookEvent(provider="ledgerpay", id="evt_rt", charge=charge)
     with Gateway(providers={"ledgerpay": provider}) as gw, Ledger(gw, url="sqlite://") as ledger:
         result = ledger.apply_event(event)
         assert result.charge == ledger.get("order-rt")

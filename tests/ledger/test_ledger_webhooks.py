@@ -223,9 +223,7 @@ def test_apply_event_takes_an_event_parsed_elsewhere(ledger: Ledger) -> None:
     charge = ledger.get("order-1")
     assert charge is not None
     failed = charge.model_copy(update={"status": ChargeStatus.FAILED})
-    result = ledger.apply_event(
-        WebhookEvent(provider="ledgerpay", id="evt_f", type="x", charge=failed)
-    )
+    result = ledger.apply_event(WebhookEvent(provider="ledgerpay", id="evt_f", charge=failed))
     assert (
         result.changed and result.charge is not None and result.charge.status is ChargeStatus.FAILED
     )

@@ -94,7 +94,8 @@ def test_refund_text_ends_the_same_on_both_backends(
 def test_event_ids_end_the_same_on_both_backends(
     ledgers: tuple[Ledger, Ledger], event_id: str, event_type: str
 ) -> None:
-    event = WebhookEvent(provider="ledgerpay", id=event_id, type=event_type)
+    # Built around the model, which takes only EventType values: the columns take any text.
+    event = WebhookEvent.model_construct(provider="ledgerpay", id=event_id, type=event_type)
     outcomes = {
         led.store.dialect: _outcome(lambda led=led: led.apply_event(event)) for led in ledgers
     }

@@ -67,7 +67,7 @@ def _signed(event_id: str) -> tuple[bytes, dict[str, str]]:
 
 
 def _event(event_id: str) -> WebhookEvent:
-    return WebhookEvent(provider="ledgerpay", id=event_id, type="charge.updated")
+    return WebhookEvent(provider="ledgerpay", id=event_id)
 
 
 def _unreferenced_charge() -> Charge:
@@ -166,7 +166,10 @@ ROWS: dict[str, Row] = {
     "apply-event-id-over-255": Row(lambda led: led.apply_event(_event("e" * 256)), "event.id"),
     "apply-event-id-nul": Row(lambda led: led.apply_event(_event("e\x00")), "event.id"),
     "apply-event-type-over-64": Row(
-        lambda led: led.apply_event(WebhookEvent(provider="ledgerpay", id="e-1", type="t" * 65)),
+        # The model refuses such a type; the ledger still must, for an event built around it.
+        lambda led: led.apply_event(
+            WebhookEvent.model_construct(provider="ledgerpay", id="e-1", type="t" * 65)
+        ),
         "event.type",
     ),
     "webhook-provider-list": Row(lambda led: led.handle_webhook(["ledgerpay"], b"{}"), "provider"),

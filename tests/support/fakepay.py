@@ -160,7 +160,7 @@ class FakePay(Provider[FakePaySettings]):
         return WebhookEvent(
             provider=self.name,
             id=f"{data['id']}:{data['state']}",
-            type="charge.updated",
+            provider_data={"event": "charge.updated"},
             charge=self._charge(data),
         )
         yield  # pragma: no cover

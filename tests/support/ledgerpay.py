@@ -200,10 +200,16 @@ class LedgerPay(Provider[LedgerPaySettings]):
             kind, obj = data["type"], data["data"]
             if kind == "charge.updated":
                 return WebhookEvent(
-                    provider=self.name, id=data["id"], type=kind, charge=self.to_charge(obj)
+                    provider=self.name,
+                    id=data["id"],
+                    charge=self.to_charge(obj),
+                    provider_data={"event": kind},
                 )
             return WebhookEvent(
-                provider=self.name, id=data["id"], type=kind, refund=self.to_refund(obj)
+                provider=self.name,
+                id=data["id"],
+                refund=self.to_refund(obj),
+                provider_data={"event": kind},
             )
         except (ValueError, KeyError, TypeError) as error:
             raise WebhookParseError(

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from ._version import __version__
+from .event_types import EventType
 from .models import (
     AmountRange,
     Capability,
@@ -60,6 +61,7 @@ __all__ = [
     "ChargeStatus",
     "Customer",
     "DisplayQrCode",
+    "EventType",
     "Failure",
     "FailureReason",
     "Gateway",

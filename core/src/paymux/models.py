@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ._base import Model
 from .countries import is_country
+from .event_types import EventType
 from .money import Money
 from .next_action import NextAction
 from .status import ChargeStatus, FailureReason, RefundStatus, RefundSupport
@@ -249,11 +250,15 @@ class Refund(Model):
 
 
 class WebhookEvent(Model):
-    """A verified callback, translated. ``id`` is stable across redeliveries: dedupe on it."""
+    """A verified callback, translated. ``id`` is stable across redeliveries: dedupe on it.
+
+    ``type`` is what the event reports (:class:`~paymux.EventType`): the state of its refund if it
+    carries one, else of its charge, else ``other``. Left out, it is derived from those; given, it
+    must agree with them. The provider's own word for the event is in ``provider_data``."""
 
     provider: str
     id: str
-    type: str
+    type: EventType = EventType.OTHER
     charge: Charge | None = None
     """The charge as the provider reported it. None when the event does not state the charge's
     amounts: an ECommPay refund callback (unconfirmed) says only what is left of the payment and
@@ -266,7 +271,24 @@ class WebhookEvent(Model):
     occurred_at: datetime | None = None
     verified_by: str = "signature"
     """How authenticity was proven: ``signature``, ``refetch`` or both (``signature+refetch``)."""
+    provider_data: dict[str, str] = Field(default_factory=dict)
+    """The provider's own words for the event (Omise ``{"event": "charge.complete"}``, ECommPay
+    ``{"operation_type": "sale", "operation_status": "success"}``), kept for diagnostics."""
     raw: dict[str, Any] | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _typed_by_content(self) -> WebhookEvent:
+        reported = EventType.reporting(
+            self.charge.status if self.charge is not None else None,
+            self.refund.status if self.refund is not None else None,
+        )
+        if "type" not in self.model_fields_set:
+            object.__setattr__(self, "type", reported)
+        elif self.type is not reported:
+            raise ValueError(
+                f"type {self.type.value!r} disagrees with the event: it reports {reported.value!r}"
+            )
+        return self
 
 
 class AmountRange(Model):

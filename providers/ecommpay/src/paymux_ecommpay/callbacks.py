@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from paymux.errors import InvalidRequest, WebhookParseError, WebhookVerificationError
+from paymux.event_types import EventType
 from paymux.models import Charge, WebhookEvent
 from paymux.money import Money
 from paymux.status import ChargeStatus
@@ -119,11 +120,16 @@ def translate(payload: Mapping[str, Any], provider: str) -> WebhookEvent:
         # A re-issued QR code or a new redirect comes with the same operation and status: the
         # content tells them apart, in its signed form so that a redelivery keeps its id.
         event_id = f"{event_id}:{hashlib.sha256(step.encode()).hexdigest()[:16]}"
-    if refund is not None:
-        event_type = f"refund.{refund.status}"
-    else:
-        assert charge is not None
-        event_type = f"charge.{charge.status}"
+    event_type = EventType.reporting(
+        charge.status if charge is not None else None,
+        refund.status if refund is not None else None,
+    )
+    words = {"operation_type": op_type}
+    if op_status:
+        words["operation_status"] = op_status
+    payment_status = (text(payment, "status") or "").lower()
+    if payment_status:
+        words["payment_status"] = payment_status
     # Every value is typed by the code above (models built and validated, text, a datetime):
     # built without pydantic re-validating them, the largest cost of a callback after its JSON.
     return WebhookEvent._from_checked(
@@ -136,6 +142,7 @@ def translate(payload: Mapping[str, Any], provider: str) -> WebhookEvent:
             "remaining_amount": remaining,
             "occurred_at": occurred_at,
             "verified_by": "signature",
+            "provider_data": words,
             # The charge already holds the same signature-free copy: one copy, not two.
             "raw": charge.raw if charge is not None else without_signatures(payload),
         }

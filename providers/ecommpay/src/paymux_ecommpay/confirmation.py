@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from paymux.errors import InvalidRequest, ProviderError, WebhookVerificationError
+from paymux.event_types import EventType
 from paymux.models import Charge, Refund, WebhookEvent
 from paymux.status import ChargeStatus, RefundStatus
 
@@ -94,7 +95,7 @@ def confirm_sale(
     return event.model_copy(
         update={
             "id": event_id,
-            "type": f"charge.{truth.status}",
+            "type": EventType.reporting(truth.status),
             "charge": truth,
             "verified_by": "signature+refetch",
         }
@@ -145,7 +146,7 @@ def confirm_refund(
     return event.model_copy(
         update={
             "id": event.id if agrees else f"{refund.id}:gate:{refund.provider_status}",
-            "type": f"refund.{refund.status}",
+            "type": EventType.reporting(truth.status, refund.status),
             "charge": truth,
             "refund": refund,
             "remaining_amount": remaining,

@@ -582,11 +582,11 @@ class OmiseProvider(Provider[OmiseSettings]):
         return WebhookEvent(
             provider=self.name,
             id=envelope.id,
-            type=envelope.key,
             charge=charge,
             refund=refund,
             occurred_at=envelope.created_at,
             verified_by=verified_by,
+            provider_data={"event": envelope.key},
             raw=envelope.raw,
         )
 
