@@ -13,31 +13,48 @@ cassettes and the emulators alike::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ._base import Model
+from .capability_checks import CHECKED, check_charge, refund_amount
+from .capability_overrides import SETTING as CAPABILITIES_SETTING
+from .capability_overrides import apply_overrides
 from .errors import (
     ConfigurationError,
     InvalidRequest,
     NotFound,
     OperationNotSupported,
     ProviderError,
-    RefundNotAllowed,
+    WebhookVerificationError,
 )
 from .models import Capability, Charge, ChargeRequest, Refund, WebhookEvent
 from .money import Money
-from .status import ChargeStatus, RefundSupport
+from .payload import PayloadError
+from .status import ChargeStatus
 from .telemetry import header_request_id
 
 T = TypeVar("T")
 Flow = Generator[httpx.Request, httpx.Response, T]
 """A provider operation: yields requests, receives responses, returns the result."""
+
+
+def no_io(compute: Callable[[], T]) -> Flow[T]:
+    """A flow that sends nothing: ``compute()``'s value, or its exception, once it is driven.
+
+    For an operation that needs no request (a refusal, a signature check, an answer already at
+    hand), e.g. ``return no_io(lambda: self.charge_from(payload))``. Like any flow, nothing runs
+    until the gateway drives it, so a refusal is raised where every other flow error is.
+    """
+    yield from ()
+    return compute()
+
 
 PLUGIN_API_VERSION = 1
 
@@ -147,6 +164,19 @@ def _without_values(message: str, raw: Any) -> str:
     return message
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedWebhook(Generic[T]):
+    """A delivery :meth:`Provider.verify_webhook` proved genuine; the only input of
+    :meth:`Provider.translate_webhook`, which therefore never sees unverified bytes."""
+
+    provider: str
+    """The configured name of the provider that verified it."""
+    payload: T = field(repr=False)
+    """The proven content, in the plugin's own shape (parsed JSON, an envelope, ...)."""
+    verified_by: str = "signature"
+    """How it was proven (``signature``, ``refetch``, ...), for ``WebhookEvent.verified_by``."""
+
+
 class Provider(ABC, Generic[SettingsT]):
     """Base class of provider plugins; register a subclass under ``paymux.providers``."""
 
@@ -178,8 +208,11 @@ class Provider(ABC, Generic[SettingsT]):
                     f"{label}: expected {cls.settings_model.__name__}, got {type(raw).__name__}"
                 )
             return cls(raw, name=name)  # type: ignore[arg-type]
+        values = dict(raw)
+        # The merchant's contract: applied to the plugin's capabilities, not a plugin setting.
+        overrides = values.pop(CAPABILITIES_SETTING, None)
         try:
-            settings = cls.settings_model.model_validate(dict(raw))
+            settings = cls.settings_model.model_validate(values)
         except ValidationError as exc:
             # Only locations and messages: pydantic's own text would echo the (secret) input.
             problems = "; ".join(
@@ -191,7 +224,10 @@ class Provider(ABC, Generic[SettingsT]):
             # a secret pasted in the wrong place (a key in base_url): never echo a value.
             problems = _without_values(problems, raw)
         else:
-            return cls(settings, name=name)  # type: ignore[arg-type]
+            provider = cls(settings, name=name)  # type: ignore[arg-type]
+            if overrides is not None:
+                provider.override_capabilities(overrides)
+            return provider
         # Raised outside the except block: ``from None`` only hides the ValidationError, which
         # would stay reachable as ``__context__`` with the secret in its text.
         raise ConfigurationError(f"{label}: invalid settings: {problems}")
@@ -230,6 +266,22 @@ class Provider(ABC, Generic[SettingsT]):
             self.__dict__["_declared_capabilities"] = cached
         return cached
 
+    def possible_capabilities(self) -> list[Capability]:
+        """Everything the plugin *can* offer, which configuration may enable or narrow (e.g. a
+        method or currency the provider sells only on some contracts). By default exactly
+        :meth:`capabilities`."""
+        return self.capabilities()
+
+    def override_capabilities(self, overrides: Sequence[Mapping[str, Any]]) -> None:
+        """Apply the merchant's ``capabilities`` setting (:mod:`paymux.capability_overrides`):
+        narrow the declared capabilities or enable possible ones; ``ConfigurationError`` for
+        anything beyond :meth:`possible_capabilities`."""
+        changed = apply_overrides(
+            self.name, self.declared_capabilities(), self.possible_capabilities(), overrides
+        )
+        self.__dict__["_declared_capabilities"] = changed
+        self.__dict__.pop(CHECKED, None)
+
     def capability_for(self, method: str) -> Capability | None:
         return next((c for c in self.declared_capabilities() if c.method == method), None)
 
@@ -251,9 +303,52 @@ class Provider(ABC, Generic[SettingsT]):
     ) -> Flow[Refund]:
         """Refund ``amount`` of ``charge``; the core has already checked the generic rules."""
 
-    @abstractmethod
+    # -- webhooks: verify, then translate ---------------------------------------------------
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[VerifiedWebhook[Any]]:
+        """Prove that ``body`` comes from the provider, reading nothing else before the proof.
+
+        Returns :meth:`verified` (the proven content, e.g. the parsed JSON); raises
+        :class:`~paymux.errors.WebhookVerificationError` otherwise. A flow, because some
+        providers prove a delivery by asking for it (Omise without a webhook secret); a
+        signature check is ``no_io(...)``. Headers arrive with lower-case names.
+        """
+        return no_io(partial(self._refuse_webhooks))
+
+    def translate_webhook(self, verified: VerifiedWebhook[Any]) -> Flow[WebhookEvent]:
+        """The neutral :class:`WebhookEvent` for a verified delivery (a flow: it may read more,
+        e.g. confirm a final status with the provider)."""
+        return no_io(partial(self._refuse_webhooks))
+
+    def verified(self, payload: Any, *, by: str = "signature") -> VerifiedWebhook[Any]:
+        """What :meth:`verify_webhook` returns once ``payload`` is proven genuine (``by``: how,
+        kept in ``WebhookEvent.verified_by``)."""
+        return VerifiedWebhook(self.name, payload, by)
+
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[WebhookEvent]:
-        """Verify first, then translate; a forged callback must raise before anything else."""
+        """:meth:`verify_webhook`, then :meth:`translate_webhook` on what it proved.
+
+        The core runs the two steps so that no plugin translates a body that was not verified.
+        A plugin written before the split may still override this method alone; it then keeps
+        the duty of verifying first.
+        """
+        try:
+            verified = yield from self.verify_webhook(body, headers)
+        except PayloadError as exc:
+            # Unproven content is not a parse target: a body the verify step cannot read is
+            # one that cannot be verified.
+            raise WebhookVerificationError(
+                f"{self.name}: the webhook cannot be verified ({exc})"
+            ) from None
+        if not isinstance(verified, VerifiedWebhook) or verified.provider != self.name:
+            raise WebhookVerificationError(
+                f"{self.name}: verify_webhook returned {type(verified).__name__}, not this"
+                " provider's VerifiedWebhook"
+            )
+        return (yield from self.translate_webhook(verified))
+
+    def _refuse_webhooks(self) -> Any:
+        raise WebhookVerificationError(f"{self.name} does not verify webhooks")
 
     def supports(self, operation: str, method: str | None = None) -> bool:
         """Whether a capability (the one for ``method``, or any when None) declares it."""
@@ -272,23 +367,19 @@ class Provider(ABC, Generic[SettingsT]):
 
     def cancel_charge(self, charge: Charge) -> Flow[Charge]:
         """Stop a charge the customer has not paid; the charge as the provider then reports it."""
-        self.check_operation(CANCEL_CHARGE, charge.method)
-        raise OperationNotSupported(
-            f"{self.name} declares cancel_charge but does not implement it",
-            provider=self.name,
-            operation=CANCEL_CHARGE,
-        )
-        yield  # type: ignore[unreachable]
+        return no_io(partial(self._not_implemented, CANCEL_CHARGE, charge.method))
 
     def list_charges(self, query: ChargeQuery, cursor: str | None) -> Flow[ChargeListPage]:
         """One page of the provider's charges matching ``query``, from ``cursor`` (None: first)."""
-        self.check_operation(LIST_CHARGES)
+        return no_io(partial(self._not_implemented, LIST_CHARGES, None))
+
+    def _not_implemented(self, operation: str, method: str | None) -> Any:
+        self.check_operation(operation, method)
         raise OperationNotSupported(
-            f"{self.name} declares list_charges but does not implement it",
+            f"{self.name} declares {operation} but does not implement it",
             provider=self.name,
-            operation=LIST_CHARGES,
+            operation=operation,
         )
-        yield  # type: ignore[unreachable]
 
     def list_refunds(self, charge: Charge) -> Flow[list[Refund]]:
         """Every refund of ``charge``. By default the list a fresh look-up of the charge carries
@@ -319,8 +410,10 @@ class Provider(ABC, Generic[SettingsT]):
         )
 
     def clarify(self, charge: Charge, fields: Mapping[str, str]) -> Flow[Charge]:
+        return no_io(partial(self._no_clarification))
+
+    def _no_clarification(self) -> Charge:
         raise InvalidRequest(f"{self.name} does not ask for additional customer information")
-        yield  # type: ignore[unreachable]  # makes this a flow that fails when first driven
 
     # -- helpers for subclasses --------------------------------------------------------------
 
@@ -329,35 +422,12 @@ class Provider(ABC, Generic[SettingsT]):
 
         Call it first in ``create_charge``: a flow driven without the router (an explicit
         ``provider=``, or a test) must refuse what the provider would refuse, before any request.
+        The rules are the capability's data (:func:`paymux.capability_checks.check_charge`).
         """
-        capability = self.capability_for(request.method)
-        if capability is None:
-            offered = ", ".join(c.method for c in self.declared_capabilities())
-            raise InvalidRequest(
-                f"{self.name} does not offer method {request.method!r} (only {offered})",
-                field="method",
-            )
-        why = capability.why_not(request)
-        if why is not None:
-            if capability.countries is not None and request.country not in capability.countries:
-                field = "country"
-            elif capability.range_for(request.amount.currency) is None:
-                field = "amount.currency"
-            else:
-                field = "amount"
-            raise InvalidRequest(why, field=field)
-        return capability
+        return check_charge(self, request)
 
     def check_refund(self, charge: Charge, amount: Money) -> None:
-        """Generic refund rules from the capability table; providers add their own."""
+        """The refund rules of the capability table (:func:`~paymux.capability_checks.
+        refund_amount`); providers add their own."""
         capability = self.capability_for(charge.method) if charge.method else None
-        support = capability.refunds if capability else RefundSupport.PARTIAL
-        if support is RefundSupport.NONE:
-            raise RefundNotAllowed(f"{self.name} cannot refund {charge.method} payments")
-        if support is RefundSupport.FULL and (
-            amount != charge.amount or (charge.refunded_amount and charge.refunded_amount.amount)
-        ):
-            raise RefundNotAllowed(
-                f"{self.name} refunds {charge.method} payments only in full ({charge.amount});"
-                f" {amount} was asked"
-            )
+        refund_amount(charge, amount, capability, provider=self.name)

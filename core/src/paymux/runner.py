@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx
 
 from .errors import PaymuxError, ProviderError, TransportError
+from .payload import INVALID_RESPONSE, PayloadError
 from .provider import OPERATION, Flow, is_retry_safe
 from .redaction import Redactor
 from .telemetry import (
@@ -307,14 +308,26 @@ class _Context:
         )
 
     def flow_bug(self, error: Exception) -> PaymuxError:
-        # A provider flow must translate payloads itself; this keeps the "never a bare KeyError"
-        # promise if one slips through, without hiding where it came from (chained).
+        if isinstance(error, PayloadError):
+            return self.unreadable(error)
+        # A provider flow reads payloads through paymux.payload; this keeps the "never a bare
+        # KeyError" promise if one slips through, without hiding where it came from (chained).
         text = self.redactor.text(f"{type(error).__name__}: {error}")
         if issubclass(self.payload_error, ProviderError):
             return ProviderError(
                 f"could not read the provider's answer ({text})", provider=self.provider
             )
         return self.payload_error(f"{self.provider}: could not read the payload ({text})")
+
+    def unreadable(self, error: PayloadError) -> PaymuxError:
+        """The public error for a payload a flow could not read: the one place plugins' reader
+        errors become ``ProviderError`` (an API answer) or ``WebhookParseError`` (a webhook)."""
+        text = self.redactor.text(error.message)
+        if issubclass(self.payload_error, ProviderError):
+            return ProviderError(
+                f"unreadable answer: {text}", provider=self.provider, code=INVALID_RESPONSE
+            )
+        return self.payload_error(f"{self.provider}: unreadable payload: {text}")
 
 
 def _name_of(flow: Flow[T]) -> str:
@@ -395,7 +408,7 @@ def run(
     except PaymuxError as error:
         ctx.finished(None, error)
         raise
-    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
+    except (PayloadError, KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
         bug = ctx.flow_bug(error)
         ctx.finished(None, bug)
         raise bug from error
@@ -473,7 +486,7 @@ async def arun(
     except PaymuxError as error:
         ctx.finished(None, error)
         raise
-    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
+    except (PayloadError, KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
         bug = ctx.flow_bug(error)
         ctx.finished(None, bug)
         raise bug from error
