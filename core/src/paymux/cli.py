@@ -113,7 +113,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
 
 def cmd_route(args: argparse.Namespace) -> int:
     from .errors import InvalidRequest
-    from .models import ChargeRequest, Customer
+    from .models import ChargeRequest, Customer, ReturnUrls
     from .money import Money
 
     gw = _gateway(args)
@@ -128,12 +128,26 @@ def cmd_route(args: argparse.Namespace) -> int:
             " for an amount in major units such as 15.00 add --major",
             field="--amount",
         )
+    # Routing is about method, market and money: the customer details and return pages a
+    # provider may require are filled in, so they never decide this answer.
     request = ChargeRequest(
         reference="route-check",
         amount=amount,
         method=args.method,
         country=args.country,
-        customer=Customer(id="route-check", ip_address="192.0.2.1"),
+        customer=Customer(
+            id="route-check",
+            ip_address="192.0.2.1",
+            email="route-check@example.com",
+            phone="+10000000000",
+            first_name="Route",
+            last_name="Check",
+        ),
+        return_urls=ReturnUrls(
+            success="https://shop.example/paid",
+            decline="https://shop.example/declined",
+            back="https://shop.example/cart",
+        ),
     )
     decision = gw.route(request)
     if args.json:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -292,11 +293,16 @@ class WebhookEvent(Model):
 
 
 class AmountRange(Model):
-    """Inclusive limits in minor units; ``maximum`` None means no stated limit."""
+    """Inclusive limits in minor units; ``maximum`` None means no stated limit.
+
+    ``countries`` ties the currency to markets: ``AmountRange(currency="SGD", ..., countries=
+    ("SG",))`` says the method is charged in SGD in Singapore (and only there). None: in every
+    country the capability serves."""
 
     currency: str
     minimum: int = Field(default=0, ge=0)
     maximum: int | None = None
+    countries: tuple[str, ...] | None = None
 
     def admits(self, money: Money) -> bool:
         return (
@@ -305,14 +311,70 @@ class AmountRange(Model):
             and (self.maximum is None or money.amount <= self.maximum)
         )
 
+    def serves(self, country: str) -> bool:
+        return self.countries is None or country in self.countries
+
     def __str__(self) -> str:
         if self.maximum is None:
             return f"{self.currency} >= {Money(self.minimum, self.currency)}"
         return f"{self.currency} {Money(self.minimum, self.currency)} .. {Money(self.maximum, self.currency)}"
 
 
+RETURN_PAGES = ("success", "decline", "back")
+"""The pages of :class:`ReturnUrls`, as capability rules name them."""
+
+
+class ReturnUrlRules(Model):
+    """Which return pages a method needs, as data the router and the docs read."""
+
+    required: bool = False
+    """The customer leaves the checkout (a wallet app, a hosted page): return URLs must be given."""
+    one_of: tuple[tuple[str, ...], ...] = ()
+    """Whenever return URLs are given, each group needs at least one of its pages, e.g.
+    ``(("decline", "back"),)``: a page for a customer who did not pay, never the success page."""
+    https: tuple[str, ...] = ()
+    """Pages that must be ``https://`` when given."""
+
+    @field_validator("https")
+    @classmethod
+    def _pages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [page for page in value if page not in RETURN_PAGES]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: pages are {', '.join(RETURN_PAGES)}")
+        return value
+
+    @field_validator("one_of")
+    @classmethod
+    def _groups(cls, value: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        for group in value:
+            if not group:
+                raise ValueError("a group names at least one page")
+            cls._pages(group)
+        return value
+
+    def __str__(self) -> str:
+        parts = ["required"] if self.required else []
+        parts += [" or ".join(group) for group in self.one_of]
+        parts += [f"{page} https" for page in self.https]
+        return ", ".join(parts) or "optional"
+
+
+CUSTOMER_FIELDS = ("email", "phone", "ip_address", "first_name", "last_name")
+"""The optional :class:`Customer` fields a capability may require."""
+
+
+class Refusal(NamedTuple):
+    """Why a capability cannot take a request: the request field at fault, and one line."""
+
+    field: str
+    reason: str
+
+
 class Capability(Model):
-    """What one provider can do for one payment method."""
+    """What one provider can do for one payment method.
+
+    Every rule the provider's ``create_charge`` enforces before the network is a field here, so
+    the router, the plugin and the docs read the same data (:meth:`refusal`)."""
 
     provider: str
     method: str
@@ -329,23 +391,99 @@ class Capability(Model):
     """What the provider does after the charge for this method, by gateway method name:
     ``cancel_charge``, ``list_charges``, ``list_refunds``, ``retrieve_refund``. Anything not
     listed raises :class:`~paymux.errors.OperationNotSupported` before any request."""
+    customer_fields: tuple[str, ...] = ()
+    """Customer fields the provider refuses a charge without (``ip_address``, ``email``, ...)."""
+    return_urls: ReturnUrlRules = Field(default_factory=ReturnUrlRules)
+    origin: str = "plugin"
+    """``plugin`` (as the plugin declares it) or ``config`` (narrowed or enabled by the
+    provider's ``capabilities`` setting)."""
 
-    def range_for(self, currency: str) -> AmountRange | None:
-        return next((r for r in self.amounts if r.currency == currency), None)
+    @field_validator("customer_fields")
+    @classmethod
+    def _customer_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in CUSTOMER_FIELDS]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: fields are {', '.join(CUSTOMER_FIELDS)}")
+        return value
+
+    def range_for(self, currency: str, country: str | None = None) -> AmountRange | None:
+        """The limits for ``currency`` (in ``country``, when given)."""
+        return next(
+            (
+                r
+                for r in self.amounts
+                if r.currency == currency and (country is None or r.serves(country))
+            ),
+            None,
+        )
+
+    def currencies_in(self, country: str) -> tuple[str, ...]:
+        """The currencies this method is charged in, in ``country``."""
+        return tuple(dict.fromkeys(r.currency for r in self.amounts if r.serves(country)))
 
     def why_not(self, request: ChargeRequest) -> str | None:
         """None when this capability can take the request, else a one-line reason."""
-        if request.method != self.method:
-            return f"does not offer method {request.method!r}"
-        if self.countries is not None and request.country not in self.countries:
-            return f"{self.method} is not offered in {request.country} (only {', '.join(self.countries)})"
-        limits = self.range_for(request.amount.currency)
+        refusal = self.refusal(request)
+        return None if refusal is None else refusal.reason
+
+    def refusal(self, request: ChargeRequest) -> Refusal | None:
+        """None when this capability can take the request, else the field at fault and why.
+
+        The checks run in the order a merchant fixes them: method, market, money, customer,
+        return pages."""
+        method = self.method
+        if request.method != method:
+            return Refusal("method", f"does not offer method {request.method!r}")
+        country = request.country
+        if self.countries is not None and country not in self.countries:
+            return Refusal(
+                "country",
+                f"{method} is not offered in {country} (only {', '.join(self.countries)})",
+            )
+        amount = request.amount
+        limits = self.range_for(amount.currency, country)
         if limits is None:
-            currencies = ", ".join(r.currency for r in self.amounts)
-            return f"{self.method} does not take {request.amount.currency} (only {currencies})"
-        if not limits.admits(request.amount):
-            return f"{request.amount} is outside {self.method}'s limits ({limits})"
+            return Refusal("amount.currency", self._currency_reason(amount.currency, country))
+        if not limits.admits(amount):
+            return Refusal("amount", f"{amount} is outside {method}'s limits ({limits})")
+        if self.customer_fields:
+            customer = request.customer
+            for name in self.customer_fields:
+                if not getattr(customer, name):
+                    return Refusal(f"customer.{name}", f"{method} needs the customer's {name}")
+        rules = self.return_urls
+        urls = request.return_urls
+        if urls is None:
+            if rules.required:
+                return Refusal(
+                    "return_urls",
+                    f"{method} sends the customer away from the checkout: give return_urls",
+                )
+            return None
+        for group in rules.one_of:
+            if all(getattr(urls, page) is None for page in group):
+                return Refusal(
+                    f"return_urls.{group[0]}",
+                    f"{method} needs return_urls.{' or '.join(group)}"
+                    + (
+                        ": a customer who did not pay must not land on the success page"
+                        if "success" not in group
+                        else ""
+                    ),
+                )
+        for page in rules.https:
+            url = getattr(urls, page)
+            if url is not None and urlsplit(url).scheme != "https":
+                return Refusal(f"return_urls.{page}", f"{method} needs an https:// {page} page")
         return None
+
+    def _currency_reason(self, currency: str, country: str) -> str:
+        local = self.currencies_in(country)
+        if local and any(r.currency == currency for r in self.amounts):
+            # The currency exists, but for other markets: say which one this market uses.
+            return f"{self.method} in {country} is charged in {', '.join(local)}, not {currency}"
+        offered = ", ".join(local or dict.fromkeys(r.currency for r in self.amounts))
+        return f"{self.method} does not take {currency} (only {offered})"
 
 
 class RouteRule(Model):
@@ -404,9 +542,10 @@ class RouteDecision(Model):
     rejected: dict[str, str] = Field(default_factory=dict)
 
     def explain(self) -> str:
-        lines = [
-            f"chosen: {self.provider}" + (f" (by {self.rule})" if self.rule else " (by capability)")
-        ]
+        by = self.rule or "capability"
+        if self.capability.origin == "config":
+            by += ", capability from config" if self.rule else " from config"
+        lines = [f"chosen: {self.provider} (by {by})"]
         lines += [f"also possible: {name}" for name in self.candidates[1:]]
         lines += [f"rejected {name}: {why}" for name, why in self.rejected.items()]
         return "\n".join(lines)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .capability_checks import admission, charge_refusal
 from .errors import ConfigurationError, NoRouteError
-from .models import ChargeRequest, RouteDecision, RouteRule
+from .models import Capability, ChargeRequest, Refusal, RouteDecision, RouteRule
 from .provider import Provider
 
 
@@ -29,10 +30,14 @@ class Router:
                 )
 
     def choose(self, request: ChargeRequest) -> str:
-        """The provider :meth:`decide` would choose, without building the explanation."""
+        """The provider :meth:`decide` would choose, without building the explanation.
+
+        The chosen provider keeps the check's answer (:func:`admission`), so its flow does
+        not check the same request again."""
         rule = next((r for r in self.rules if r.matches(request)), None)
-        for name in rule.providers if rule else self._providers:
-            if self._why_not(name, request) is None:
+        providers = self._providers
+        for name in rule.providers if rule else providers:
+            if not isinstance(admission(providers[name], request), Refusal):
                 return name
         return self.decide(request).provider  # raises NoRouteError with every reason
 
@@ -46,37 +51,25 @@ class Router:
                     rejected[name] = f"not listed by {rule}"
 
         candidates: list[str] = []
-        chosen_capability = None
+        chosen: Capability | None = None
         for name in order:
-            reason = self._why_not(name, request)
-            if reason is None:
-                if not candidates:
-                    chosen_capability = self._providers[name].capability_for(request.method)
-                candidates.append(name)
-            else:
-                rejected[name] = reason
+            found = charge_refusal(self._providers[name].declared_capabilities(), request)
+            if isinstance(found, Refusal):
+                rejected[name] = found.reason
+                continue
+            if chosen is None:
+                chosen = found
+            candidates.append(name)
 
-        if not candidates or chosen_capability is None:
+        if chosen is None:
             raise NoRouteError(
                 f"no provider can take {request.method} {request.amount} in {request.country}",
                 rejected,
             )
         return RouteDecision(
             provider=candidates[0],
-            capability=chosen_capability,
+            capability=chosen,
             rule=str(rule) if rule else None,
             candidates=tuple(candidates),
             rejected={k: v for k, v in rejected.items() if k not in candidates},
         )
-
-    def _why_not(self, name: str, request: ChargeRequest) -> str | None:
-        capabilities = [
-            c for c in self._providers[name].declared_capabilities() if c.method == request.method
-        ]
-        if not capabilities:
-            offered = sorted({c.method for c in self._providers[name].declared_capabilities()})
-            return f"does not offer method {request.method!r} (offers {', '.join(offered) or 'nothing'})"
-        reasons = [c.why_not(request) for c in capabilities]
-        if any(r is None for r in reasons):
-            return None
-        return "; ".join(r for r in reasons if r)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paymux.models import AmountRange, Capability
+from paymux.models import AmountRange, Capability, ReturnUrlRules
 from paymux.status import RefundSupport
 
 # neutral method -> the Gate's path segment (…/v2/payment/<segment>/sale)
@@ -21,6 +21,15 @@ PAYMENT_PAGE_METHODS: dict[str, str] = {
 
 # Gate methods whose sale the platform refuses without a ``return_url`` object.
 NEEDS_RETURN_URL = frozenset({"kakaopay", "payco"})
+
+# Every Gate sale carries the customer's IP address.
+CUSTOMER_FIELDS = ("ip_address",)
+
+
+def _return_urls(method: str) -> ReturnUrlRules:
+    # The Gate's return_url object has a decline page, and the success page must never stand in
+    # for it: whenever pages are given, one for a customer who did not pay is among them.
+    return ReturnUrlRules(required=method in NEEDS_RETURN_URL, one_of=(("decline", "back"),))
 
 
 def _method_from_callback(value: str) -> str:
@@ -50,6 +59,20 @@ def neutral_method(value: object) -> str | None:
 READ_OPERATIONS = ("list_refunds", "retrieve_refund")
 
 
+def possible_capabilities(provider: str) -> list[Capability]:
+    """What a project may be contracted for: the defaults, plus card payments in KRW.
+
+    Card payments in won exist on projects whose contract includes them (the card-partner sale
+    examples are in KRW); the method page states no limit. Off by default, enabled by the
+    ``capabilities`` setting."""
+    krw = AmountRange(currency="KRW", minimum=1)
+    found = capabilities(provider)
+    return [
+        c.model_copy(update={"amounts": (*c.amounts, krw)}) if c.method == "card" else c
+        for c in found
+    ]
+
+
 def capabilities(provider: str) -> list[Capability]:
     # KRW has no minor unit, so the minor-unit amounts below are whole won. The KakaoPay and Payco
     # pages leave the limits blank: the only rule is a positive whole amount.
@@ -57,6 +80,8 @@ def capabilities(provider: str) -> list[Capability]:
         Capability(
             provider=provider,
             method="kakaopay",
+            customer_fields=CUSTOMER_FIELDS,
+            return_urls=_return_urls("kakaopay"),
             countries=("KR",),
             amounts=(AmountRange(currency="KRW", minimum=1),),
             refunds=RefundSupport.PARTIAL,
@@ -68,6 +93,8 @@ def capabilities(provider: str) -> list[Capability]:
         Capability(
             provider=provider,
             method="payco",
+            customer_fields=CUSTOMER_FIELDS,
+            return_urls=_return_urls("payco"),
             countries=("KR",),
             amounts=(AmountRange(currency="KRW", minimum=1),),
             refunds=RefundSupport.PARTIAL,
@@ -79,6 +106,8 @@ def capabilities(provider: str) -> list[Capability]:
         Capability(
             provider=provider,
             method="card",
+            customer_fields=CUSTOMER_FIELDS,
+            return_urls=_return_urls("card"),
             # "Worldwide; confirm with your ECommPay account manager" per the method page.
             countries=None,
             amounts=(

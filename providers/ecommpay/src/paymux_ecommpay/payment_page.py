@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from pydantic import SecretStr
 
+from paymux.capability_checks import charge_refusal
 from paymux.errors import InvalidRequest
-from paymux.models import Capability, ChargeRequest
+from paymux.models import Capability, ChargeRequest, Refusal
 from paymux.next_action import RedirectToUrl
 
 from .capabilities import PAYMENT_PAGE_METHODS
@@ -31,6 +33,8 @@ _SOURCES = {
     "merchant_fail_url": "return_urls.decline",
     "merchant_return_url": "return_urls.back",
 }
+
+_PAGE_FIELDS = frozenset({"method", "country", "amount", "amount.currency"})
 
 
 def payment_page_params(request: ChargeRequest, settings: EcommpaySettings) -> dict[str, Any]:
@@ -71,21 +75,14 @@ def payment_page_params(request: ChargeRequest, settings: EcommpaySettings) -> d
 
 
 def payment_page_url(
-    request: ChargeRequest, settings: EcommpaySettings, capability: Capability
+    request: ChargeRequest, settings: EcommpaySettings, capabilities: Sequence[Capability]
 ) -> RedirectToUrl:
     """Where to send the customer; the page itself collects what Gate would need (IP, phone)."""
-    limits = capability.range_for(request.amount.currency)
-    if limits is None or not limits.admits(request.amount):
-        allowed = ", ".join(str(r) for r in capability.amounts)
-        raise InvalidRequest(
-            f"{request.amount} is not accepted by ECommPay {request.method} ({allowed})",
-            field="amount",
-        )
-    if capability.countries is not None and request.country not in capability.countries:
-        raise InvalidRequest(
-            f"ECommPay {request.method} is offered only in {', '.join(capability.countries)}",
-            field="country",
-        )
+    found = charge_refusal(capabilities, request)
+    # The capability's rules run market and money first, then the customer fields and return
+    # pages the Gate needs, which the page asks for itself: only the first kind stops a link.
+    if isinstance(found, Refusal) and found.field in _PAGE_FIELDS:
+        raise InvalidRequest(f"ECommPay's Payment Page: {found.reason}", field=found.field)
     params = payment_page_params(request, settings)
     return RedirectToUrl(
         url=payment_page_link(settings.payment_page_url, params, settings.secret_key),

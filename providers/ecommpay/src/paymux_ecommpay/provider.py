@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import httpx
 
-from paymux.errors import DuplicateRequest, InvalidRequest, PaymuxError, RefundNotAllowed
+from paymux.errors import DuplicateRequest, InvalidRequest, PaymuxError
 from paymux.models import Capability, Charge, ChargeRequest, Refund, WebhookEvent
 from paymux.money import Money
 from paymux.next_action import RedirectToUrl
@@ -17,7 +17,7 @@ from paymux.status import ChargeStatus, RefundStatus
 
 from . import requests as gate_requests
 from .callbacks import parse_callback
-from .capabilities import capabilities
+from .capabilities import capabilities, possible_capabilities
 from .confirmation import confirm, needs_confirmation, payment_id_of
 from .payment_page import payment_page_url
 from .responses import accepted
@@ -44,6 +44,9 @@ class EcommpayProvider(Provider[EcommpaySettings]):
     def capabilities(self) -> list[Capability]:
         return capabilities(self.name)
 
+    def possible_capabilities(self) -> list[Capability]:
+        return possible_capabilities(self.name)
+
     def describe(self) -> dict[str, str]:
         return {"gate": self.settings.base_url, "project_id": str(self.settings.project_id)}
 
@@ -64,20 +67,11 @@ class EcommpayProvider(Provider[EcommpaySettings]):
         # ECommPay knows a payment only by the merchant's payment_id, which is our reference.
         return ChargeLookup(charge_id=id_or_reference, reference=id_or_reference)
 
-    def _capability(self, method: str | None) -> Capability:
-        capability = self.capability_for(method) if method else None
-        if capability is None:
-            known = ", ".join(c.method for c in self.capabilities())
-            raise InvalidRequest(
-                f"ECommPay does not offer method {method!r} (only {known})", field="method"
-            )
-        return capability
-
     # -- charges ---------------------------------------------------------------------------
 
     def create_charge(self, request: ChargeRequest) -> Flow[Charge]:
-        capability = self._capability(request.method)
-        gate_requests.check_charge_request(request, capability)
+        self.check_capability(request)
+        gate_requests.check_charge_request(request)
         body = gate_requests.sale_body(request, self.settings)
         response = yield gate_requests.gate_request(
             self.settings,
@@ -141,7 +135,7 @@ class EcommpayProvider(Provider[EcommpaySettings]):
 
     def payment_page_url(self, request: ChargeRequest) -> RedirectToUrl:
         """A signed Payment Page link with the method preselected (no Gate request is made)."""
-        return payment_page_url(request, self.settings, self._capability(request.method))
+        return payment_page_url(request, self.settings, self.declared_capabilities())
 
     # -- refunds ---------------------------------------------------------------------------
 
@@ -150,11 +144,6 @@ class EcommpayProvider(Provider[EcommpaySettings]):
     ) -> Flow[Refund]:
         path = gate_requests.gate_path(charge.method)
         self.check_refund(charge, amount)
-        if amount > charge.refundable_amount:
-            raise RefundNotAllowed(
-                f"{amount} is more than what is left to refund of {charge.id}"
-                f" ({charge.refundable_amount})"
-            )
         body = gate_requests.refund_body(
             charge, amount, reason=reason, reference=reference, settings=self.settings
         )

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 
 from paymux.errors import InvalidRequest
-from paymux.models import Capability, Charge, ChargeRequest
+from paymux.models import Charge, ChargeRequest
 from paymux.money import Money
 from paymux.provider import mark
 
-from .capabilities import GATE_METHODS, NEEDS_RETURN_URL
+from .capabilities import GATE_METHODS
 from .settings import EcommpaySettings
 from .signing import signed
 
@@ -69,8 +69,10 @@ def _signed_strings(node: object, path: str) -> None:
         refuse_separator(node, path)
 
 
-def check_charge_request(request: ChargeRequest, capability: Capability) -> None:
-    """Everything the Gate or the method would refuse, checked before anything is sent."""
+def check_charge_request(request: ChargeRequest) -> None:
+    """What the Gate would refuse beyond the capability's rules (method, market, amount,
+    customer fields and return pages are checked by ``Provider.check_capability``): text a
+    signature cannot carry, and ECommPay's own options."""
     customer = request.customer
     for name in ("id", "email", "phone", "first_name", "last_name", "ip_address"):
         refuse_separator(getattr(customer, name), f"customer.{name}")
@@ -78,40 +80,6 @@ def check_charge_request(request: ChargeRequest, capability: Capability) -> None
     if request.return_urls is not None:
         for name in ("success", "decline", "back"):
             refuse_separator(getattr(request.return_urls, name), f"return_urls.{name}")
-    limits = capability.range_for(request.amount.currency)
-    if limits is None:
-        currencies = ", ".join(r.currency for r in capability.amounts)
-        raise InvalidRequest(
-            f"ECommPay {request.method} takes only {currencies}, not {request.amount.currency}",
-            field="amount.currency",
-        )
-    if not limits.admits(request.amount):
-        raise InvalidRequest(
-            f"{request.amount} is outside ECommPay {request.method}'s limits ({limits})",
-            field="amount",
-        )
-    if capability.countries is not None and request.country not in capability.countries:
-        raise InvalidRequest(
-            f"ECommPay {request.method} is offered only in {', '.join(capability.countries)}",
-            field="country",
-        )
-    if not request.customer.ip_address:
-        raise InvalidRequest(
-            "the Gate requires the customer's IP address", field="customer.ip_address"
-        )
-    if request.method in NEEDS_RETURN_URL and request.return_urls is None:
-        raise InvalidRequest(
-            f"ECommPay {request.method} needs return URLs to bring the customer back",
-            field="return_urls",
-        )
-    urls = request.return_urls
-    if urls is not None and urls.decline is None and urls.back is None:
-        # The Gate wants a page for a declined payment; the success page must never be it.
-        raise InvalidRequest(
-            "give the page for a declined payment (decline, or at least back):"
-            " a declined customer must not land on the success page",
-            field="return_urls.decline",
-        )
     unknown = sorted(set(request.provider_options) - SUPPORTED_OPTIONS)
     if unknown:
         raise InvalidRequest(
@@ -149,7 +117,7 @@ def sale_body(request: ChargeRequest, settings: EcommpaySettings) -> dict[str, A
     urls = request.return_urls
     if urls is not None:
         # The wallets want all three. A missing page falls back to the other page that is not
-        # the success page (check_charge_request made sure one exists): never to success.
+        # the success page (the capability's return-page rule made sure one exists): never to success.
         not_paid = urls.decline or urls.back
         if not_paid is None:
             raise InvalidRequest(
