@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from .errors import ConfigurationError, InvalidRequest, RefundNotAllowed
+from .capability_checks import refund_amount
+from .errors import ConfigurationError, InvalidRequest
 from .gateway_checks import (
     StatusFilter,
     check_reference,
@@ -193,24 +194,14 @@ class GatewayCore:
     ) -> ProviderFlow[Refund]:
         charge = checked(charge, Charge, "charge")
         provider = self.provider(charge.provider)
-        if not charge.status.is_paid:
-            raise RefundNotAllowed(
-                f"charge {charge.id} is {charge.status.value}; only paid charges can be refunded"
-            )
-        refundable = charge.refundable_amount
-        if amount is None:
-            amount = refundable
-        amount = checked(amount, Money, "amount")
-        if amount.currency != charge.amount.currency:
-            raise InvalidRequest(
-                f"refund in {amount.currency} for a {charge.amount.currency} charge", field="amount"
-            )
-        if amount.amount == 0:
-            raise RefundNotAllowed(f"nothing left to refund on charge {charge.id}")
-        if amount > refundable:
-            raise RefundNotAllowed(
-                f"{amount} is more than the {refundable} still refundable on charge {charge.id}"
-            )
+        # The rules the plugin's refund flow checks too (same function): this refusal comes
+        # before the reason and reference are looked at, and the default amount is resolved.
+        amount = refund_amount(
+            charge,
+            amount,
+            provider.capability_for(charge.method) if charge.method else None,
+            provider=provider.name,
+        )
         if reason is not None:
             if not isinstance(reason, str):
                 raise InvalidRequest("must be a string", field="reason")
