@@ -99,15 +99,20 @@ def test_a_forged_body_never_reaches_translate() -> None:
     assert provider.translated == []
 
 
-def test_an_unreadable_verified_body_is_a_parse_error_for_the_runner() -> None:
-    from paymux.payload import PayloadError
-
+def test_an_unreadable_verified_body_is_a_webhook_parse_error() -> None:
     provider = Split(Settings())
     body = b'{"id": 7}'
-    with pytest.raises(PayloadError, match="'id' is not a non-empty string"):
+    with pytest.raises(WebhookParseError, match="'id' is not a non-empty string"):
         run_flow(provider.parse_webhook(body, _signed(body)), no_network)
-    # The gateway's runner turns it into WebhookParseError (tests/core/test_payload_reader.py).
-    assert issubclass(WebhookParseError, Exception)
+
+
+def test_an_unreadable_unverified_body_is_a_verification_error() -> None:
+    class ReadsFirst(Split):
+        def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[Any]:
+            return no_io(lambda: Payload.of(json.loads(body)).text("id"))
+
+    with pytest.raises(WebhookVerificationError, match="cannot be verified"):
+        run_flow(ReadsFirst(Settings()).parse_webhook(b'{"id": 7}', {}), no_network)
 
 
 def test_a_verify_step_that_returns_something_else_is_refused() -> None:

@@ -32,6 +32,7 @@ from .errors import (
     NotFound,
     OperationNotSupported,
     ProviderError,
+    WebhookParseError,
     WebhookVerificationError,
 )
 from .models import Capability, Charge, ChargeRequest, Refund, WebhookEvent
@@ -73,6 +74,21 @@ def mark(request: httpx.Request, *, operation: str, retry_safe: bool) -> httpx.R
 
 def is_retry_safe(request: httpx.Request) -> bool:
     return bool(request.extensions.get(RETRY_SAFE, False))
+
+
+EARLIER_ATTEMPT = "paymux.earlier_attempt"
+"""``httpx.Response.extensions`` key, set by the runner: an earlier attempt of this request may
+have reached the provider (its answer was lost or retried), so what the provider now holds under
+the request's reference may be that attempt's own doing."""
+
+
+def after_earlier_attempt(response: httpx.Response) -> bool:
+    """True when ``response`` answers a retry whose earlier attempt may have reached the provider.
+
+    A create refused as a duplicate then most likely met its own first attempt: the flow returns
+    that charge, or says "it may exist" (``TransportError(request_sent=True)``), never
+    ``DuplicateRequest``, which means the reference was used for a different request."""
+    return bool(response.extensions.get(EARLIER_ATTEMPT, False))
 
 
 class ProviderSettings(BaseModel):
@@ -345,7 +361,12 @@ class Provider(ABC, Generic[SettingsT]):
                 f"{self.name}: verify_webhook returned {type(verified).__name__}, not this"
                 " provider's VerifiedWebhook"
             )
-        return (yield from self.translate_webhook(verified))
+        try:
+            return (yield from self.translate_webhook(verified))
+        except PayloadError as exc:
+            # The one place a webhook's reader error becomes public (API answers: the runner),
+            # so that every caller, the gateway or a bare test driver, sees the same error.
+            raise WebhookParseError(f"{self.name}: unreadable webhook: {exc}") from None
 
     def _refuse_webhooks(self) -> Any:
         raise WebhookVerificationError(f"{self.name} does not verify webhooks")

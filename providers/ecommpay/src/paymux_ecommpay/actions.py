@@ -17,8 +17,9 @@ from paymux.next_action import (
     RedirectToUrl,
     RequiredField,
 )
+from paymux.payload import PayloadError
 
-from .responses import Malformed, expires_after
+from .responses import expires_after
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _QR_TYPES = ("qr_data", "qr_img")
@@ -46,7 +47,7 @@ def display_qr(display_data: object, occurred_at: datetime | None) -> DisplayQrC
     # The Russian KakaoPay page sends a base64 PNG under type qr_img; the English one sends the text
     # to encode under the same type; other QR wallets use qr_data. Accept all three.
     if not isinstance(display_data, list):
-        raise Malformed("'display_data' is not a list")
+        raise PayloadError("'display_data' is not a list")
     items = [item for item in display_data if isinstance(item, Mapping)]
     qr_item: Mapping[str, Any] | None = None
     for kind in _QR_TYPES:
@@ -82,23 +83,23 @@ def _form_value(name: str, value: object) -> str:
         return "1" if value else "0"
     if isinstance(value, str | int):
         return str(value)
-    raise Malformed(f"redirect field {name!r} is not a plain value")
+    raise PayloadError(f"redirect field {name!r} is not a plain value")
 
 
 def redirect(redirect_data: object) -> RedirectToUrl:
     if not isinstance(redirect_data, Mapping):
-        raise Malformed("'redirect_data' is not an object")
+        raise PayloadError("'redirect_data' is not an object")
     url = redirect_data.get("url")
     if (
         not isinstance(url, str)
         or urlsplit(url).scheme not in ("http", "https")
         or not urlsplit(url).netloc
     ):
-        raise Malformed("'redirect_data.url' is not an absolute http(s) URL")
+        raise PayloadError("'redirect_data.url' is not an absolute http(s) URL")
     method = redirect_data.get("method", "GET")
     method = method.upper() if isinstance(method, str) else method
     if method not in ("GET", "POST"):
-        raise Malformed(f"'redirect_data.method' {method!r} is neither GET nor POST")
+        raise PayloadError(f"'redirect_data.method' {method!r} is neither GET nor POST")
     body = redirect_data.get("body")
     # JSON decoders turn the platform's empty body into [] rather than {}.
     if body in (None, [], {}):
@@ -106,7 +107,7 @@ def redirect(redirect_data: object) -> RedirectToUrl:
     elif isinstance(body, Mapping):
         fields = [(str(k), _form_value(str(k), v)) for k, v in body.items()]
     else:
-        raise Malformed("'redirect_data.body' is not an object")
+        raise PayloadError("'redirect_data.body' is not an object")
     if method == "GET" and fields:
         # A GET redirect carries its fields in the query string; the browser cannot send a body.
         parts = urlsplit(url)
@@ -140,7 +141,7 @@ def clarification(fields: object) -> ProvideInformation:
     # Seen in two shapes: {"customer": ["phone", "email"]} and a JSON schema per object
     # ({"customer": {"type": "object", "properties": {"phone": {...}}}}).
     if not isinstance(fields, Mapping):
-        raise Malformed("'clarification_fields' is not an object")
+        raise PayloadError("'clarification_fields' is not an object")
     found: list[RequiredField] = []
     if isinstance(fields.get("properties"), Mapping):
         _schema_fields("", fields, found)
@@ -153,7 +154,7 @@ def clarification(fields: object) -> ProvideInformation:
             elif isinstance(spec, Mapping):
                 _schema_fields(str(group), spec, found)
     if not found:
-        raise Malformed("'clarification_fields' names no field")
+        raise PayloadError("'clarification_fields' names no field")
     return ProvideInformation(fields=tuple(found))
 
 

@@ -11,6 +11,7 @@ from paymux.errors import InvalidRequest, WebhookParseError, WebhookVerification
 from paymux.event_types import EventType
 from paymux.models import Charge, WebhookEvent
 from paymux.money import Money
+from paymux.payload import PayloadError
 from paymux.status import ChargeStatus
 from paymux.webhook_limits import load_json
 
@@ -23,7 +24,6 @@ from .callback_shape import (
 )
 from .responses import (
     REFUND_OPERATION_TYPES,
-    Malformed,
     build_charge,
     build_refund,
     charge_status,
@@ -99,7 +99,7 @@ def translate(payload: Mapping[str, Any], provider: str) -> WebhookEvent:
     operation = obj(payload, "operation")
     payment_id = text(payment, "id") or text(obj(payload, "general"), "payment_id")
     if payment_id is None:
-        raise Malformed("'payment.id' is missing")
+        raise PayloadError("'payment.id' is missing")
     op_type = (text(operation, "type") or "sale").lower()
     op_status = (text(operation, "status") or "").lower()
     occurred_at = when(operation.get("date")) or when(payment.get("date"))
@@ -155,24 +155,45 @@ def _charge_after_sale(
     payment = obj(payload, "payment")
     amount = money(payment, "sum") or money(operation, "sum_initial")
     if amount is None:
-        raise Malformed("the callback states no payment amount")
+        raise PayloadError("the callback states no payment amount")
     status = charge_status(text(payment, "status"), text(operation, "status"))
     action = None
     if not status.is_final:
         action = next_action(payload, occurred_at)
         if action is not None:
             status = ChargeStatus.REQUIRES_ACTION
+    # A sale callback states no refunds. None would make the model build the same zero
+    # again; "refunded" with no amounts must stay None (build_charge reads it as "all").
+    refunded = None if status is ChargeStatus.REFUNDED else _zero(amount.currency)
+    if status is ChargeStatus.PARTIALLY_REFUNDED:
+        amount, refunded = _refunded_so_far(payment, operation)
     return build_charge(
         provider,
         payload,
         operation=operation,
         amount=amount,
-        # A sale callback states no refunds. None would make the model build the same zero
-        # again; "refunded" with no amounts must stay None (build_charge reads it as "all").
-        refunded=None if status is ChargeStatus.REFUNDED else _zero(amount.currency),
+        refunded=refunded,
         status=status,
         next_action=action,
     )
+
+
+def _refunded_so_far(
+    payment: Mapping[str, Any], operation: Mapping[str, Any]
+) -> tuple[Money, Money]:
+    """(original amount, cumulative refunded amount) of a partially refunded payment.
+
+    ``payment.sum`` is then what is left, the sale operation's ``sum_initial`` what was paid:
+    the refunded total is their difference, stated by ECommPay through those two. Without both
+    the callback cannot say it, and a made-up zero would contradict "partially refunded"."""
+    left = money(payment, "sum")
+    paid = money(operation, "sum_initial")
+    if left is None or paid is None or left.currency != paid.currency or not left < paid:
+        raise PayloadError(
+            "a partially refunded payment's callback states no original amount"
+            " ('operation.sum_initial' above 'payment.sum')"
+        )
+    return paid, paid - left
 
 
 @lru_cache(maxsize=64)
@@ -190,9 +211,9 @@ def _remaining_after_refund(payload: Mapping[str, Any], refund_amount: Money) ->
     """
     remaining = money(obj(payload, "payment"), "sum")
     if remaining is None:
-        raise Malformed("the refund callback states no remaining payment amount")
+        raise PayloadError("the refund callback states no remaining payment amount")
     if remaining.currency != refund_amount.currency:
-        raise Malformed("the refund and the payment are in different currencies")
+        raise PayloadError("the refund and the payment are in different currencies")
     return remaining
 
 
@@ -205,12 +226,11 @@ def _customer_step(payload: Mapping[str, Any]) -> str:
     return string_to_sign(present) if present else ""
 
 
-def parse_callback(body: bytes, settings: EcommpaySettings, provider: str) -> WebhookEvent:
-    payload = verified_payload(body, settings)
+def translate_callback(payload: Mapping[str, Any], provider: str) -> WebhookEvent:
+    """:func:`translate` for a payload :func:`verified_payload` returned. A shape it cannot read
+    leaves as ``PayloadError`` (the core reports it as ``WebhookParseError``)."""
     try:
         return translate(payload, provider)
-    except Malformed as exc:
-        raise WebhookParseError(f"ECommPay callback: {exc}") from None
     except InvalidRequest as exc:
         # Values the neutral models refuse (an unknown currency, an amount out of range).
         raise WebhookParseError(f"ECommPay callback: {exc.reason}") from None

@@ -28,9 +28,10 @@ import httpx
 from paymux.errors import InvalidRequest, ProviderError, WebhookVerificationError
 from paymux.event_types import EventType
 from paymux.models import Charge, Refund, WebhookEvent
+from paymux.payload import PayloadError
 from paymux.status import ChargeStatus, RefundStatus
 
-from .responses import REFUND_OPERATION_TYPES, Malformed, build_refund, money, obj, text
+from .responses import REFUND_OPERATION_TYPES, build_refund, money, obj, text
 from .settings import EcommpaySettings
 from .status_answer import charge_from_status
 
@@ -132,7 +133,7 @@ def confirm_refund(
     try:
         refund = build_refund(provider, truth.id, op, raw)
         remaining = money(obj(raw, "payment"), "sum")
-    except (Malformed, InvalidRequest) as exc:
+    except (PayloadError, InvalidRequest) as exc:
         raise CallbackNotConfirmed(f"unreadable refund in the Gate's answer: {exc}") from None
     if refund.reference is None and claimed.reference is not None:
         # The status answer lists operations without the merchant's refund id.

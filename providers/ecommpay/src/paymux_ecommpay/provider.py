@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
-from paymux.errors import DuplicateRequest, InvalidRequest, PaymuxError
+from paymux.errors import DuplicateRequest, InvalidRequest, PaymuxError, TransportError
 from paymux.models import Capability, Charge, ChargeRequest, Refund, WebhookEvent
 from paymux.money import Money
 from paymux.next_action import RedirectToUrl
-from paymux.provider import ChargeLookup, Flow, Provider, ProviderSettings
+from paymux.provider import (
+    ChargeLookup,
+    Flow,
+    Provider,
+    ProviderSettings,
+    VerifiedWebhook,
+    after_earlier_attempt,
+    no_io,
+)
 from paymux.status import ChargeStatus, RefundStatus
 
 from . import requests as gate_requests
-from .callbacks import parse_callback
+from .callbacks import translate_callback, verified_payload
 from .capabilities import capabilities, possible_capabilities
 from .confirmation import confirm, needs_confirmation, payment_id_of
 from .payment_page import payment_page_url
@@ -87,7 +95,8 @@ class EcommpayProvider(Provider[EcommpaySettings]):
         except DuplicateRequest as duplicate:
             # One reference is one attempt: the Gate already has this payment_id (an earlier
             # call, or this call's first try whose answer was lost), so answer with that payment.
-            return (yield from self._attempt_of(request, duplicate))
+            own = after_earlier_attempt(response)
+            return (yield from self._attempt_of(request, duplicate, own=own))
         return Charge(
             provider=self.name,
             id=request.reference,
@@ -101,18 +110,35 @@ class EcommpayProvider(Provider[EcommpaySettings]):
             raw=answer,
         )
 
-    def _attempt_of(self, request: ChargeRequest, duplicate: DuplicateRequest) -> Flow[Charge]:
-        """The payment the Gate holds under ``request.reference``, if it is this request."""
+    def _attempt_of(
+        self, request: ChargeRequest, duplicate: DuplicateRequest, *, own: bool
+    ) -> Flow[Charge]:
+        """The payment the Gate holds under ``request.reference``, if it is this request.
+
+        ``own``: this call's earlier attempt may have reached the Gate, so the payment is most
+        likely that attempt. When the Gate cannot show it yet, that is "it may exist, look it
+        up" (a sent :class:`TransportError`), not a :class:`DuplicateRequest`, which says the
+        reference was used for a different request."""
         try:
             existing = yield from self.retrieve_charge(ChargeLookup(reference=request.reference))
         except PaymuxError:
+            if own:
+                raise TransportError(
+                    f"{self.name}: the answer to creating {request.reference!r} was lost and the"
+                    " Gate cannot show the payment yet; it may exist: look it up"
+                    " (retrieve_charge by reference) before sending it again",
+                    provider=self.name,
+                    request_sent=True,
+                ) from None
             # Not readable yet (the Gate may not list it for a few seconds): say what is known.
             raise duplicate from None
         if existing.amount != request.amount:
-            raise InvalidRequest(
-                f"reference {request.reference!r} was already used for payment"
-                f" {existing.id} of {existing.amount}",
-                field="reference",
+            raise DuplicateRequest(
+                f"reference {request.reference!r} was already used for another request:"
+                f" payment {existing.id} of {existing.amount}",
+                provider=self.name,
+                code=duplicate.code,
+                http_status=duplicate.http_status,
             )
         return existing
 
@@ -171,9 +197,12 @@ class EcommpayProvider(Provider[EcommpaySettings]):
 
     # -- callbacks and clarification -------------------------------------------------------
 
-    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[WebhookEvent]:
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[VerifiedWebhook[Any]]:
         # ECommPay signs the JSON body itself; no header takes part.
-        event = parse_callback(bytes(body), self.settings, self.name)
+        return no_io(lambda: self.verified(verified_payload(bytes(body), self.settings)))
+
+    def translate_webhook(self, verified: VerifiedWebhook[Any]) -> Flow[WebhookEvent]:
+        event = translate_callback(verified.payload, self.name)
         if not self.settings.confirm_callbacks or not needs_confirmation(event):
             return event
         # What a final callback changes is read back from the Gate before it is reported.

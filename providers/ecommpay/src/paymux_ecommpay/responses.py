@@ -25,6 +25,7 @@ from paymux.errors import (
 from paymux.models import Charge, Failure, Refund
 from paymux.money import Money
 from paymux.next_action import NextAction
+from paymux.payload import PayloadError
 from paymux.status import ChargeStatus, FailureReason, RefundStatus
 
 from .capabilities import neutral_method
@@ -190,10 +191,6 @@ def failure_for(
 # -- defensive access -------------------------------------------------------------------------
 
 
-class Malformed(Exception):
-    """A payload lacks something we need or has it in the wrong shape."""
-
-
 def obj(parent: Mapping[str, Any], key: str, *, required: bool = False) -> Mapping[str, Any]:
     value = parent.get(key)
     if type(value) is dict or isinstance(value, Mapping):  # dict first: an ABC check is slow
@@ -203,7 +200,7 @@ def obj(parent: Mapping[str, Any], key: str, *, required: bool = False) -> Mappi
     # An empty JSON list stands in for an empty object in some ECommPay payloads.
     if value == [] and not required:
         return {}
-    raise Malformed(f"'{key}' is {'missing' if value is None else 'not an object'}")
+    raise PayloadError(f"'{key}' is {'missing' if value is None else 'not an object'}")
 
 
 def text(parent: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -216,7 +213,7 @@ def text(parent: Mapping[str, Any], key: str, *, required: bool = False) -> str 
         # Ids and codes come as numbers or strings depending on the field and the platform version.
         return str(value)
     if required:
-        raise Malformed(f"'{key}' is missing or not text")
+        raise PayloadError(f"'{key}' is missing or not text")
     return None
 
 
@@ -225,14 +222,14 @@ def money(parent: Mapping[str, Any], key: str) -> Money | None:
     if node is None:
         return None
     if type(node) is not dict and not isinstance(node, Mapping):
-        raise Malformed(f"'{key}' is not an amount object")
+        raise PayloadError(f"'{key}' is not an amount object")
     amount, currency = node.get("amount"), node.get("currency")
     if isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(currency, str):
-        raise Malformed(f"'{key}' needs an integer amount and a currency code")
+        raise PayloadError(f"'{key}' needs an integer amount and a currency code")
     try:
         return Money._minor(amount, currency)
     except InvalidRequest as exc:
-        raise Malformed(f"'{key}': {exc.reason}") from None
+        raise PayloadError(f"'{key}': {exc.reason}") from None
 
 
 _GATE_TIME = re.compile(
@@ -386,7 +383,7 @@ def build_charge(
     payment = obj(payload, "payment")
     payment_id = text(payment, "id") or text(obj(payload, "general"), "payment_id")
     if payment_id is None:
-        raise Malformed("'payment.id' is missing")
+        raise PayloadError("'payment.id' is missing")
     provider_status = text(payment, "status") or text(operation, "status")
     failure = None
     if status in (ChargeStatus.FAILED, ChargeStatus.EXPIRED, ChargeStatus.CANCELED):
@@ -434,7 +431,7 @@ def build_refund(
 ) -> Refund:
     amount = money(operation, "sum_initial") or money(operation, "sum_converted")
     if amount is None:
-        raise Malformed("the refund operation has no amount")
+        raise PayloadError("the refund operation has no amount")
     op_status = text(operation, "status") or ""
     status = OPERATION_STATUSES.get(op_status.lower(), UNKNOWN_OPERATION_STATUS)
     failure = None

@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 
 from pydantic import SecretStr
 
+from paymux.webhook_security import any_signature_matches
+
 # The SDKs of every language skip this key at any depth: it only tells the Payment Page how to open.
 _IGNORED_KEYS = frozenset({"frame_mode"})
 _DIGITS = re.compile(r"([0-9]+)")  # ASCII only, as PHP's natural order
@@ -193,25 +195,10 @@ def verify(params: Mapping[str, Any], secret_key: str | SecretStr) -> bool:
     natural = _ordered(leaves, natural=True)
     bytewise = _ordered(leaves, natural=False)
     texts = {_join(natural)} if natural == bytewise else {_join(natural), _join(bytewise)}
-    expected = [_digest(text, secret_key) for text in texts]
-    ok = False
-    for candidate in claimed:
-        for good in expected:
-            # Both sides ASCII-encoded so compare_digest accepts any claimed text.
-            ok |= hmac.compare_digest(candidate.encode("utf-8"), good.encode("ascii"))
-    return ok
+    return any_signature_matches([_digest(text, secret_key) for text in texts], claimed)
 
 
 # -- received payloads: one sort, then the digest ----------------------------------------------
-
-
-def _matches(claimed: list[str], good: str) -> bool:
-    expected = good.encode("ascii")
-    ok = False
-    for candidate in claimed:
-        # Both sides bytes so compare_digest accepts any claimed text.
-        ok |= hmac.compare_digest(candidate.encode("utf-8"), expected)
-    return ok
 
 
 class SignedOrder(NamedTuple):
@@ -237,11 +224,13 @@ def verified_order(
     text = _join(leaves)
     # Keys hold no ';' (refused while flattening): any ';' beyond the separators is in a value.
     in_values = text.count(";") >= len(leaves)
-    if _matches(claimed, _digest(text, secret_key)):
+    if any_signature_matches([_digest(text, secret_key)], claimed):
         return SignedOrder(leaves, False, in_values)
     if _HAS_DIGIT.search("".join([path for path, _ in leaves])):
         natural = sorted(leaves, key=_natural)
-        if natural != leaves and _matches(claimed, _digest(_join(natural), secret_key)):
+        if natural != leaves and any_signature_matches(
+            [_digest(_join(natural), secret_key)], claimed
+        ):
             return SignedOrder(natural, True, in_values)
     return None
 

@@ -10,6 +10,7 @@ import httpx
 from paymux.errors import InvalidRequest, ProviderError
 from paymux.models import Charge, Refund
 from paymux.money import Money
+from paymux.payload import PayloadError
 from paymux.status import ChargeStatus
 
 from .actions import next_action
@@ -17,7 +18,6 @@ from .responses import (
     OPERATION_STATUSES,
     REFUND_OPERATION_TYPES,
     UNKNOWN_OPERATION_STATUS,
-    Malformed,
     build_charge,
     charge_status,
     money,
@@ -36,7 +36,7 @@ def _operations(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if ops is None:
         return []
     if not isinstance(ops, list):
-        raise Malformed("'operations' is not a list")
+        raise PayloadError("'operations' is not a list")
     return [op for op in ops if isinstance(op, Mapping)]
 
 
@@ -56,7 +56,7 @@ def _listed_refunds(
         amount = money(op, "sum_initial") or money(op, "sum_converted")
         refund_id = text(op, "request_id") or text(op, "id")
         if amount is None or refund_id is None:
-            raise Malformed("a refund operation has no amount or id")
+            raise PayloadError("a refund operation has no amount or id")
         word = text(op, "status") or ""
         listed.append(
             Refund(
@@ -92,7 +92,7 @@ def _translate(payload: Mapping[str, Any], provider: str, known: Charge | None) 
     if amount is None and remaining is not None:
         amount = remaining + refunded_total if refunded_total else remaining
     if amount is None:
-        raise Malformed("the answer states no payment amount")
+        raise PayloadError("the answer states no payment amount")
     status = charge_status(text(payment, "status"), text(last_sale, "status"))
     if status.is_paid and refunded_total:
         status = (
@@ -156,7 +156,7 @@ def charge_from_status(
         )
     try:
         return _translate(payload, provider, known)
-    except (Malformed, InvalidRequest, RecursionError) as exc:
+    except (PayloadError, InvalidRequest, RecursionError) as exc:
         raise ProviderError(
             f"unreadable status answer: {exc}", provider=provider, http_status=response.status_code
         ) from None
