@@ -14,7 +14,7 @@ import httpx
 
 from .errors import PaymuxError, ProviderError, TransportError
 from .payload import INVALID_RESPONSE, PayloadError
-from .provider import OPERATION, Flow, is_retry_safe
+from .provider import EARLIER_ATTEMPT, OPERATION, Flow, is_retry_safe
 from .redaction import Redactor
 from .telemetry import (
     RequestIdOf,
@@ -125,6 +125,15 @@ class _Replay:
     def __init__(self, outcome: httpx.Response | Exception, started: float) -> None:
         self.outcome: httpx.Response | Exception | None = outcome
         self.started = started
+        self.reached = _may_have_arrived(outcome)
+        """Whether an attempt so far may have reached the provider."""
+
+    def settled(self, outcome: httpx.Response | BaseException) -> None:
+        """Record a later attempt's outcome; a response after one that may have arrived says so
+        (:func:`paymux.provider.after_earlier_attempt`)."""
+        if isinstance(outcome, httpx.Response) and self.reached:
+            outcome.extensions[EARLIER_ATTEMPT] = True
+        self.reached = self.reached or _may_have_arrived(outcome)
 
     def first(self) -> httpx.Response:
         outcome, self.outcome = self.outcome, None
@@ -136,6 +145,12 @@ class _Replay:
     def before(self, state: RetryCallState) -> None:
         if state.attempt_number == 1:
             state.start_time = self.started
+
+
+def _may_have_arrived(outcome: httpx.Response | BaseException) -> bool:
+    return isinstance(outcome, httpx.Response) or (
+        isinstance(outcome, httpx.TransportError) and not isinstance(outcome, _NOT_SENT)
+    )
 
 
 def _first_attempt(
@@ -390,7 +405,15 @@ def run(
         retrying = Retrying(**ctx.policy.tenacity_kwargs(), before=replay.before)  # type: ignore[arg-type]
 
         def attempt(request: httpx.Request) -> httpx.Response:
-            return replay.first() if replay.outcome is not None else send(request)
+            if replay.outcome is not None:
+                return replay.first()
+            try:
+                response = send(request)
+            except Exception as error:
+                replay.settled(error)
+                raise
+            replay.settled(response)
+            return response
 
         return retrying(attempt, request)
 
@@ -467,7 +490,15 @@ async def arun(
         retrying = AsyncRetrying(**ctx.policy.tenacity_kwargs(), before=replay.before)  # type: ignore[arg-type]
 
         async def attempt(request: httpx.Request) -> httpx.Response:
-            return replay.first() if replay.outcome is not None else await send(request)
+            if replay.outcome is not None:
+                return replay.first()
+            try:
+                response = await send(request)
+            except Exception as error:
+                replay.settled(error)
+                raise
+            replay.settled(response)
+            return response
 
         result: httpx.Response = await retrying(attempt, request)
         return result
