@@ -27,7 +27,7 @@ from paymux import (
     RefundSupport,
     WebhookEvent,
 )
-from paymux.errors import InvalidRequest, ProviderError, WebhookParseError, WebhookVerificationError
+from paymux.errors import ProviderError, WebhookParseError, WebhookVerificationError
 from paymux.money import Money
 from paymux.provider import ChargeLookup, Flow, Provider, ProviderSettings, mark
 
@@ -51,6 +51,7 @@ class FakePay(Provider[FakePaySettings]):
                 amounts=(AmountRange(currency="KRW", minimum=100, maximum=1_000_000),),
                 refunds=RefundSupport.PARTIAL,
                 next_actions=("display_qr_code",),
+                customer_fields=("ip_address",),
             ),
             Capability(
                 provider=self.name,
@@ -58,6 +59,7 @@ class FakePay(Provider[FakePaySettings]):
                 countries=None,
                 amounts=(AmountRange(currency="USD", minimum=100, maximum=300_000),),
                 refunds=RefundSupport.FULL,
+                customer_fields=("ip_address",),
             ),
         ]
 
@@ -92,8 +94,6 @@ class FakePay(Provider[FakePaySettings]):
 
     def create_charge(self, request: ChargeRequest) -> Flow[Charge]:
         self.check_capability(request)
-        if request.customer.ip_address is None:
-            raise InvalidRequest("fakepay needs the customer's IP", field="customer.ip_address")
         body = {
             "ref": request.reference,
             "amount": request.amount.amount,
