@@ -202,6 +202,9 @@ class Provider(ABC, Generic[SettingsT]):
     plugin_api_version: ClassVar[int] = PLUGIN_API_VERSION
     webhook_ack: ClassVar[tuple[int, str]] = (200, "OK")
     """What the checkout's webhook endpoint should answer once the event is handled."""
+    example: ClassVar[bool] = False
+    """True for a plugin that only shows how to write one (``providers/_template``): installed
+    next to real plugins, it is left out of ``paymux sandbox`` and ``paymux demo``."""
     unique_references: ClassVar[bool] = False
     """True when the provider itself refuses a second create with a reference it already holds
     (answering :class:`~paymux.errors.DuplicateRequest`). Then a create may be sent again after
