@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from fakepay import FakePay
 
 from paymux import Capability, ChargeRequest, Customer, Money
 from paymux.provider import Provider
-from paymux.testing.contract import ProviderContract, RequestFactory
+from paymux.testing.contract import ProviderContract, RequestFactory, StatusAnswer
 
 
 class TestFakePayContract(ProviderContract):
@@ -33,3 +34,11 @@ class TestFakePayContract(ProviderContract):
             )
 
         return make
+
+    @pytest.fixture
+    def status_answer(self) -> StatusAnswer:
+        def answer(word: str) -> httpx.Response:
+            charge = {"id": "contract-charge-1", "amount": 100, "currency": "KRW", "state": word}
+            return httpx.Response(200, json=charge)
+
+        return answer

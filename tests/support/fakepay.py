@@ -27,7 +27,13 @@ from paymux import (
     RefundSupport,
     WebhookEvent,
 )
-from paymux.errors import ProviderError, WebhookParseError, WebhookVerificationError
+from paymux.errors import (
+    NotFound,
+    ProviderError,
+    RateLimited,
+    WebhookParseError,
+    WebhookVerificationError,
+)
 from paymux.money import Money
 from paymux.provider import ChargeLookup, Flow, Provider, ProviderSettings, mark
 
@@ -104,12 +110,7 @@ class FakePay(Provider[FakePaySettings]):
             "POST", "/charges", "create_charge", self.settings.idempotent_create, body
         )
         if created.status_code >= 400:
-            raise ProviderError(
-                "refused",
-                provider=self.name,
-                code=str(created.status_code),
-                http_status=created.status_code,
-            )
+            raise self._refused(created, "refused", str(created.status_code))
         # Second step: the create answer carries only an id; the QR comes from a read.
         fetched = yield self._request(
             "GET", f"/charges/{created.json()['id']}", "retrieve_charge", True
@@ -121,10 +122,17 @@ class FakePay(Provider[FakePaySettings]):
             "GET", f"/charges/{lookup.charge_id}", "retrieve_charge", True
         )
         if response.status_code >= 400:
-            raise ProviderError(
-                "not found", provider=self.name, code="not_found", http_status=response.status_code
-            )
+            raise self._refused(response, "not found", "not_found")
         return self._charge(response.json())
+
+    def _refused(self, response: httpx.Response, message: str, code: str) -> ProviderError:
+        # One class per situation, whatever the operation (the kit's meanings table).
+        kind: type[ProviderError] = ProviderError
+        if response.status_code == 429:
+            kind, message = RateLimited, "rate limited"
+        elif response.status_code == 404:
+            kind = NotFound
+        return kind(message, provider=self.name, code=code, http_status=response.status_code)
 
     def refund(
         self, charge: Charge, amount: Money, *, reason: str | None, reference: str

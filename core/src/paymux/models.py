@@ -131,7 +131,12 @@ class ChargeRequest(Model):
     ``reference`` is the merchant's unique id for this payment. It is the idempotency key: sending
     the same reference twice never produces two provider payments.
 
-    ``country`` is an assigned ISO 3166-1 alpha-2 code (``KR``; ``UK`` or ``ZZ`` are refused);
+    ``country`` is the market the payment is made in: the country whose payment methods and
+    currency take it, the same for every provider and for the router. Usually where the customer
+    pays from; a traveller paying a shop abroad pays in the shop's market (a Korean customer's
+    KakaoPay at a shop in Singapore is ``SG``, charged in SGD). It is never the customer's
+    nationality or billing address. An assigned ISO 3166-1 alpha-2 code (``KR``; ``UK`` or
+    ``ZZ`` are refused);
     free text (method, description, metadata) has no control characters.
     """
 

@@ -42,7 +42,9 @@ class FaultPlan:
     callback_delay_ms: int = 300
     seed: int | None = None
     once: list[tuple[str, RequestFault]] = field(default_factory=list)
-    """One-shot faults: (path prefix, fault) applied to the next matching request."""
+    """One-shot faults: (path prefix, fault) applied to the next matching request. A prefix may
+    start with an HTTP method (``"POST /omise/"``): then only a request of that method matches,
+    e.g. the first write of a create that reads before it writes."""
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -72,10 +74,10 @@ class FaultPlan:
         with self._lock:
             return self._random.random() < probability
 
-    def request_fault(self, path: str) -> RequestFault | None:
+    def request_fault(self, path: str, method: str = "") -> RequestFault | None:
         with self._lock:
             for index, (prefix, fault) in enumerate(self.once):
-                if path.startswith(prefix):
+                if path.startswith(prefix) or f"{method} {path}".startswith(prefix):
                     del self.once[index]
                     return fault
         if self.chance(self.error):
@@ -109,7 +111,7 @@ class FaultMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         fault = (
-            self.plan.request_fault(path)
+            self.plan.request_fault(path, scope.get("method", ""))
             if scope["type"] == "http" and path.startswith(self.prefixes)
             else None
         )

@@ -15,9 +15,20 @@ Subclass :class:`ProviderContract` in the plugin's tests and provide three fixtu
         def make_request(self) -> Callable[[Capability, Money], ChargeRequest]:
             return lambda capability, amount: ChargeRequest(...)   # a valid request otherwise
 
+and one hook, ``status_answer``: the provider's answer to ``retrieve_charge`` by the charge id
+``contract-charge-1`` for a charge whose provider status word is ``word``, shaped as the
+provider's own answers are::
+
+        @pytest.fixture
+        def status_answer(self) -> Callable[[str], httpx.Response]:
+            return lambda word: httpx.Response(200, json={**A_CHARGE, "status": word})
+
 Each test checks a promise the core makes to users on the plugin's behalf: capabilities are
 well-formed data, everything the provider would refuse is refused before the network, garbage
-callbacks raise paymux errors only, and secrets stay out of reprs and error texts. Needs pytest.
+callbacks raise paymux errors only, secrets stay out of reprs and error texts, and the words of
+the meanings table (``docs/meanings.md``) mean the same here. What needs the provider's own API
+is checked against its emulator by :class:`paymux.testing.emulator_contract.EmulatorContract`.
+Needs pytest.
 """
 
 from __future__ import annotations
@@ -26,16 +37,30 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
-from ..errors import ConfigurationError, InvalidRequest, NoRouteError, PaymuxError
+from ..errors import (
+    ConfigurationError,
+    InvalidRequest,
+    NoRouteError,
+    PaymuxError,
+    RateLimited,
+)
 from ..models import Capability, ChargeRequest
 from ..money import Money, currency_exponent
-from ..provider import Provider
+from ..provider import ChargeLookup, Provider, is_retry_safe
 from ..router import Router
 from . import no_network, run_flow
 
 RequestFactory = Callable[[Capability, Money], ChargeRequest]
+StatusAnswer = Callable[[str], httpx.Response]
+
+UNKNOWN_STATUS = "paymux-contract-unheard-of"
+"""A provider status word no provider uses."""
+CONTRACT_LOOKUP = ChargeLookup(charge_id="contract-charge-1")
+OUTSIDE_EVERY_MARKET = "AQ"
+"""Antarctica: an assigned country code no payment method is sold in."""
 
 _GARBAGE = [
     b"",
@@ -65,6 +90,12 @@ class ProviderContract:
     def make_request(self) -> RequestFactory:
         raise NotImplementedError(
             "the plugin's contract test must provide a `make_request` fixture"
+        )
+
+    @pytest.fixture
+    def status_answer(self) -> StatusAnswer:
+        raise NotImplementedError(
+            "the plugin's contract test must provide a `status_answer` fixture"
         )
 
     # -- capabilities are data the router can trust ---------------------------------------------
@@ -148,6 +179,80 @@ class ProviderContract:
         with pytest.raises(PaymuxError):
             run_flow(provider.parse_webhook(body, {}), answer_not_found)
 
+    # -- one meaning per word (docs/meanings.md) ------------------------------------------------
+
+    def test_unknown_status_never_maps_to_succeeded(
+        self, provider: Provider[Any], status_answer: StatusAnswer
+    ) -> None:
+        """Meaning ``unknown-status``."""
+        charge = run_flow(
+            provider.retrieve_charge(CONTRACT_LOOKUP), lambda _: status_answer(UNKNOWN_STATUS)
+        )
+        assert not charge.status.is_paid, f"{UNKNOWN_STATUS!r} read as {charge.status}"
+        assert charge.provider_status == UNKNOWN_STATUS, "the provider's word is kept"
+
+    @pytest.mark.parametrize("body", [b"", b"<html>Too many requests</html>", b"{}"])
+    def test_a_rate_limit_is_rate_limited(
+        self, provider: Provider[Any], make_request: RequestFactory, body: bytes
+    ) -> None:
+        """Meaning ``rate-limit``: whatever the body says, HTTP 429 is :class:`RateLimited`."""
+
+        def limited(_: httpx.Request) -> httpx.Response:
+            return httpx.Response(429, headers={"Retry-After": "1"}, content=body)
+
+        flows = [provider.retrieve_charge(CONTRACT_LOOKUP)]
+        capability = provider.capabilities()[0]
+        limits = capability.amounts[0]
+        flows.append(
+            provider.create_charge(make_request(capability, Money(limits.minimum, limits.currency)))
+        )
+        for flow in flows:
+            with pytest.raises(RateLimited) as info:
+                run_flow(flow, limited)
+            assert info.value.nothing_done, "a rate limit did nothing"
+
+    def test_writes_without_an_idempotency_guarantee_are_not_retry_safe(
+        self, provider: Provider[Any], make_request: RequestFactory
+    ) -> None:
+        """Meaning ``unsafe-write``: only a provider that refuses a reused reference itself
+        (``unique_references``) may have its create sent twice."""
+        sent: list[httpx.Request] = []
+
+        def first_only(request: httpx.Request) -> httpx.Response:
+            sent.append(request)
+            raise _Stop
+
+        for capability in provider.capabilities():
+            limits = capability.amounts[0]
+            request = make_request(capability, Money(limits.minimum, limits.currency))
+            with pytest.raises(_Stop):
+                run_flow(provider.create_charge(request), first_only)
+            write = sent.pop()
+            if write.method in ("GET", "HEAD"):
+                continue  # a read before the write; the write itself is not reached here
+            assert is_retry_safe(write) == type(provider).unique_references, (
+                f"{capability.method}: create marked retry_safe={is_retry_safe(write)} but"
+                f" unique_references={type(provider).unique_references}"
+            )
+
+    def test_country_is_the_market_the_capability_declares(
+        self, provider: Provider[Any], make_request: RequestFactory
+    ) -> None:
+        """Meaning ``country``: the router and the plugin read ``ChargeRequest.country`` alike,
+        as the market the payment is made in."""
+        router = Router({provider.name: provider})
+        for capability in provider.capabilities():
+            if capability.countries is None:
+                continue
+            limits = capability.amounts[0]
+            request = make_request(capability, Money(limits.minimum, limits.currency))
+            assert router.decide(request).provider == provider.name
+            abroad = request.model_copy(update={"country": OUTSIDE_EVERY_MARKET})
+            with pytest.raises(NoRouteError):
+                router.decide(abroad)
+            with pytest.raises(InvalidRequest):
+                run_flow(provider.create_charge(abroad), no_network)
+
     # -- secrets ---------------------------------------------------------------------------------
 
     def test_secrets_stay_out_of_reprs_and_errors(
@@ -171,6 +276,10 @@ class ProviderContract:
         assert set(secrets) <= set(provider.secret_values()), "secret_values() feeds log redaction"
 
 
+class _Stop(Exception):
+    """Ends a flow once its first request has been seen."""
+
+
 def _known(code: str) -> bool:
     try:
         currency_exponent(code)
@@ -192,4 +301,4 @@ def _reveal_secrets(provider: Provider[Any]) -> dict[str, Any]:
     return values
 
 
-__all__ = ["ProviderContract", "RequestFactory"]
+__all__ = ["ProviderContract", "RequestFactory", "StatusAnswer"]

@@ -282,6 +282,9 @@ def read_json(response: httpx.Response, provider: str) -> Any:
     try:
         return json.loads(response.content)
     except (ValueError, RecursionError):
+        if response.status_code == 429:
+            # A rate limit means the same whatever the body (a proxy's page, nothing at all).
+            raise rejection(None, response, provider) from None
         raise ProviderError(
             "the Gate's answer is not JSON",
             provider=provider,
