@@ -16,6 +16,10 @@ How a plugin's tables are found (documented in ``plugins.md``):
    members is shown, under its dotted name. Module-level constants named ``UNKNOWN_*`` holding one
    of those members are listed as the fallback for values no table names.
 
+``<!-- paymux:capabilities -->``
+    Every capability of the sandbox's accounts of every installed plugin, with the rules the
+    router and the plugin's ``create_charge`` both read from it.
+
 Either way, a provider class with ``status_conditions()`` (a classmethod returning
 ``[(provider value, condition, neutral value), ...]``) adds the mappings that depend on more than
 one value (a pending charge with a page for the customer requires action; refunds of a paid
@@ -36,6 +40,7 @@ log = logging.getLogger("mkdocs.hooks.paymux")
 
 CHARGE_STATUSES_MARKER = "<!-- paymux:charge-statuses -->"
 STATUS_TABLES_MARKER = "<!-- paymux:status-tables -->"
+CAPABILITIES_MARKER = "<!-- paymux:capabilities -->"
 
 Row = tuple[str, str, str]
 
@@ -45,7 +50,35 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         markdown = markdown.replace(CHARGE_STATUSES_MARKER, charge_statuses())
     if STATUS_TABLES_MARKER in markdown:
         markdown = markdown.replace(STATUS_TABLES_MARKER, status_tables())
+    if CAPABILITIES_MARKER in markdown:
+        markdown = markdown.replace(CAPABILITIES_MARKER, capability_table())
     return markdown
+
+
+def capability_table() -> str:
+    """The capabilities as the data says, for the sandbox's accounts (no network)."""
+    from paymux import Gateway
+    from paymux.sandbox.settings import offline_settings
+
+    gw = Gateway(providers=offline_settings())
+    rows = []
+    for c in gw.capabilities():
+        amounts = "<br>".join(
+            str(r) + (f" in {', '.join(r.countries)}" if r.countries else "") for r in c.amounts
+        )
+        rows.append(
+            (
+                f"`{c.provider}`",
+                f"`{c.method}`",
+                ", ".join(c.countries) if c.countries else "any",
+                amounts,
+                ", ".join(f"`{name}`" for name in c.customer_fields) or "-",
+                str(c.return_urls),
+                c.refunds.value,
+            )
+        )
+    header = ("account", "method", "countries", "amounts", "customer", "return pages", "refunds")
+    return _table(header, rows)
 
 
 # -- the neutral vocabulary --------------------------------------------------------------------
