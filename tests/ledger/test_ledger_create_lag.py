@@ -26,7 +26,8 @@ from paymux import (
     ReturnUrls,
 )
 from paymux.errors import InvalidRequest, TransportError
-from paymux.ledger import AsyncLedger, create, tx
+from paymux.ledger import AsyncLedger, create
+from paymux.ledger.row_writes import WriteContext
 from paymux.runner import RetryPolicy
 from paymux.sandbox import Sandbox
 
@@ -77,7 +78,7 @@ def _die_mid_create(ledger: Ledger, gw: Gateway, request: ChargeRequest) -> str:
     ledger.store.ensure_schema()
     ledger.store.write(
         lambda c: create.claim_create(
-            c, tx.Ctx(ledger.store, ledger._clock()), request, "omise", False, lease
+            c, WriteContext(ledger.store, ledger._clock()), request, "omise", False, lease
         )
     )
     charge = gw.create_charge(request, provider="omise")
@@ -167,7 +168,7 @@ def test_a_create_that_never_reached_omise_is_sent_once_its_lease_runs_out(
         # A worker claimed the create and died before its POST left.
         ledger.store.write(
             lambda c: create.claim_create(
-                c, tx.Ctx(ledger.store, ledger._clock()), request, "omise", False, lease
+                c, WriteContext(ledger.store, ledger._clock()), request, "omise", False, lease
             )
         )
         charge = ledger.create_charge(request)  # waits out the short lease, looks, then sends

@@ -1,4 +1,4 @@
-"""The ledger answers a webhook with the event's own ``Charge`` (``tx.as_stored``) instead of
+"""The ledger answers a webhook with the event's own ``Charge`` (``rows.as_stored``) instead of
 parsing the snapshot it just wrote. That is only right if the snapshot's JSON round trip loses
 nothing but what ``dump`` leaves out (``raw`` and the provider's refund list): these properties
 hold the two equal for any charge, and the ledger's answer equal to what it stores."""
@@ -16,7 +16,8 @@ from property_profiles import fast, thorough
 
 from paymux import Charge, ChargeStatus, Gateway, Ledger, Money, RefundStatus, WebhookEvent
 from paymux.errors import InvalidRequest
-from paymux.ledger import tx
+from paymux.ledger.row_writes import dump
+from paymux.ledger.rows import as_stored
 from paymux.models import Failure, Refund
 from paymux.next_action import DisplayQrCode, ProvideInformation, RedirectToUrl, RequiredField
 from paymux.status import FailureReason
@@ -111,13 +112,13 @@ def charges(draw: st.DrawFn) -> Charge:
 
 
 def _round_trip_equals_as_stored(charge: Charge) -> None:
-    stored = tx.dump(charge)
+    stored = dump(charge)
     parsed = Charge.model_validate_json(stored)
-    fast_path = tx.as_stored(charge)
+    fast_path = as_stored(charge)
     assert fast_path == parsed
     # Equal field by field and in the form a caller would serialise it.
     assert fast_path.model_dump_json() == parsed.model_dump_json()
-    assert tx.dump(fast_path) == stored
+    assert dump(fast_path) == stored
 
 
 QR_IN_URL_SAFE_BASE64 = Charge(
@@ -152,7 +153,7 @@ def test_the_property_can_fail() -> None:
         provider="ledgerpay", id="ch_1", amount=Money(100, "KRW"), status=ChargeStatus.PENDING
     )
     different = charge.model_copy(update={"provider_status": "other"})
-    assert Charge.model_validate_json(tx.dump(different)) != tx.as_stored(charge)
+    assert Charge.model_validate_json(dump(different)) != as_stored(charge)
 
 
 @fast(examples=25)

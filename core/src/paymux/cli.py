@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .cli_gateway import gateway_from_args
 from .cli_support import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -24,21 +25,6 @@ from .cli_support import (
     one_line,
 )
 from .errors import PaymuxError
-
-
-def _gateway(args: argparse.Namespace) -> Any:
-    from .gateway import Gateway
-
-    if getattr(args, "config", None):
-        return Gateway.from_config(args.config)
-    from .sandbox.settings import offline_settings
-
-    settings = offline_settings()
-    if not settings:
-        raise UsageError(
-            "no provider plugins with a sandbox are installed: pass --config paymux.toml"
-        )
-    return Gateway(providers=settings)
 
 
 def _console() -> Any:
@@ -55,7 +41,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
 
     report = discover()
     if args.json:
-        gw = _gateway(args) if report.loaded else None
+        gw = gateway_from_args(args) if report.loaded else None
         print(
             json.dumps(
                 {
@@ -75,7 +61,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
     if not report.loaded:
         console.print("No provider plugins installed (pip install paymux-ecommpay paymux-omise).")
         return EXIT_OK
-    gw = _gateway(args)
+    gw = gateway_from_args(args)
     table = Table(
         title="Providers and capabilities" + ("" if args.config else " (sandbox settings)")
     )
@@ -116,7 +102,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     from .models import ChargeRequest, Customer, ReturnUrls
     from .money import Money
 
-    gw = _gateway(args)
+    gw = gateway_from_args(args)
     if args.major:
         amount = Money.of(args.amount, args.currency)
     elif args.amount.isascii() and args.amount.isdigit() and len(args.amount) <= 16:

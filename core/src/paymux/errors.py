@@ -207,11 +207,17 @@ class WebhookParseError(PaymuxError):
     """The callback is authentic but its content cannot be understood."""
 
 
+class LedgerError(PaymuxError):
+    """The ledger's database refused or failed an operation (unreachable, a refused write, a
+    file that holds no paymux ledger); the message says what to check, never a driver's text."""
+
+
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "DuplicateRequest",
     "InvalidRequest",
+    "LedgerError",
     "NoRouteError",
     "NotFound",
     "OperationNotSupported",

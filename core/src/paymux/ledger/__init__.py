@@ -5,12 +5,13 @@ Needs the ``ledger`` extra (SQLAlchemy); PostgreSQL also needs ``postgres`` (psy
 
 from __future__ import annotations
 
+from ..errors import LedgerError
 from .ledger import AsyncLedger, Ledger
 from .queries import Page, RefundRow
 from .records import Entry, EventRecord, Flag, ReconcileReport, RefundRecord, WebhookResult
 from .schema import SCHEMA_VERSION
 from .state_machine import TRANSITIONS, State, Verdict, apply
-from .store import ConcurrentUpdate, LedgerError
+from .store import ConcurrentUpdate
 
 __all__ = [
     "SCHEMA_VERSION",

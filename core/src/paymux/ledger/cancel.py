@@ -8,15 +8,19 @@ still arrives is recorded (the money was taken) and flagged ``late_success`` for
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
 from ..errors import InvalidRequest, PaymuxError, ProviderError
 from ..models import Charge
 from ..provider import CANCEL_CHARGE, Provider
-from . import arguments, tx
-from .steps import Db, Op, net
+from . import arguments, steps
+from .polls import apply_poll
+from .row_writes import WriteContext, bump
+from .rows import charge_of, charge_of_ref, charge_row, state_of
+from .steps import Db, Op
 from .store import to_db
 
 T = TypeVar("T")
@@ -30,23 +34,23 @@ class Host(Protocol):
     @property
     def gateway(self) -> _Gateway: ...
 
-    def _write(self, work: Any) -> Db: ...
+    def _write(self, work: Callable[[Connection, WriteContext], T]) -> Db[T]: ...
 
-    def _read(self, work: Any) -> Db: ...
+    def _read(self, work: Callable[[Connection], T]) -> Db[T]: ...
 
 
-def mark_abandoned(conn: Connection, ctx: tx.Ctx, reference: str) -> Charge | None:
-    row = tx.charge_row(conn, reference, lock=True)
+def mark_abandoned(conn: Connection, ctx: WriteContext, reference: str) -> Charge | None:
+    row = charge_row(conn, reference, lock=True)
     if row is None:
         return None
-    if row.abandoned_at is None and not tx.state_of(row).status.is_final:
-        row = tx._bump(conn, ctx, row, abandoned_at=to_db(ctx.now))
-    return tx.charge_of(row)
+    if row.abandoned_at is None and not state_of(row).status.is_final:
+        row = bump(conn, ctx, row, abandoned_at=to_db(ctx.now))
+    return charge_of(row)
 
 
 def cancel_op(host: Host, reference: str) -> Op[Charge]:
     arguments.reference(reference)
-    charge = cast(Charge | None, (yield host._read(lambda c: tx.charge_of_ref(c, reference))))
+    charge = yield from host._read(lambda c: charge_of_ref(c, reference))
     if charge is None:
         raise InvalidRequest(
             f"the ledger holds no charge {reference!r} that a provider accepted",
@@ -60,18 +64,17 @@ def cancel_op(host: Host, reference: str) -> Op[Charge]:
         )
     if host.gateway.provider(charge.provider).supports(CANCEL_CHARGE, charge.method):
         try:
-            fetched = cast(Charge, (yield net("cancel_charge", charge)))
+            fetched = yield from steps.cancel_charge(charge)
         except ProviderError as refused:
             # Most often the customer paid (or the charge ended) since the ledger last heard:
             # learn where it stands before handing the refusal back.
             try:
-                now = cast(Charge, (yield net("retrieve_charge", charge)))
+                now = yield from steps.retrieve_charge(charge)
             except PaymuxError:
                 raise refused from None
-            yield host._write(lambda c, x: tx.apply_poll(c, x, reference, now))
+            yield host._write(lambda c, x: apply_poll(c, x, reference, now))
             raise refused from None
-        applied = yield host._write(lambda c, x: tx.apply_poll(c, x, reference, fetched))
-        result = cast(tuple[Charge | None, bool, str, tuple[Any, ...]], applied)[0]
-        return result if result is not None else fetched
-    marked = yield host._write(lambda c, x: mark_abandoned(c, x, reference))
-    return cast(Charge | None, marked) or charge
+        applied = yield from host._write(lambda c, x: apply_poll(c, x, reference, fetched))
+        return applied.charge if applied.charge is not None else fetched
+    marked = yield from host._write(lambda c, x: mark_abandoned(c, x, reference))
+    return marked or charge

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+from ..cli_gateway import gateway_from_args
 from ..cli_support import UsageError
 from ..errors import ConfigurationError, PaymuxError
 from .cli_db import existing_store
@@ -28,9 +29,7 @@ def _gateway(args: argparse.Namespace) -> Any:
 
         return Gateway.from_config(args.config)
     if getattr(args, "sandbox", False):
-        from .. import cli
-
-        return cli._gateway(args)
+        return gateway_from_args(args)
     # Polling real charges with the sandbox's test keys would mark them all as errors.
     raise UsageError(
         "reconcile needs the providers' keys: pass --config paymux.toml"
@@ -139,7 +138,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
 def show_command(args: argparse.Namespace) -> int:
     """Print one charge: state, refunds, events, flags. Needs no provider settings."""
     from . import arguments
-    from .tx import entry_of
+    from .rows import entry_of
 
     reference = arguments.reference(args.reference)
     store = existing_store(getattr(args, "db", None) or DEFAULT_DB)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import Connection, Row
 
@@ -35,8 +35,12 @@ from ..models import Charge, ChargeRequest, RouteDecision
 from ..money import Money
 from ..provider import Provider
 from ..status import ChargeStatus
-from . import schema, tx
-from .steps import Db, Op, Pause, net
+from . import schema, steps
+from .events import apply_orphans
+from .merge import report_charge
+from .row_writes import WriteContext, bump, insert_ignore, record_event
+from .rows import charge_of, charge_row
+from .steps import Db, Op, Pause
 from .store import from_db, to_db
 
 T = TypeVar("T")
@@ -62,7 +66,7 @@ class Host(Protocol):
     @property
     def create_lease(self) -> timedelta: ...
 
-    def _write(self, work: Callable[[Connection, tx.Ctx], T]) -> Db: ...
+    def _write(self, work: Callable[[Connection, WriteContext], T]) -> Db[T]: ...
 
 
 # -- transactions -----------------------------------------------------------------------------
@@ -97,13 +101,13 @@ def _same_request(row: Row[Any], request: ChargeRequest, provider: str | None) -
 
 def claim_create(
     conn: Connection,
-    ctx: tx.Ctx,
+    ctx: WriteContext,
     request: ChargeRequest,
     provider: str,
     explicit: bool,
     lease: timedelta,
 ) -> Claim:
-    tx._insert_ignore(
+    insert_ignore(
         conn,
         ctx.store,
         schema.charges,
@@ -125,19 +129,19 @@ def claim_create(
             "charge_metadata": json.dumps(request.metadata) if request.metadata else None,
         },
     )
-    row = tx.charge_row(conn, request.reference, lock=True)
+    row = charge_row(conn, request.reference, lock=True)
     assert row is not None
     _same_request(row, request, provider if explicit else None)
     state = row.create_state
     lease_until = from_db(row.create_lease_until)
     if state == "created":
-        return Claim("return", row.provider, tx.charge_of(row))
+        return Claim("return", row.provider, charge_of(row))
     if state == "sending" and lease_until is not None and lease_until > ctx.now:
         return Claim("wait", row.provider, lease_until=lease_until)
     # new/rejected: nothing exists at the provider. unknown, or a sender that vanished past its
     # lease: something may exist, so it must be looked up, never posted again blindly.
     action = "send" if state in ("new", "rejected") else "recover"
-    tx._bump(
+    bump(
         conn,
         ctx,
         row,
@@ -148,16 +152,16 @@ def claim_create(
     return Claim(action, row.provider)
 
 
-def complete_create(conn: Connection, ctx: tx.Ctx, reference: str, charge: Charge) -> Charge:
+def complete_create(conn: Connection, ctx: WriteContext, reference: str, charge: Charge) -> Charge:
     ctx.store.advisory_lock(conn, f"{charge.provider}:{charge.id}")
-    row = tx.charge_row(conn, reference, lock=True)
+    row = charge_row(conn, reference, lock=True)
     assert row is not None
-    applied = tx._report_charge(conn, ctx, row, charge, event_id=None)
+    applied = report_charge(conn, ctx, row, charge, event_id=None)
     row = applied.row
-    tx._bump(conn, ctx, row, create_state="created", create_lease_until=None, create_error=None)
-    row = tx.charge_row(conn, reference)
+    bump(conn, ctx, row, create_state="created", create_lease_until=None, create_error=None)
+    row = charge_row(conn, reference)
     assert row is not None
-    tx._record_event(
+    record_event(
         conn,
         ctx,
         provider=row.provider,
@@ -169,31 +173,39 @@ def complete_create(conn: Connection, ctx: tx.Ctx, reference: str, charge: Charg
         charge_id=charge.id,
         status_after=row.status,
     )
-    row = tx._apply_orphans(conn, ctx, row)
-    result = tx.charge_of(row)
+    row = apply_orphans(conn, ctx, row)
+    result = charge_of(row)
     assert result is not None
     return result
 
 
-def release_create(conn: Connection, ctx: tx.Ctx, reference: str, state: str, error: str) -> None:
-    row = tx.charge_row(conn, reference, lock=True)
+def release_create(
+    conn: Connection, ctx: WriteContext, reference: str, state: str, error: str
+) -> None:
+    row = charge_row(conn, reference, lock=True)
     if row is not None and row.create_state != "created":
-        tx._bump(
-            conn, ctx, row, create_state=state, create_lease_until=None, create_error=error[:2000]
-        )
+        bump(conn, ctx, row, create_state=state, create_lease_until=None, create_error=error[:2000])
 
 
-def create_state(conn: Connection, reference: str) -> tuple[str, datetime | None, Charge | None]:
-    row = tx.charge_row(conn, reference)
+class CreateState(NamedTuple):
+    """Where a create stands in the ledger (see the module's docstring for ``state``)."""
+
+    state: str
+    lease_until: datetime | None
+    charge: Charge | None
+
+
+def create_state(conn: Connection, reference: str) -> CreateState:
+    row = charge_row(conn, reference)
     if row is None:
-        return "new", None, None
-    return row.create_state, from_db(row.create_lease_until), tx.charge_of(row)
+        return CreateState("new", None, None)
+    return CreateState(row.create_state, from_db(row.create_lease_until), charge_of(row))
 
 
-def mark_absent(conn: Connection, ctx: tx.Ctx, reference: str, why: str) -> bool:
+def mark_absent(conn: Connection, ctx: WriteContext, reference: str, why: str) -> bool:
     """After a certain look-up miss: nothing exists at the provider, so the create may be sent
     again. Only for a create nobody is sending now; True when the row changed."""
-    row = tx.charge_row(conn, reference, lock=True)
+    row = charge_row(conn, reference, lock=True)
     if row is None:
         return False
     lease_until = from_db(row.create_lease_until)
@@ -202,7 +214,7 @@ def mark_absent(conn: Connection, ctx: tx.Ctx, reference: str, why: str) -> bool
     )
     if not idle:
         return False
-    tx._bump(
+    bump(
         conn,
         ctx,
         row,
@@ -217,14 +229,13 @@ def mark_absent(conn: Connection, ctx: tx.Ctx, reference: str, why: str) -> bool
 # -- the operation ------------------------------------------------------------------------------
 
 
-def _release(host: Host, reference: str, state: str, why: str) -> Db:
+def _release(host: Host, reference: str, state: str, why: str) -> Db[None]:
     """Give up a create claim, saying what is known about the provider's side."""
     return host._write(lambda c, x: release_create(c, x, reference, state, why))
 
 
 def _complete(host: Host, reference: str, charge: Charge) -> Op[Charge]:
-    done = yield host._write(lambda c, x: complete_create(c, x, reference, charge))
-    return cast(Charge, done)
+    return (yield from host._write(lambda c, x: complete_create(c, x, reference, charge)))
 
 
 def create_op(host: Host, request: ChargeRequest, provider: str | None) -> Op[Charge]:
@@ -237,15 +248,8 @@ def create_op(host: Host, request: ChargeRequest, provider: str | None) -> Op[Ch
     pause = 0.02
     peeked_at: float | None = None
     while True:
-        claim = cast(
-            Claim,
-            (
-                yield host._write(
-                    lambda c, x: claim_create(
-                        c, x, request, name, provider is not None, host.create_lease
-                    )
-                )
-            ),
+        claim = yield from host._write(
+            lambda c, x: claim_create(c, x, request, name, provider is not None, host.create_lease)
         )
         if claim.action == "return":
             assert claim.charge is not None
@@ -273,7 +277,7 @@ def _send(host: Host, request: ChargeRequest, provider: str) -> Op[Charge]:
     """POST the create; the caller holds the claim (state ``sending``)."""
     reference = request.reference
     try:
-        charge = cast(Charge, (yield net("create_charge", request, provider=provider)))
+        charge = yield from steps.create_charge(request, provider)
     except TransportError as error:
         if not error.request_sent:
             yield _release(host, reference, "new", str(error))
@@ -322,7 +326,7 @@ def _recover(host: Host, reference: str, provider: str) -> Op[Charge | None]:
     certain.
     """
     try:
-        charge = cast(Charge, (yield net("retrieve_charge", provider, reference=reference)))
+        charge = yield from steps.retrieve_by_reference(provider, reference)
     except NotFound as missing:
         if missing.conclusive or host.gateway.provider(provider).unique_references:
             log.info("ledger: %s is not at %s; it may be sent", reference, provider)
@@ -345,7 +349,7 @@ def _peek(host: Host, reference: str, provider: str) -> Op[Charge | None]:
     """Look a create up without holding its claim: record and return it if the provider has
     it; None otherwise (whatever went wrong, the holder of the claim decides)."""
     try:
-        charge = cast(Charge, (yield net("retrieve_charge", provider, reference=reference)))
+        charge = yield from steps.retrieve_by_reference(provider, reference)
     except PaymuxError:
         return None
     log.info("ledger: %s was found at %s while another caller held it", reference, provider)
@@ -359,7 +363,7 @@ def reconcile_lookup(
     None after a certain miss (recorded as ``new``: the next create sends it) or while another
     caller still holds the create. An uncertain miss raises :class:`NotFound`."""
     try:
-        return cast(Charge, (yield net("retrieve_charge", provider, reference=reference)))
+        return (yield from steps.retrieve_by_reference(provider, reference))
     except NotFound as missing:
         if lease_until is not None and lease_until > now:
             return None

@@ -15,23 +15,24 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, cast
+from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from ..errors import DuplicateRequest, InvalidRequest, NotFound, PaymuxError, TransportError
+from ..errors import InvalidRequest
 from ..gateway import AsyncGateway, Gateway
 from ..models import Charge, ChargeRequest, Refund, WebhookEvent
 from ..money import Money
 from ..status import ChargeStatus
-from . import arguments, cancel, create, queries, reservations, tx
+from . import arguments, cancel, create, queries, reconcile, reservations, steps
+from .events import handle_event
+from .polls import apply_poll
 from .queries import Page, RefundRow
+from .reconcile import Progress
 from .records import Entry, Flag, ReconcileReport, WebhookResult
-from .steps import Db as _Db
-from .steps import Net as _Net
-from .steps import Op as _Op
-from .steps import Pause as _Pause
-from .steps import net as _net
+from .row_writes import WriteContext
+from .rows import charge_of_ref, entry_of, flags_of
+from .steps import Call, Db, Op, Pause
 from .store import Store, utcnow
 
 T = TypeVar("T")
@@ -39,8 +40,6 @@ G = TypeVar("G", Gateway, AsyncGateway)
 log = logging.getLogger("paymux.ledger")
 
 Until = ChargeStatus | Collection[ChargeStatus] | Callable[[Charge], bool] | None
-Progress = Callable[[int, int, str], None]
-"""``progress(done, total, reference)``, called after each charge ``reconcile`` looked at."""
 
 
 def _predicate(until: Until) -> Callable[[Charge], bool]:
@@ -103,10 +102,10 @@ class _LedgerBase(Generic[G]):
 
     # -- database steps ----------------------------------------------------------------------
 
-    def _ctx(self) -> tx.Ctx:
-        return tx.Ctx(self.store, self._clock(), self.refund_release_after)
+    def _ctx(self) -> WriteContext:
+        return WriteContext(self.store, self._clock(), self.refund_release_after)
 
-    def _write(self, work: Callable[[Connection, tx.Ctx], T]) -> _Db:
+    def _write(self, work: Callable[[Connection, WriteContext], T]) -> Db[T]:
         def run() -> T:
             self.store.ensure_schema()
             result = self.store.write(lambda conn: work(conn, self._ctx()))
@@ -114,238 +113,70 @@ class _LedgerBase(Generic[G]):
                 self._changed.notify_all()
             return result
 
-        return _Db(run)
+        return Db(run)
 
-    def _read(self, work: Callable[[Connection], T]) -> _Db:
+    def _read(self, work: Callable[[Connection], T]) -> Db[T]:
         def run() -> T:
             self.store.ensure_schema()
             return self.store.read(work)
 
-        return _Db(run)
+        return Db(run)
 
     # -- operations, written once ------------------------------------------------------------
 
-    def _create_op(self, request: ChargeRequest, provider: str | None) -> _Op[Charge]:
+    def _create_op(self, request: ChargeRequest, provider: str | None) -> Op[Charge]:
         return create.create_op(self, request, arguments.provider(provider))
 
     def _webhook_op(
         self, provider: str, body: bytes | str, headers: Mapping[str, str] | None
-    ) -> _Op[WebhookResult]:
+    ) -> Op[WebhookResult]:
         # Verification happens before any database work: a forged body changes nothing.
-        event = cast(WebhookEvent, (yield _net("parse_webhook", provider, body, headers)))
-        result = yield from self._event_op(event, verified_callback=True)
-        return result
+        event = yield from steps.parse_webhook(provider, body, headers)
+        return (yield from self._event_op(event, verified_callback=True))
 
     def _event_op(
         self, event: WebhookEvent, *, verified_callback: bool = False
-    ) -> _Op[WebhookResult]:
+    ) -> Op[WebhookResult]:
         event = arguments.event(event, verified_callback=verified_callback)
-        result = yield self._write(lambda c, x: tx.handle_event(c, x, event))
-        return cast(WebhookResult, result)
+        return (yield from self._write(lambda c, x: handle_event(c, x, event)))
 
-    def _refresh_op(self, reference: str) -> _Op[Charge | None]:
+    def _refresh_op(self, reference: str) -> Op[Charge | None]:
         arguments.reference(reference)
-        state, _, charge = cast(
-            tuple[str, datetime | None, Charge | None],
-            (yield self._read(lambda c: create.create_state(c, reference))),
-        )
-        if charge is None:
-            entry = cast(Entry | None, (yield self._read(lambda c: tx.entry_of(c, reference))))
-            if entry is None or state not in ("unknown", "sending"):
-                return charge
-            fetched = cast(
-                Charge, (yield _net("retrieve_charge", entry.provider, reference=reference))
-            )
+        known = yield from self._read(lambda c: create.create_state(c, reference))
+        if known.charge is None:
+            entry = yield from self._read(lambda c: entry_of(c, reference))
+            if entry is None or known.state not in ("unknown", "sending"):
+                return known.charge
+            fetched = yield from steps.retrieve_by_reference(entry.provider, reference)
         else:
-            fetched = cast(Charge, (yield _net("retrieve_charge", charge)))
-        applied = yield self._write(lambda c, x: tx.apply_poll(c, x, reference, fetched))
-        return cast(Charge | None, applied[0])
+            fetched = yield from steps.retrieve_charge(known.charge)
+        applied = yield from self._write(lambda c, x: apply_poll(c, x, reference, fetched))
+        return applied.charge
 
     def _refund_op(
         self, charge: Charge | str, amount: Money | None, reason: str | None, reference: str | None
-    ) -> _Op[Refund]:
-        # Checked before the amount is reserved: the row's columns would refuse them on
-        # PostgreSQL (and silently keep them on SQLite) after the reservation began.
-        charge_reference = arguments.refund(charge, amount, reason, reference)
-        held = cast(
-            reservations.Reservation,
-            (
-                yield self._write(
-                    lambda c, x: reservations.reserve_refund(
-                        c, x, charge_reference, amount, reason, reference
-                    )
-                )
-            ),
-        )
-        if held.existing is not None:
-            return held.existing
-        target = held.charge
-        if held.resend:
-            # Not every provider recognises a repeated refund (Omise has no idempotency key):
-            # ask first whether the earlier attempt went through, and resend only if not.
-            fetched = cast(Charge, (yield _net("retrieve_charge", held.charge)))
-            polled = yield self._write(
-                lambda c, x: tx.apply_poll(
-                    c, x, charge_reference, fetched, asking_refund=held.refund_row
-                )
-            )
-            done = cast(
-                Refund | None,
-                (
-                    yield self._write(
-                        lambda c, x: reservations.settled_refund(c, held.refund_row, held.charge)
-                    )
-                ),
-            )
-            if done is not None:
-                return done
-            target = reservations.resend_view(polled[0] or held.charge, held.amount)
-        # A resend's earlier attempt may have gone through: no answer to this one proves it
-        # did not, so the amount stays held (a webhook, a later poll or an operator settles it).
-        failed = "unknown" if held.resend else "failed"
-        try:
-            refund = cast(
-                Refund,
-                (yield _net("refund", target, held.amount, reason, reference=held.reference)),
-            )
-        except TransportError as error:
-            # Sent: the provider may have refunded, so the amount stays held until a webhook,
-            # a retry with the same reference, or an operator settles it.
-            status = "unknown" if error.request_sent else failed
-            yield self._write(
-                lambda c, x: reservations.release_refund(c, x, held.refund_row, status)
-            )
-            raise
-        except DuplicateRequest as error:
-            # The provider already has a refund with this reference: an earlier attempt went
-            # through. Its list may name it, or leave exactly one refund unnamed, which is then
-            # this one; otherwise the amount stays held until its webhook or a reconcile.
-            yield self._write(
-                lambda c, x: reservations.release_refund(c, x, held.refund_row, "unknown")
-            )
-            found = yield from self._refund_the_provider_has(charge_reference, held)
-            if found is None:
-                raise error from None
-            return found
-        except PaymuxError:
-            yield self._write(
-                lambda c, x: reservations.release_refund(c, x, held.refund_row, failed)
-            )
-            raise
-        except BaseException:
-            yield self._write(
-                lambda c, x: reservations.release_refund(c, x, held.refund_row, "unknown")
-            )
-            raise
-        yield self._write(
-            lambda c, x: reservations.finish_refund(c, x, charge_reference, held.refund_row, refund)
-        )
-        return refund
-
-    def _refund_the_provider_has(
-        self, charge_reference: str, held: reservations.Reservation
-    ) -> _Op[Refund | None]:
-        try:
-            fetched = cast(Charge, (yield _net("retrieve_charge", held.charge)))
-        except PaymuxError:
-            return None
-        yield self._write(
-            lambda c, x: tx.apply_poll(
-                c, x, charge_reference, fetched, confirmed_refund=held.refund_row
-            )
-        )
-        done = yield self._write(
-            lambda c, x: reservations.settled_refund(c, held.refund_row, held.charge)
-        )
-        return cast(Refund | None, done)
+    ) -> Op[Refund]:
+        return reservations.refund_op(self, charge, amount, reason, reference)
 
     def _reconcile_op(
         self, older_than: timedelta, limit: int | None, progress: Progress | None
-    ) -> _Op[ReconcileReport]:
-        arguments.older_than(older_than)
-        arguments.limit(limit)
-        arguments.callback(progress, "progress")
-        report = ReconcileReport()
-        found = cast(
-            list[tx.Candidate],
-            (yield self._write(lambda c, x: tx.candidates(c, x, older_than, limit))),
-        )
-        total = len(found)
-        for done, candidate in enumerate(found, 1):
-            yield from self._reconcile_one(candidate, report)
-            if progress is not None:
-                progress(done, total, candidate.reference)
-        return report
+    ) -> Op[ReconcileReport]:
+        return reconcile.reconcile_op(self, older_than, limit, progress, self._clock)
 
-    def _reconcile_one(self, candidate: tx.Candidate, report: ReconcileReport) -> _Op[None]:
-        reference = candidate.reference
-        try:
-            provider = self.gateway.provider(candidate.provider)
-            if candidate.charge is not None:
-                due = candidate.created_at + provider.reconcile_after(candidate.charge)
-                if due > self._clock():
-                    report.skipped += 1
-                    return
-                fetched = cast(Charge, (yield _net("retrieve_charge", candidate.charge)))
-            else:
-                # A create with no answer yet: adopt the charge if the provider has it. A miss
-                # changes nothing unless it is certain (and nobody is sending it right now).
-                found = yield from create.reconcile_lookup(
-                    self, reference, candidate.provider, candidate.lease_until, self._clock()
-                )
-                if found is None:
-                    report.checked += 1
-                    report.unchanged += 1
-                    return
-                fetched = found
-        except NotFound as missing:
-            if candidate.charge is not None:
-                # The provider does not know a charge it once answered for: a human must look.
-                report.checked += 1
-                report.errors[reference] = str(missing)
-                return
-            # By reference, the provider cannot say yet (its search lags): look again later.
-            log.info(
-                "ledger: %s is not visible at %s yet: %s", reference, candidate.provider, missing
-            )
-            yield self._write(lambda c, x: tx.mark_checked(c, x, reference))
-            report.checked += 1
-            report.unchanged += 1
-            return
-        except PaymuxError as error:
-            report.checked += 1
-            report.errors[reference] = str(error)
-            return
-        report.checked += 1
-        before = candidate.charge.status.value if candidate.charge else "pending"
-        charge, changed, _verdict, flags = cast(
-            tuple[Charge | None, bool, str, tuple[Flag, ...]],
-            (yield self._write(lambda c, x: tx.apply_poll(c, x, reference, fetched))),
-        )
-        if flags:
-            report.flagged += 1
-        if changed and charge is not None:
-            report.changed += 1
-            report.transitions.append((reference, before, charge.status.value))
-        else:
-            report.unchanged += 1
-
-    def _wait_op(self, reference: str, until: Until, timeout: float) -> _Op[Charge | None]:
+    def _wait_op(self, reference: str, until: Until, timeout: float) -> Op[Charge | None]:
         arguments.reference(reference)
         done = _predicate(arguments.until(until))
         timeout = arguments.seconds(timeout, "timeout")
         deadline = time.monotonic() + timeout
         pause = 0.02
         while True:
-            charge = cast(
-                Charge | None, (yield self._read(lambda c: tx.charge_of_ref(c, reference)))
-            )
+            charge = yield from self._read(lambda c: charge_of_ref(c, reference))
             if charge is not None and done(charge):
                 return charge
             left = deadline - time.monotonic()
             if left <= 0:
                 return charge
-            yield _Pause(min(pause, left))
+            yield Pause(min(pause, left))
             pause = min(pause * 2, 0.5)
 
     # -- reads (no network; the same for sync and async callers) -------------------------------
@@ -354,21 +185,21 @@ class _LedgerBase(Generic[G]):
         """Everything recorded about one charge: state, refunds, events, flags."""
         arguments.reference(reference)
         self.store.ensure_schema()
-        return self.store.read(lambda c: tx.entry_of(c, reference))
+        return self.store.read(lambda c: entry_of(c, reference))
 
     def flags(self, reference: str | None = None) -> tuple[Flag, ...]:
         """Reports the ledger refused to apply silently (all charges, or one)."""
         if reference is not None:
             arguments.reference(reference)
         self.store.ensure_schema()
-        return self.store.read(lambda c: tx.flags_of(c, reference))
+        return self.store.read(lambda c: flags_of(c, reference))
 
     def schema_version(self) -> int:
         return self.store.schema_version()
 
     # -- queries and cancel (shared by both ledgers) --------------------------------------------
 
-    def _cancel_op(self, reference: str) -> _Op[Charge]:
+    def _cancel_op(self, reference: str) -> Op[Charge]:
         return cancel.cancel_op(self, reference)
 
     def _charges_read(self, *args: Any) -> Callable[[], Page[Charge]]:
@@ -401,27 +232,27 @@ class Ledger(_LedgerBase[Gateway]):
 
     _gateway_type = Gateway
 
-    def _drive(self, op: _Op[T]) -> T:
+    def _drive(self, op: Op[T]) -> T:
         try:
             step = next(op)
             while True:
                 try:
-                    if isinstance(step, _Db):
-                        result = step.work()
-                    elif isinstance(step, _Net):
-                        result = getattr(self.gateway, step.method)(*step.args, **step.kwargs)
+                    if isinstance(step, Db):
+                        step.run()
+                    elif isinstance(step, Call):
+                        step.run(self.gateway)
                     else:
                         with self._changed:
                             # Woken early when this process changes a charge; otherwise polls,
                             # because the webhook may land on another instance.
                             self._changed.wait(step.seconds)
-                        result = None
                 except BaseException as error:
                     step = op.throw(error)
                     continue
-                step = op.send(result)
+                step = op.send(None)
         except StopIteration as stop:
-            return cast(T, stop.value)
+            result: T = stop.value
+            return result
         finally:
             op.close()
 
@@ -441,7 +272,7 @@ class Ledger(_LedgerBase[Gateway]):
         """The charge as the ledger knows it; None if unknown or not yet accepted by the provider."""
         arguments.reference(reference)
         self.store.ensure_schema()
-        return self.store.read(lambda c: tx.charge_of_ref(c, reference))
+        return self.store.read(lambda c: charge_of_ref(c, reference))
 
     def handle_webhook(
         self, provider: str, body: bytes | str, headers: Mapping[str, str] | None = None
@@ -557,24 +388,24 @@ class AsyncLedger(_LedgerBase[AsyncGateway]):
 
     _gateway_type = AsyncGateway
 
-    async def _drive(self, op: _Op[T]) -> T:
+    async def _drive(self, op: Op[T]) -> T:
         try:
             step = next(op)
             while True:
                 try:
-                    if isinstance(step, _Db):
-                        result = await asyncio.to_thread(step.work)
-                    elif isinstance(step, _Net):
-                        result = await getattr(self.gateway, step.method)(*step.args, **step.kwargs)
+                    if isinstance(step, Db):
+                        await asyncio.to_thread(step.run)
+                    elif isinstance(step, Call):
+                        await step.arun(self.gateway)
                     else:
                         await asyncio.sleep(step.seconds)
-                        result = None
                 except BaseException as error:
                     step = op.throw(error)
                     continue
-                step = op.send(result)
+                step = op.send(None)
         except StopIteration as stop:
-            return cast(T, stop.value)
+            result: T = stop.value
+            return result
         finally:
             op.close()
 
@@ -584,7 +415,7 @@ class AsyncLedger(_LedgerBase[AsyncGateway]):
     async def get(self, reference: str) -> Charge | None:
         arguments.reference(reference)
         self.store.ensure_schema()
-        return await asyncio.to_thread(self.store.read, lambda c: tx.charge_of_ref(c, reference))
+        return await asyncio.to_thread(self.store.read, lambda c: charge_of_ref(c, reference))
 
     async def handle_webhook(
         self, provider: str, body: bytes | str, headers: Mapping[str, str] | None = None

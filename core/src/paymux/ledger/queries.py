@@ -21,12 +21,11 @@ from ..errors import InvalidRequest
 from ..models import Charge
 from ..money import Money
 from ..status import ChargeStatus
-from . import arguments, schema, tx
+from . import arguments, schema
+from .rows import CHARGE, REFUND, charge_of
 from .store import from_db, to_db, when
 
 T = TypeVar("T")
-C = schema.charges.c
-R = schema.refunds.c
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -224,33 +223,38 @@ def _like_prefix(prefix: str) -> str:
 def charges_page(conn: Connection, query: ChargeFilter) -> Page[Charge]:
     # Only charges a provider accepted have a Charge to show; a create still in flight is in
     # ``Ledger.entry(reference)``.
-    where: list[ColumnElement[bool]] = [C.snapshot.is_not(None)]
+    where: list[ColumnElement[bool]] = [CHARGE.snapshot.is_not(None)]
     if query.statuses is not None:
-        where.append(C.status.in_(sorted(s.value for s in query.statuses)))
+        where.append(CHARGE.status.in_(sorted(s.value for s in query.statuses)))
     if query.provider is not None:
-        where.append(C.provider == query.provider)
+        where.append(CHARGE.provider == query.provider)
     if query.since is not None:
-        where.append(C.created_at >= to_db(query.since))
+        where.append(CHARGE.created_at >= to_db(query.since))
     if query.until is not None:
-        where.append(C.created_at <= to_db(query.until))
+        where.append(CHARGE.created_at <= to_db(query.until))
     if query.reference_prefix is not None:
-        where.append(C.reference.like(_like_prefix(query.reference_prefix), escape="\\"))
+        where.append(CHARGE.reference.like(_like_prefix(query.reference_prefix), escape="\\"))
     if query.abandoned is not None:
-        where.append(C.abandoned_at.is_not(None) if query.abandoned else C.abandoned_at.is_(None))
+        where.append(
+            CHARGE.abandoned_at.is_not(None) if query.abandoned else CHARGE.abandoned_at.is_(None)
+        )
     if query.after is not None:
         stamp, reference = query.after
         where.append(
-            or_(C.created_at > stamp, and_(C.created_at == stamp, C.reference > reference))
+            or_(
+                CHARGE.created_at > stamp,
+                and_(CHARGE.created_at == stamp, CHARGE.reference > reference),
+            )
         )
     rows = conn.execute(
         select(schema.charges)
         .where(*where)
-        .order_by(C.created_at, C.reference)
+        .order_by(CHARGE.created_at, CHARGE.reference)
         .limit(query.limit + 1)
     ).all()
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    items = tuple(c for c in (tx.charge_of(r) for r in rows) if c is not None)
+    items = tuple(c for c in (charge_of(r) for r in rows) if c is not None)
     cursor = None
     if more and rows:
         last = rows[-1]
@@ -261,15 +265,15 @@ def charges_page(conn: Connection, query: ChargeFilter) -> Page[Charge]:
 def refunds_page(conn: Connection, query: RefundFilter) -> Page[RefundRow]:
     where: list[ColumnElement[bool]] = []
     if query.reference is not None:
-        where.append(R.charge_reference == query.reference)
+        where.append(REFUND.charge_reference == query.reference)
     if query.statuses is not None:
-        where.append(R.status.in_(sorted(query.statuses)))
+        where.append(REFUND.status.in_(sorted(query.statuses)))
     if query.provider is not None:
-        where.append(R.provider == query.provider)
+        where.append(REFUND.provider == query.provider)
     if query.after is not None:
-        where.append(R.id > query.after)
+        where.append(REFUND.id > query.after)
     rows = conn.execute(
-        select(schema.refunds).where(*where).order_by(R.id).limit(query.limit + 1)
+        select(schema.refunds).where(*where).order_by(REFUND.id).limit(query.limit + 1)
     ).all()
     more = len(rows) > query.limit
     rows = rows[: query.limit]
@@ -291,5 +295,5 @@ def refunds_page(conn: Connection, query: RefundFilter) -> Page[RefundRow]:
 
 
 def abandoned_at(conn: Connection, reference: str) -> datetime | None:
-    value = conn.execute(select(C.abandoned_at).where(C.reference == reference)).scalar()
+    value = conn.execute(select(CHARGE.abandoned_at).where(CHARGE.reference == reference)).scalar()
     return from_db(value)

@@ -7,7 +7,7 @@ attributed that way is flagged and stays held, and a held refund the provider's 
 does not contain is released as failed once it has been held for the ledger's
 ``refund_release_after``.
 
-Pure functions over plain rows: the transaction code in ``tx`` carries the plan out.
+Pure functions over plain rows: the transaction code in ``polls`` carries the plan out.
 """
 
 from __future__ import annotations

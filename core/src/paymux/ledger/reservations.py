@@ -1,23 +1,37 @@
 """Refunds asked through the ledger: reserved under the charge's lock before the provider is
 called, then finished, replayed or released. One function per database transaction, run inside
-``Store.write`` like those of ``tx``; the lock order is ``tx``'s.
+``Store.write`` like those of ``events`` and ``polls``, in the same lock order; then the
+operation (``Ledger.refund``) that drives them around the provider's answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import InvalidRequest, RefundNotAllowed
+from ..errors import (
+    DuplicateRequest,
+    InvalidRequest,
+    PaymuxError,
+    RefundNotAllowed,
+    TransportError,
+)
 from ..models import Charge, Refund
 from ..money import Money
 from ..status import ChargeStatus, RefundStatus
-from . import schema
+from . import arguments, schema, steps
+from .polls import apply_poll
+from .refund_reports import report_refund
+from .row_writes import WriteContext
+from .rows import HELD_REFUNDS, REFUND, charge_of, charge_row
+from .steps import Db, Op
 from .store import to_db
-from .tx import HELD_REFUNDS, Ctx, R, _report_refund, charge_of, charge_row
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,7 +48,7 @@ class Reservation:
 
 def reserve_refund(
     conn: Connection,
-    ctx: Ctx,
+    ctx: WriteContext,
     charge_reference: str,
     amount: Money | None,
     reason: str | None,
@@ -53,12 +67,14 @@ def reserve_refund(
             f"refund in {amount.currency} for a {row.currency} charge", field="amount"
         )
     refunds = conn.execute(
-        select(schema.refunds).where(R.charge_reference == charge_reference).order_by(R.id)
+        select(schema.refunds)
+        .where(REFUND.charge_reference == charge_reference)
+        .order_by(REFUND.id)
     ).all()
     if refund_reference is not None:
         elsewhere = conn.execute(
-            select(R.charge_reference).where(
-                R.reference == refund_reference, R.charge_reference != charge_reference
+            select(REFUND.charge_reference).where(
+                REFUND.reference == refund_reference, REFUND.charge_reference != charge_reference
             )
         ).first()
         if elsewhere is not None:
@@ -83,7 +99,7 @@ def reserve_refund(
                 # which providers treat as the same refund.
                 conn.execute(
                     update(schema.refunds)
-                    .where(R.id == same.id)
+                    .where(REFUND.id == same.id)
                     .values(status="reserved", updated_at=to_db(ctx.now))
                 )
                 return Reservation(
@@ -94,7 +110,7 @@ def reserve_refund(
                     resend=True,
                 )
             refunds = [r for r in refunds if r.id != same.id]
-            conn.execute(schema.refunds.delete().where(R.id == same.id))
+            conn.execute(schema.refunds.delete().where(REFUND.id == same.id))
     held = sum(r.amount for r in refunds if r.status in HELD_REFUNDS)
     succeeded = sum(r.amount for r in refunds if r.status == "succeeded")
     settled = max(row.refunded, succeeded)
@@ -148,7 +164,7 @@ def _insert_refund_row(conn: Connection, values: dict[str, Any]) -> int | None:
     Inside a savepoint, so a refused insert leaves the surrounding transaction usable on
     PostgreSQL, and a concurrent writer's reference is refused by the unique index, not by luck.
     """
-    taken = conn.execute(select(R.id).where(R.reference == values["reference"])).first()
+    taken = conn.execute(select(REFUND.id).where(REFUND.reference == values["reference"])).first()
     if taken is not None:
         return None
     try:
@@ -162,25 +178,27 @@ def _insert_refund_row(conn: Connection, values: dict[str, Any]) -> int | None:
 
 
 def finish_refund(
-    conn: Connection, ctx: Ctx, charge_reference: str, refund_row: int, refund: Refund
+    conn: Connection, ctx: WriteContext, charge_reference: str, refund_row: int, refund: Refund
 ) -> None:
     row = charge_row(conn, charge_reference, lock=True)
     assert row is not None
     twin = conn.execute(
-        select(R.id).where(
-            R.provider == row.provider, R.provider_id == refund.id, R.id != refund_row
+        select(REFUND.id).where(
+            REFUND.provider == row.provider,
+            REFUND.provider_id == refund.id,
+            REFUND.id != refund_row,
         )
     ).first()
     if twin is not None:
         # A webhook about this refund won the race and recorded it already: one row per refund.
-        conn.execute(schema.refunds.delete().where(R.id == refund_row))
+        conn.execute(schema.refunds.delete().where(REFUND.id == refund_row))
     else:
         conn.execute(
             update(schema.refunds)
-            .where(R.id == refund_row)
+            .where(REFUND.id == refund_row)
             .values(provider_id=refund.id, updated_at=to_db(ctx.now))
         )
-    _report_refund(conn, ctx, row, refund, event_id=None)
+    report_refund(conn, ctx, row, refund, event_id=None)
 
 
 def settled_refund(conn: Connection, refund_row: int, charge: Charge) -> Refund | None:
@@ -189,7 +207,7 @@ def settled_refund(conn: Connection, refund_row: int, charge: Charge) -> Refund 
 
     The result is stored on the row, so a later call with the same reference replays it.
     """
-    row = conn.execute(select(schema.refunds).where(R.id == refund_row)).first()
+    row = conn.execute(select(schema.refunds).where(REFUND.id == refund_row)).first()
     if row is None or row.status not in ("pending", "succeeded", "failed"):
         return None
     if row.snapshot is not None:
@@ -204,7 +222,9 @@ def settled_refund(conn: Connection, refund_row: int, charge: Charge) -> Refund 
         provider_status="settled by poll",
     )
     conn.execute(
-        update(schema.refunds).where(R.id == refund_row).values(snapshot=refund.model_dump_json())
+        update(schema.refunds)
+        .where(REFUND.id == refund_row)
+        .values(snapshot=refund.model_dump_json())
     )
     return refund
 
@@ -226,9 +246,88 @@ def resend_view(charge: Charge, amount: Money) -> Charge:
     return charge.model_copy(update={"refunded_amount": Money(refunded, amount.currency)})
 
 
-def release_refund(conn: Connection, ctx: Ctx, refund_row: int, status: str) -> None:
+def release_refund(conn: Connection, ctx: WriteContext, refund_row: int, status: str) -> None:
     conn.execute(
         update(schema.refunds)
-        .where(R.id == refund_row, R.status == "reserved")
+        .where(REFUND.id == refund_row, REFUND.status == "reserved")
         .values(status=status, updated_at=to_db(ctx.now))
     )
+
+
+# -- the operation ------------------------------------------------------------------------------
+
+
+class Host(Protocol):
+    """What the refund operation needs from a ledger."""
+
+    def _write(self, work: Callable[[Connection, WriteContext], T]) -> Db[T]: ...
+
+
+def refund_op(
+    host: Host,
+    charge: Charge | str,
+    amount: Money | None,
+    reason: str | None,
+    reference: str | None,
+) -> Op[Refund]:
+    # Checked before the amount is reserved: the row's columns would refuse them on
+    # PostgreSQL (and silently keep them on SQLite) after the reservation began.
+    charge_reference = arguments.refund(charge, amount, reason, reference)
+    held = yield from host._write(
+        lambda c, x: reserve_refund(c, x, charge_reference, amount, reason, reference)
+    )
+    if held.existing is not None:
+        return held.existing
+    target = held.charge
+    if held.resend:
+        # Not every provider recognises a repeated refund (Omise has no idempotency key):
+        # ask first whether the earlier attempt went through, and resend only if not.
+        fetched = yield from steps.retrieve_charge(held.charge)
+        polled = yield from host._write(
+            lambda c, x: apply_poll(c, x, charge_reference, fetched, asking_refund=held.refund_row)
+        )
+        done = yield from host._write(lambda c, x: settled_refund(c, held.refund_row, held.charge))
+        if done is not None:
+            return done
+        target = resend_view(polled.charge or held.charge, held.amount)
+    # A resend's earlier attempt may have gone through: no answer to this one proves it
+    # did not, so the amount stays held (a webhook, a later poll or an operator settles it).
+    failed = "unknown" if held.resend else "failed"
+    try:
+        refund = yield from steps.refund(target, held.amount, reason, held.reference)
+    except TransportError as error:
+        # Sent: the provider may have refunded, so the amount stays held until a webhook,
+        # a retry with the same reference, or an operator settles it.
+        status = "unknown" if error.request_sent else failed
+        yield host._write(lambda c, x: release_refund(c, x, held.refund_row, status))
+        raise
+    except DuplicateRequest as error:
+        # The provider already has a refund with this reference: an earlier attempt went
+        # through. Its list may name it, or leave exactly one refund unnamed, which is then
+        # this one; otherwise the amount stays held until its webhook or a reconcile.
+        yield host._write(lambda c, x: release_refund(c, x, held.refund_row, "unknown"))
+        found = yield from _refund_the_provider_has(host, charge_reference, held)
+        if found is None:
+            raise error from None
+        return found
+    except PaymuxError:
+        yield host._write(lambda c, x: release_refund(c, x, held.refund_row, failed))
+        raise
+    except BaseException:
+        yield host._write(lambda c, x: release_refund(c, x, held.refund_row, "unknown"))
+        raise
+    yield host._write(lambda c, x: finish_refund(c, x, charge_reference, held.refund_row, refund))
+    return refund
+
+
+def _refund_the_provider_has(
+    host: Host, charge_reference: str, held: Reservation
+) -> Op[Refund | None]:
+    try:
+        fetched = yield from steps.retrieve_charge(held.charge)
+    except PaymuxError:
+        return None
+    yield host._write(
+        lambda c, x: apply_poll(c, x, charge_reference, fetched, confirmed_refund=held.refund_row)
+    )
+    return (yield from host._write(lambda c, x: settled_refund(c, held.refund_row, held.charge)))

@@ -45,7 +45,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.pool import StaticPool
 
-from ..errors import ConfigurationError, PaymuxError
+from ..errors import ConfigurationError, LedgerError
 from . import schema
 
 T = TypeVar("T")
@@ -58,10 +58,6 @@ _IDLE_KEPT = 5  # SQLAlchemy's default pool size: more would only pin connection
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: schema.upgrade_from_1}
 """``MIGRATIONS[n]`` upgrades a database from schema version ``n`` to ``n + 1``."""
-
-
-class LedgerError(PaymuxError):
-    """The ledger's database refused or failed an operation."""
 
 
 def database_error(error: SQLAlchemyError, where: str, dialect: str = "") -> LedgerError:

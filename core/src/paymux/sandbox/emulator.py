@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+# Re-exported: plugins' emulators import these from here.
+from .emulator_types import CUSTOMER_ACTIONS, CustomerAction, PendingPayment
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from ..money import Money
     from .hub import SandboxHub
 
-CustomerAction = Literal["pay", "decline", "abandon"]
-CUSTOMER_ACTIONS: tuple[CustomerAction, ...] = ("pay", "decline", "abandon")
-
-
-@dataclass
-class PendingPayment:
-    """A payment waiting for the simulated customer; the emulator decides what each action does."""
-
-    provider: str
-    id: str
-    amount: Money
-    description: str
-    on_action: Callable[[CustomerAction], None]
-    state: str = "waiting"
-    """``waiting`` until the customer acts, then the action taken."""
-    details: dict[str, str] = field(default_factory=dict)
-    """Shown on the customer page (method, merchant, what was asked)."""
+__all__ = ["CUSTOMER_ACTIONS", "CustomerAction", "Emulator", "PendingPayment"]
 
 
 class Emulator(ABC):
@@ -62,3 +46,9 @@ class Emulator(ABC):
     def describe(self) -> dict[str, Any]:
         """What ``GET /_sandbox`` shows about this emulator."""
         return {"base_url": self.base_url}
+
+    def sibling_accounts(self) -> list[Emulator]:
+        """Further accounts of the same provider the sandbox serves next to this one, each under
+        its own ``name`` (an Omise account is one country: a Thai account next to the Singapore
+        one). Their settings name the plugin (``"plugin": ...``)."""
+        return []

@@ -5,16 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
 from .callbacks import CallbackDispatcher
+from .emulator_types import CustomerAction, MountedEmulator, PendingPayment
 from .faults import FaultPlan
-
-if TYPE_CHECKING:
-    from .emulator import CustomerAction, Emulator, PendingPayment
-
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -53,7 +50,7 @@ class SandboxHub:
         """Where each provider's callbacks go instead of the inbox (e.g. your app's endpoint)."""
         self.faults = faults or FaultPlan()
         self.callbacks = CallbackDispatcher(self.faults)
-        self.emulators: dict[str, Emulator] = {}
+        self.emulators: dict[str, MountedEmulator] = {}
         self._payments: dict[tuple[str, str], PendingPayment] = {}
         self._inbox: list[ReceivedCallback] = []
         self._cv = threading.Condition()
