@@ -38,7 +38,7 @@ SHOP = "https://shop.example"
 @cache
 def sandbox_gateway() -> Gateway:
     """Every account of every installed plugin's sandbox, in the sandbox's order."""
-    accounts = offline_settings()
+    accounts = offline_settings(examples=True)
     plugins = {str(config.get("plugin", name)) for name, config in accounts.items()}
     missing = sorted(set(available_providers()) - plugins)
     assert not missing, f"installed plugins without a sandbox account: {missing}"
@@ -156,7 +156,7 @@ def test_route_picks_a_provider_exactly_when_its_create_passes_local_checks(
 def test_a_third_plugin_agrees_too(fakepay_installed: None, data: st.DataObject) -> None:
     # A plugin outside this repository's two (tests/support/fakepay.py), next to the sandbox's.
     assert "fakepay" in available_providers()
-    gw = Gateway(providers={**offline_settings(), "fakepay": {"api_key": "k_test"}})
+    gw = Gateway(providers={**offline_settings(examples=True), "fakepay": {"api_key": "k_test"}})
     assert_agreement(gw, data.draw(requests(gw)))
 
 

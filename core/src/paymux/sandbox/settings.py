@@ -8,9 +8,14 @@ from .hub import SandboxHub
 from .server import emulator_classes
 
 
-def offline_settings() -> dict[str, dict[str, Any]]:
+def offline_settings(*, examples: bool = False) -> dict[str, dict[str, Any]]:
+    """Every account the sandbox would serve, by provider name; with ``examples``, the example
+    plugins' accounts too (the plugin template)."""
     hub = SandboxHub("http://127.0.0.1:8765")
     try:
-        return {name: cls(hub).provider_settings() for name, cls in emulator_classes().items()}
+        return {
+            name: cls(hub).provider_settings()
+            for name, cls in emulator_classes(examples=examples).items()
+        }
     finally:
         hub.close()
