@@ -34,6 +34,7 @@ from paymux.errors import (
     ProviderError,
     RateLimited,
 )
+from paymux.payload import PayloadError as PayloadError  # re-exported for modules and tests
 
 from .capabilities import refund_deadline
 
@@ -109,10 +110,6 @@ NOTHING_DONE_CODES = frozenset(
         "used_token",
     }
 )
-
-
-class PayloadError(Exception):
-    """An Omise payload does not have the shape paymux reads (internal; always converted)."""
 
 
 # -- small typed readers ------------------------------------------------------------------------
