@@ -14,6 +14,8 @@ from paymux.errors import TransportError
 from paymux.sandbox import Sandbox
 from paymux.sandbox.checkout import Shopper
 from paymux.sandbox.demo import Scenario, scenarios
+from paymux_ecommpay.emulator import EcommpayEmulator
+from paymux_omise.emulator import OmiseEmulator
 
 EXPECTED_ACTIONS = {
     "KakaoPay KR": (["QR code"], "ecommpay"),
@@ -25,7 +27,8 @@ EXPECTED_ACTIONS = {
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as running:
+    # The demo's two providers only: another installed plugin must not take their checkouts.
+    with Sandbox(emulators={"ecommpay": EcommpayEmulator, "omise": OmiseEmulator}) as running:
         assert set(running.emulators) == {"ecommpay", "omise"}
         yield running
 

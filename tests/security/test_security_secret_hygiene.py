@@ -166,7 +166,8 @@ def _checkouts(sandbox: Sandbox, gateway: Gateway, evidence: Evidence) -> None:
 
 def _webhooks(sandbox: Sandbox, gateway: Gateway, evidence: Evidence) -> None:
     callbacks = sandbox.hub.inbox()
-    assert {c.provider for c in callbacks} == {"ecommpay", "omise"}
+    # Both checked providers sent some (another installed plugin may have sent more).
+    assert {"ecommpay", "omise"} <= {c.provider for c in callbacks}
     for callback in callbacks:
         if "omise-signature" in callback.headers:
             evidence.signatures.add(callback.headers["omise-signature"])
