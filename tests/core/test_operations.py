@@ -32,6 +32,7 @@ from paymux import (
     ReturnUrls,
 )
 from paymux.errors import InvalidRequest, NotFound, OperationNotSupported, PaymuxError
+from paymux.provider import no_io
 from paymux.runner import RetryPolicy
 
 OMISE_DATA = Path(__file__).parents[1] / "omise" / "data"
@@ -395,11 +396,7 @@ def test_metadata_within_the_limits_round_trips_on_the_charge(metadata: dict[str
 def test_a_provider_without_metadata_answers_with_the_request_s(offline: Gateway) -> None:
     from paymux.gateway_checks import with_metadata
 
-    def flow() -> Any:
-        return _open(metadata={})
-        yield  # a flow that sends nothing
-
-    wrapped = with_metadata(flow(), {"order": "1"})
+    wrapped = with_metadata(no_io(lambda: _open(metadata={})), {"order": "1"})
     with pytest.raises(StopIteration) as done:
         next(wrapped)
     assert done.value.value.metadata == {"order": "1"}

@@ -14,7 +14,7 @@ from ledgerpay import LedgerPayApi, async_gateway
 from paymux import Charge, ChargeStatus, Gateway, Ledger
 from paymux.errors import InvalidRequest, NotFound, OutcomeUnknown, ProviderError, TransportError
 from paymux.ledger import AsyncLedger
-from paymux.provider import ChargeLookup, Flow
+from paymux.provider import ChargeLookup, Flow, no_io
 
 
 def test_a_second_call_returns_the_first_charge_without_a_second_payment(
@@ -250,10 +250,12 @@ def _uncertain_lookups(gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> list[str
     provider = gw.provider("ledgerpay")
     looked: list[str] = []
 
+    def not_yet() -> Charge:
+        raise NotFound("not in the search yet", provider="ledgerpay", conclusive=False)
+
     def retrieve(lookup: ChargeLookup) -> Flow[Charge]:
         looked.append(lookup.reference or "")
-        raise NotFound("not in the search yet", provider="ledgerpay", conclusive=False)
-        yield  # type: ignore[unreachable]
+        return no_io(not_yet)
 
     monkeypatch.setattr(provider, "retrieve_charge", retrieve)
     return looked

@@ -35,7 +35,16 @@ from paymux.errors import (
     WebhookVerificationError,
 )
 from paymux.money import Money
-from paymux.provider import ChargeLookup, Flow, Provider, ProviderSettings, mark
+from paymux.provider import (
+    ChargeLookup,
+    Flow,
+    Provider,
+    ProviderSettings,
+    VerifiedWebhook,
+    mark,
+    no_io,
+)
+from paymux.webhook_security import any_signature_matches
 
 
 class FakePaySettings(ProviderSettings):
@@ -155,20 +164,28 @@ class FakePay(Provider[FakePaySettings]):
             status=RefundStatus.SUCCEEDED,
         )
 
-    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[WebhookEvent]:
-        expected = hmac.new(
-            self.settings.api_key.get_secret_value().encode(), body, hashlib.sha256
-        ).hexdigest()
-        if not hmac.compare_digest(expected, headers.get("x-signature", "")):
-            raise WebhookVerificationError("fakepay: bad signature")
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise WebhookParseError("fakepay: body is not JSON") from None
-        return WebhookEvent(
-            provider=self.name,
-            id=f"{data['id']}:{data['state']}",
-            provider_data={"event": "charge.updated"},
-            charge=self._charge(data),
-        )
-        yield  # pragma: no cover
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[VerifiedWebhook[Any]]:
+        def check() -> VerifiedWebhook[Any]:
+            expected = hmac.new(
+                self.settings.api_key.get_secret_value().encode(), body, hashlib.sha256
+            ).hexdigest()
+            if not any_signature_matches([expected], [headers.get("x-signature", "")]):
+                raise WebhookVerificationError("fakepay: bad signature")
+            return self.verified(body)
+
+        return no_io(check)
+
+    def translate_webhook(self, verified: VerifiedWebhook[Any]) -> Flow[WebhookEvent]:
+        def event() -> WebhookEvent:
+            try:
+                data = json.loads(verified.payload)
+            except ValueError:
+                raise WebhookParseError("fakepay: body is not JSON") from None
+            return WebhookEvent(
+                provider=self.name,
+                id=f"{data['id']}:{data['state']}",
+                provider_data={"event": "charge.updated"},
+                charge=self._charge(data),
+            )
+
+        return no_io(event)

@@ -36,7 +36,7 @@ from paymux import (
 from paymux.errors import NotFound, ProviderError, WebhookParseError, WebhookVerificationError
 from paymux.money import Money
 from paymux.next_action import DisplayQrCode
-from paymux.provider import ChargeLookup, Flow, Provider, ProviderSettings, mark
+from paymux.provider import ChargeLookup, Flow, Provider, ProviderSettings, mark, no_io
 from paymux.runner import RetryPolicy
 
 SECRET = "lp_secret_9d1f7a"
@@ -192,6 +192,11 @@ class LedgerPay(Provider[LedgerPaySettings]):
         return self.to_refund(response.json())
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[WebhookEvent]:
+        # Overridden whole on purpose, the way plugins were written before verify_webhook and
+        # translate_webhook: the ledger suites keep that path (still supported) covered.
+        return no_io(lambda: self._event_of(body, headers))
+
+    def _event_of(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         expected = sign(body, self.settings.secret.get_secret_value())
         if not hmac.compare_digest(expected, headers.get(SIGNATURE_HEADER, "")):
             raise WebhookVerificationError("ledgerpay: bad signature")
@@ -215,7 +220,6 @@ class LedgerPay(Provider[LedgerPaySettings]):
             raise WebhookParseError(
                 f"ledgerpay: unreadable callback ({type(error).__name__})"
             ) from None
-        yield  # pragma: no cover
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
