@@ -108,6 +108,8 @@ def status_tables() -> str:
         return "*No provider plugins were installed when these pages were built.*\n"
     out: list[str] = []
     for name, provider_class in sorted(report.loaded.items()):
+        if getattr(provider_class, "example", False):
+            continue  # the plugin template (docs/plugins.md): no provider's tables
         out.append(f"## `{name}`\n")
         out.append(f"From `{provider_class.__module__}.{provider_class.__qualname__}`.\n")
         tables = _declared_tables(provider_class)

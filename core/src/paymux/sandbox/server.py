@@ -50,8 +50,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def emulator_classes() -> dict[str, type[Emulator]]:
-    """Installed emulators whose provider plugin is installed too."""
+def emulator_classes(*, examples: bool = False) -> dict[str, type[Emulator]]:
+    """Installed emulators whose provider plugin is installed too; a plugin marked
+    ``example`` (the plugin template) only when ``examples`` is set."""
     from ..plugins import SANDBOXES_GROUP, discover
 
     providers = discover().loaded
@@ -59,7 +60,10 @@ def emulator_classes() -> dict[str, type[Emulator]]:
     return {
         name: cls
         for name, cls in sorted(found.items())
-        if name in providers and isinstance(cls, type) and issubclass(cls, Emulator)
+        if name in providers
+        and (examples or not getattr(providers[name], "example", False))
+        and isinstance(cls, type)
+        and issubclass(cls, Emulator)
     }
 
 
@@ -90,6 +94,8 @@ class Sandbox:
         self.hub = SandboxHub(f"http://{netloc}", faults, callback_urls)
         classes = emulators if emulators is not None else emulator_classes()
         self.emulators = {name: cls(self.hub) for name, cls in classes.items()}
+        for emulator in list(self.emulators.values()):
+            self.emulators.update((e.name, e) for e in emulator.sibling_accounts())
         self.hub.emulators = dict(self.emulators)
         from .app import build_app
 
