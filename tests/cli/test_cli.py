@@ -33,7 +33,15 @@ def test_providers_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["providers"]) == 0
     out = capsys.readouterr().out
     assert "ecommpay" in out and "omise" in out
-    assert "card-partner" in out and "SG, TH" in out
+    assert "card-partner" in out
+    # The sandbox's two Omise accounts, one country each, and their QR methods.
+    rows = {tuple(cell.strip() for cell in line.split("│")[1:4]) for line in out.splitlines()}
+    assert {
+        ("omise", "kakaopay", "SG"),
+        ("omise", "paynow", "SG"),
+        ("omise_th", "kakaopay", "TH"),
+        ("omise_th", "promptpay", "TH"),
+    } <= rows
 
 
 def test_route_explains_the_choice(capsys: pytest.CaptureFixture[str]) -> None:
@@ -205,9 +213,10 @@ def test_sandbox_command_serves_every_emulator_on_loopback() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         assert status is not None, "the sandbox did not start"
+        # The Thai Omise account is served next to the Singapore one.
         # Every installed emulator (a third plugin's too).
         served = set(status["emulators"])
-        assert {"ecommpay", "omise"} | set(emulator_classes()) <= served
+        assert {"ecommpay", "omise", "omise_th"} | set(emulator_classes()) <= served
         bad = httpx.post(f"http://127.0.0.1:{port}/omise/charges", json={}, trust_env=False)
         assert bad.status_code == 401, "the emulator checks credentials"
     finally:

@@ -22,6 +22,9 @@ EXPECTED_ACTIONS = {
     "Payco KR": (["POST redirect"], "ecommpay"),
     "Card KE": (["clarify", "POST redirect"], "ecommpay"),
     "KakaoPay SG": (["GET redirect"], "omise"),
+    # Omise's QR methods, each through the account of its country (the router, no rules).
+    "PromptPay TH": (["QR code"], "omise_th"),
+    "PayNow SG": (["QR code"], "omise"),
 }
 
 
@@ -29,7 +32,7 @@ EXPECTED_ACTIONS = {
 def sandbox() -> Iterator[Sandbox]:
     # The demo's two providers only: another installed plugin must not take their checkouts.
     with Sandbox(emulators={"ecommpay": EcommpayEmulator, "omise": OmiseEmulator}) as running:
-        assert set(running.emulators) == {"ecommpay", "omise"}
+        assert set(running.emulators) == {"ecommpay", "omise", "omise_th"}
         yield running
 
 
@@ -43,7 +46,7 @@ def _check(scenario: Scenario, shopper: Shopper) -> None:
     assert result.callbacks >= 1, "the outcome came from a verified callback"
 
 
-@pytest.mark.parametrize("index", range(4), ids=[s.title for s in scenarios("ids")])
+@pytest.mark.parametrize("index", range(6), ids=[s.title for s in scenarios("ids")])
 def test_demo_checkout_with_the_sync_gateway(sandbox: Sandbox, index: int) -> None:
     scenario = scenarios("sync")[index]
     with Gateway(providers=sandbox.provider_settings()) as gw:
@@ -54,7 +57,7 @@ def test_demo_checkout_with_the_sync_gateway(sandbox: Sandbox, index: int) -> No
             shopper.close()
 
 
-@pytest.mark.parametrize("index", range(4), ids=[s.title for s in scenarios("ids")])
+@pytest.mark.parametrize("index", range(6), ids=[s.title for s in scenarios("ids")])
 def test_demo_checkout_with_the_async_gateway(sandbox: Sandbox, index: int) -> None:
     scenario = scenarios("async")[index]
     gw = AsyncGatewayOnALoop(sandbox.provider_settings())
@@ -79,7 +82,7 @@ def test_declined_payments_fail_with_a_reason(sandbox: Sandbox) -> None:
 def test_paymux_demo_command_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "4 of 4 checkouts ended as expected" in out
+    assert "6 of 6 checkouts ended as expected" in out
 
 
 def test_dropped_connection_after_a_gate_sale_does_not_pay_twice(sandbox: Sandbox) -> None:

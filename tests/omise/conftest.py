@@ -132,6 +132,8 @@ class Kit:
         values: dict[str, Any] = {
             "public_key": PUBLIC_KEY,
             "secret_key": SECRET_KEY,
+            # The recorded charges are of a Singapore account (SGD); override for a Thai one.
+            "country": "SG",
             "clock": lambda: NOW,
         }
         values.update(overrides)

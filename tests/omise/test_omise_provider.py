@@ -25,12 +25,29 @@ def test_registered_under_the_entry_point() -> None:
 @pytest.mark.parametrize(
     ("settings", "problem"),
     [
-        ({"secret_key": "pkey_test_paymux"}, "secret_key"),
-        ({"secret_key": "skey_test_paymux", "public_key": "skey_test_paymux"}, "public_key"),
-        ({"secret_key": "skey_test_paymux", "public_key": "pkey_paymux"}, "mix test and live"),
-        ({"secret_key": "skey_test_paymux", "webhook_secret": "not base64!"}, "webhook_secret"),
-        ({"secret_key": "skey_test_paymux", "refetch_webhooks": False}, "refetch_webhooks"),
-        ({"secret_key": "skey_test_paymux", "api_version": "2015-11-17"}, "api_version"),
+        ({"country": "SG", "secret_key": "pkey_test_paymux"}, "secret_key"),
+        ({"secret_key": "skey_test_paymux"}, "country"),
+        ({"country": "JP", "secret_key": "skey_test_paymux"}, "country"),
+        (
+            {"country": "SG", "secret_key": "skey_test_paymux", "public_key": "skey_test_paymux"},
+            "public_key",
+        ),
+        (
+            {"country": "SG", "secret_key": "skey_test_paymux", "public_key": "pkey_paymux"},
+            "mix test and live",
+        ),
+        (
+            {"country": "SG", "secret_key": "skey_test_paymux", "webhook_secret": "not base64!"},
+            "webhook_secret",
+        ),
+        (
+            {"country": "SG", "secret_key": "skey_test_paymux", "refetch_webhooks": False},
+            "refetch_webhooks",
+        ),
+        (
+            {"country": "SG", "secret_key": "skey_test_paymux", "api_version": "2015-11-17"},
+            "api_version",
+        ),
     ],
 )
 def test_bad_settings_are_refused_without_echoing_secrets(
@@ -44,7 +61,10 @@ def test_bad_settings_are_refused_without_echoing_secrets(
 def test_mode_is_reported_and_secrets_stay_out_of_reprs(kit: Any) -> None:
     provider = kit.provider(webhook_secret=kit.WEBHOOK_SECRET)
     assert provider.describe()["mode"] == "test"
-    assert OmiseProvider.configure({"secret_key": "skey_paymux"}).describe()["mode"] == "live"
+    assert (
+        OmiseProvider.configure({"secret_key": "skey_paymux", "country": "TH"}).describe()["mode"]
+        == "live"
+    )
     for text in (repr(provider), repr(provider.settings), str(provider.settings)):
         assert kit.SECRET_KEY not in text
         assert kit.WEBHOOK_SECRET not in text
@@ -52,14 +72,25 @@ def test_mode_is_reported_and_secrets_stay_out_of_reprs(kit: Any) -> None:
     assert {kit.SECRET_KEY, kit.WEBHOOK_SECRET, basic} <= set(provider.secret_values())
 
 
-def test_capabilities_state_the_seed_limits(kit: Any) -> None:
-    (capability,) = kit.provider().capabilities()
-    assert capability.method == "kakaopay"
-    assert set(capability.countries or ()) == {"SG", "TH"}
-    assert [(r.currency, r.minimum, r.maximum) for r in capability.amounts] == [
-        ("SGD", 100, 2_000_000),
-        ("THB", 2_000, 15_000_000),
-    ]
+@pytest.mark.parametrize(
+    ("country", "expected"),
+    [
+        # KakaoPay: seed 004's limits for the account's market; PromptPay/PayNow: see
+        # capabilities.py for where each figure comes from.
+        ("SG", {"kakaopay": ("SGD", 100, 2_000_000), "paynow": ("SGD", 100, 20_000_000)}),
+        ("TH", {"kakaopay": ("THB", 2_000, 15_000_000), "promptpay": ("THB", 2_000, 15_000_000)}),
+    ],
+)
+def test_an_account_offers_its_own_country_in_its_own_currency_only(
+    kit: Any, country: str, expected: dict[str, tuple[str, int, int]]
+) -> None:
+    capabilities = kit.provider(country=country).capabilities()
+    assert {c.method for c in capabilities} == set(expected)
+    for capability in capabilities:
+        assert capability.countries == (country,)
+        assert [(r.currency, r.minimum, r.maximum) for r in capability.amounts] == [
+            expected[capability.method]
+        ]
 
 
 def test_lookup_tells_ids_from_references(kit: Any) -> None:
@@ -115,13 +146,19 @@ def test_ids_cannot_escape_their_path_segment(kit: Any) -> None:
     [
         ({"method": "payco"}, "method"),
         ({"country": "KR", "amount": Money(150000, "SGD")}, "country"),
+        # A Singapore account sells in Singapore only, in SGD only.
+        ({"country": "TH", "amount": Money(150000, "THB")}, "country"),
         ({"country": "SG", "amount": Money(150000, "THB")}, "amount.currency"),
-        ({"country": "TH", "amount": Money(150000, "SGD")}, "amount.currency"),
+        ({"method": "promptpay", "country": "SG"}, "method"),
         ({"amount": Money(99, "SGD")}, "amount"),
         ({"amount": Money(2_000_001, "SGD")}, "amount"),
-        ({"country": "TH", "amount": Money(1_999, "THB")}, "amount"),
-        ({"country": "TH", "amount": Money(15_000_001, "THB")}, "amount"),
-        ({"return_urls": None}, "return_urls.success"),
+        ({"method": "paynow", "amount": Money(99, "SGD")}, "amount"),
+        ({"method": "paynow", "amount": Money(20_000_001, "SGD")}, "amount"),
+        (
+            {"method": "paynow", "provider_options": {"platform_type": "IOS"}},
+            "provider_options.platform_type",
+        ),
+        ({"return_urls": None}, "return_urls"),
         ({"return_urls": ReturnUrls(success="http://shop.example/ok")}, "return_urls.success"),
         ({"provider_options": {"sourceid": "src_test_1"}}, "provider_options"),
         ({"provider_options": {"source_id": "tok_test_1"}}, "provider_options.source_id"),
@@ -148,9 +185,30 @@ def test_invalid_charges_never_reach_the_network(
 )
 def test_limits_are_inclusive(kit: Any, country: str, amount: Money) -> None:
     request = _first_request(
-        kit.provider().create_charge(kit.request(country=country, amount=amount))
+        kit.provider(country=country).create_charge(kit.request(country=country, amount=amount))
     )
     assert request.url.path == "/search"
+
+
+@pytest.mark.parametrize(
+    ("country", "overrides", "field"),
+    [
+        ("TH", {"amount": Money(150000, "SGD")}, "amount.currency"),
+        ("TH", {"country": "SG"}, "country"),
+        ("TH", {"amount": Money(1_999, "THB")}, "amount"),
+        ("TH", {"amount": Money(15_000_001, "THB")}, "amount"),
+        ("TH", {"method": "promptpay", "amount": Money(1_999, "THB")}, "amount"),
+        ("TH", {"method": "promptpay", "amount": Money(15_000_001, "THB")}, "amount"),
+        ("TH", {"method": "paynow"}, "method"),
+    ],
+)
+def test_a_thai_account_refuses_what_it_cannot_charge(
+    kit: Any, country: str, overrides: dict[str, Any], field: str
+) -> None:
+    request = kit.request(**{"country": "TH", "amount": Money(150000, "THB"), **overrides})
+    with pytest.raises(InvalidRequest) as caught:
+        run_flow(kit.provider(country=country).create_charge(request), no_network)
+    assert caught.value.field == field
 
 
 def test_refund_after_the_deadline_is_refused_locally(kit: Any) -> None:

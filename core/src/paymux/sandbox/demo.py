@@ -1,4 +1,4 @@
-"""``paymux demo``: four real checkouts on the embedded sandbox, end to end."""
+"""``paymux demo``: six real checkouts on the embedded sandbox, end to end."""
 
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ def scenarios(run: str) -> list[Scenario]:
         id="customer-ke-1", ip_address="192.0.2.20", email="amani@example.com"
     )  # no phone
     singaporean = Customer(id="customer-sg-1", ip_address="192.0.2.30", email="wei@example.com")
+    thai = Customer(id="customer-th-1", ip_address="192.0.2.40", email="somchai@example.com")
     return [
         Scenario(
             "KakaoPay KR",
@@ -79,6 +80,21 @@ def scenarios(run: str) -> list[Scenario]:
             ChargeStatus.PARTIALLY_REFUNDED,
             Money.of("5.00", "SGD"),
         ),
+        # The sandbox's second Omise account is Thai: the router picks it by country alone.
+        Scenario(
+            "PromptPay TH",
+            request("promptpay-th", Money.of("350.00", "THB"), "promptpay", "TH", thai),
+            (None,),
+            ChargeStatus.REFUNDED,
+            Money.of("350.00", "THB"),
+        ),
+        Scenario(
+            "PayNow SG",
+            request("paynow-sg", Money.of("42.00", "SGD"), "paynow", "SG", singaporean),
+            (Money.of("12.00", "SGD"),),
+            ChargeStatus.PARTIALLY_REFUNDED,
+            Money.of("12.00", "SGD"),
+        ),
     ]
 
 
@@ -99,21 +115,34 @@ def run_demo(port: int = 0) -> int:
         console.print(
             f"Sandbox on {sandbox.base_url} with emulators: {', '.join(sandbox.emulators)}\n"
         )
-        shown_qr = False
+        current: list[Scenario] = []
+
+        shown: set[str] = set()
 
         def show_qr(qr: DisplayQrCode) -> None:
-            nonlocal shown_qr
-            if shown_qr:
+            title = current[-1].title if current else ""
+            if title in shown:
                 return
-            shown_qr = True
-            console.print("The customer scans this QR code with KakaoPay:")
-            console.print(qr.terminal() if qr.data else "(the provider sent a ready PNG image)")
+            shown.add(title)
+            method = current[-1].request.method if current else "their app"
+            if qr.data:
+                console.print(f"The customer scans this QR code with {method}:")
+                console.print(qr.terminal())
+            elif qr.image_png:
+                # Omise sends the image, not its text: the checkout shows the PNG as it is.
+                console.print(
+                    f"The checkout shows the provider's QR image ({len(qr.image_png)} bytes of"
+                    f" PNG, {qr.image_url}); the customer scans it with a banking app ({method})."
+                )
+            else:
+                console.print(f"The checkout shows the QR image at {qr.image_url}.")
 
         results: list[tuple[Scenario, CheckoutResult | None, str]] = []
         with Gateway(providers=sandbox.provider_settings()) as gw:
             shopper = Shopper(gw, sandbox.hub, on_qr=show_qr)
             try:
                 for scenario in scenarios(uuid.uuid4().hex[:8]):
+                    current.append(scenario)
                     console.print(f"[bold]{scenario.title}[/bold] ...")
                     try:
                         result = shopper.checkout(scenario.request, refunds=scenario.refunds)

@@ -9,13 +9,15 @@ from .server import emulator_classes
 
 
 def offline_settings(*, examples: bool = False) -> dict[str, dict[str, Any]]:
-    """Every account the sandbox would serve, by provider name; with ``examples``, the example
-    plugins' accounts too (the plugin template)."""
+    """Every account the sandbox would serve (siblings included), by provider name; with
+    ``examples``, the example plugins' accounts too (the plugin template)."""
     hub = SandboxHub("http://127.0.0.1:8765")
     try:
-        return {
-            name: cls(hub).provider_settings()
-            for name, cls in emulator_classes(examples=examples).items()
-        }
+        settings: dict[str, dict[str, Any]] = {}
+        for cls in emulator_classes(examples=examples).values():
+            emulator = cls(hub)
+            for account in (emulator, *emulator.sibling_accounts()):
+                settings[account.name] = account.provider_settings()
+        return settings
     finally:
         hub.close()

@@ -1,4 +1,15 @@
-"""What Omise offers through paymux, as data (seed 004: Opn's KakaoPay page)."""
+"""What one Omise account offers through paymux, as data.
+
+An Omise account belongs to one country and charges in that country's currency only (a recorded
+``GET /capability`` answer of a Thai account: ``country: "TH"``, KakaoPay ``currencies: ["THB"]``,
+PromptPay ``currencies: ["THB"]``). So every capability names the account's country alone, and two
+accounts (one per market) route by country without rules.
+
+Sources of the figures: seed 004 (Opn's KakaoPay page) for KakaoPay; Omise's PromptPay and PayNow
+pages (docs.omise.co/promptpay, docs.omise.co/paynow: Thailand only / Singapore only, offline flow,
+a QR code the customer scans with a banking app); Omise's Refunds API page for the refund rules
+every Omise charge shares.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +18,53 @@ from functools import cache
 from typing import Any
 
 from paymux import AmountRange, Capability, RefundSupport
+from paymux.models import ReturnUrlRules
 
 KAKAOPAY = "kakaopay"
+PROMPTPAY = "promptpay"
+PAYNOW = "paynow"
 
-# Omise sells KakaoPay to merchants in these countries, each settling in its own currency.
-KAKAOPAY_CURRENCY_BY_COUNTRY: dict[str, str] = {"SG": "SGD", "TH": "THB"}
+CURRENCY_BY_COUNTRY: dict[str, str] = {"SG": "SGD", "TH": "THB"}
+"""The one currency an Omise account of each country charges in."""
+
+# The name this module used when KakaoPay was the only method.
+KAKAOPAY_CURRENCY_BY_COUNTRY = CURRENCY_BY_COUNTRY
+
+METHODS_BY_COUNTRY: dict[str, tuple[str, ...]] = {
+    "SG": (KAKAOPAY, PAYNOW),
+    "TH": (KAKAOPAY, PROMPTPAY),
+}
+
+QR_METHODS = frozenset({PROMPTPAY, PAYNOW})
+"""Offline sources: the charge carries ``source.scannable_code``, a QR image to show; the
+customer never leaves the checkout, so no return URL is needed (none is sent)."""
 
 
 @cache
-def kakaopay_limits() -> tuple[AmountRange, ...]:
+def _limits() -> dict[tuple[str, str], AmountRange]:
     """Built on first use: the first ``AmountRange`` builds its schema and loads the ISO 4217
     table, which would otherwise be most of the cost of importing this plugin."""
-    return (
-        AmountRange(currency="SGD", minimum=100, maximum=2_000_000),
-        AmountRange(currency="THB", minimum=2_000, maximum=15_000_000),
-    )
+    return {
+        # Seed 004: SGD 1.00 .. 20,000.00 in Singapore, THB 20.00 .. 150,000.00 in Thailand.
+        (KAKAOPAY, "SGD"): AmountRange(currency="SGD", minimum=100, maximum=2_000_000),
+        (KAKAOPAY, "THB"): AmountRange(currency="THB", minimum=2_000, maximum=15_000_000),
+        # PromptPay: THB 20.00, the Thai account's charge minimum in the recorded
+        # ``GET /capability`` (limits.charge_amount.min 2000), up to THB 150,000.00 (the figure
+        # published for Omise's PromptPay; not on the part of Omise's page readable here).
+        (PROMPTPAY, "THB"): AmountRange(currency="THB", minimum=2_000, maximum=15_000_000),
+        # PayNow: SGD 1.00, the Singapore account's charge minimum (as for KakaoPay there), up to
+        # SGD 200,000.00 (PayNow's published per-payment cap; not on the part of Omise's page
+        # readable here).
+        (PAYNOW, "SGD"): AmountRange(currency="SGD", minimum=100, maximum=20_000_000),
+    }
+
+
+def limits(method: str, currency: str) -> AmountRange | None:
+    return _limits().get((method, currency))
+
+
+def kakaopay_limits() -> tuple[AmountRange, ...]:
+    return tuple(r for (method, _), r in _limits().items() if method == KAKAOPAY)
 
 
 def __getattr__(name: str) -> Any:
@@ -39,31 +82,68 @@ REFUND_WINDOW_CLOSES = time(0, 15)
 # Source types whose refunds close with the same next-day window.
 REFUND_WINDOW_METHODS = frozenset({KAKAOPAY})
 
+# Omise's Refunds API: a charge can be refunded for 365 days after its capture (up to 15
+# partial refunds). PromptPay and PayNow pages add no window of their own.
+REFUND_DAYS = 365
 
-def capabilities(provider: str) -> list[Capability]:
-    return [
-        Capability(
-            provider=provider,
-            method=KAKAOPAY,
-            countries=tuple(KAKAOPAY_CURRENCY_BY_COUNTRY),
-            amounts=kakaopay_limits(),
-            refunds=RefundSupport.PARTIAL,
-            next_actions=("redirect_to_url",),
-            provider_method=KAKAOPAY,
-            # POST /charges/{id}/expire stops an unpaid app-redirect/QR charge (omise.md);
-            # GET /charges, GET /charges/{id}/refunds and /refunds/{id} read (charges-api).
-            operations=("cancel_charge", "list_charges", "list_refunds", "retrieve_refund"),
-            notes=(
-                "app_redirect: the authorize URL opens the KakaoPay app on mobile and shows Opn's"
-                " QR page on desktop; refunds until 00:15 GMT+8 the day after payment"
-            ),
+_OPERATIONS = ("cancel_charge", "list_charges", "list_refunds", "retrieve_refund")
+"""POST /charges/{id}/expire stops an unpaid app-redirect or QR charge (omise.md); GET /charges,
+GET /charges/{id}/refunds and /refunds/{id} read (charges-api)."""
+
+_NOTES = {
+    KAKAOPAY: (
+        "app_redirect: the authorize URL opens the KakaoPay app on mobile and shows Opn's QR page"
+        " on desktop; refunds until 00:15 GMT+8 the day after payment"
+    ),
+    PROMPTPAY: (
+        "offline: a PromptPay QR code (a PNG from Omise) the customer scans with a Thai banking"
+        " app; refunds within 365 days"
+    ),
+    PAYNOW: (
+        "offline: a PayNow QR code (a PNG from Omise) the customer scans with a Singapore banking"
+        " app; refunds within 365 days"
+    ),
+}
+
+
+def capabilities(provider: str, country: str) -> list[Capability]:
+    """What an account of ``country`` offers: its methods, in its currency, in its country only."""
+    currency = CURRENCY_BY_COUNTRY[country]
+    found = []
+    for method in METHODS_BY_COUNTRY[country]:
+        amounts = limits(method, currency)
+        assert amounts is not None  # every method of a country has limits in its currency
+        qr = method in QR_METHODS
+        found.append(
+            Capability(
+                provider=provider,
+                method=method,
+                countries=(country,),
+                amounts=(amounts,),
+                refunds=RefundSupport.PARTIAL,
+                next_actions=("display_qr_code",) if qr else ("redirect_to_url",),
+                provider_method=method,
+                operations=_OPERATIONS,
+                notes=_NOTES[method],
+                # KakaoPay leaves the checkout for the wallet app and comes back to an HTTPS
+                # return_uri (seed 004); a QR charge keeps the customer on the checkout page.
+                return_urls=ReturnUrlRules()
+                if qr
+                else ReturnUrlRules(required=True, https=("success",)),
+            )
         )
-    ]
+    return found
 
 
 def refund_deadline(method: str | None, paid_at: datetime | None) -> datetime | None:
     """The last moment Omise refunds a payment of ``method`` made at ``paid_at``, if limited."""
-    if method not in REFUND_WINDOW_METHODS or paid_at is None:
+    if paid_at is None:
         return None
-    local_day = paid_at.astimezone(REFUND_WINDOW_ZONE).date()
-    return datetime.combine(local_day + timedelta(days=1), REFUND_WINDOW_CLOSES, REFUND_WINDOW_ZONE)
+    if method in REFUND_WINDOW_METHODS:
+        local_day = paid_at.astimezone(REFUND_WINDOW_ZONE).date()
+        return datetime.combine(
+            local_day + timedelta(days=1), REFUND_WINDOW_CLOSES, REFUND_WINDOW_ZONE
+        )
+    if method in QR_METHODS:
+        return paid_at + timedelta(days=REFUND_DAYS)
+    return None

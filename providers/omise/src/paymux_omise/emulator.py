@@ -29,33 +29,54 @@ from starlette.routing import BaseRoute, Route
 
 from paymux.money import Money
 from paymux.sandbox import PendingPayment
-from paymux.sandbox.emulator import CustomerAction
+from paymux.sandbox.emulator import CustomerAction, Emulator
 
 from .emulator_knobs import AnswerLost, OmiseKnobs, WriteEndpoint
 from .emulator_objects import (
     API_VERSIONS,
+    COUNTRY_CURRENCY,
+    COUNTRY_METHODS,
+    QR_TYPES,
     SEED_FAILURE_CODES,
     charge_object,
     error,
     event_object,
     not_found,
     refund_object,
+    scannable_code,
     source_object,
     stamp,
     versioned,
 )
+from .emulator_qr import payload as qr_payload
+from .emulator_qr import png as qr_png
 from .emulator_reads import LIMITS, OmiseEmulatorState, body_of, integer
 from .webhooks import sign
 
 SECRET_KEY = "skey_test_sandbox"
 PUBLIC_KEY = "pkey_test_sandbox"
+# The Thai account next to the Singapore one: an Omise account is one country.
+TH_SECRET_KEY = "skey_test_sandbox_th"
+TH_PUBLIC_KEY = "pkey_test_sandbox_th"
 WEBHOOK_SECRET = base64.b64encode(b"paymux-sandbox-webhook-secret").decode()
 
 # What ``PATCH /charges/{id}`` may change.
 _UPDATABLE = frozenset({"description", "metadata"})
 _ALL_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 
-__all__ = ["LIMITS", "PUBLIC_KEY", "SECRET_KEY", "WEBHOOK_SECRET", "OmiseEmulator", "OmiseKnobs"]
+_METHOD_NAMES = {"kakaopay": "KakaoPay", "promptpay": "PromptPay", "paynow": "PayNow"}
+
+__all__ = [
+    "LIMITS",
+    "PUBLIC_KEY",
+    "SECRET_KEY",
+    "TH_PUBLIC_KEY",
+    "TH_SECRET_KEY",
+    "WEBHOOK_SECRET",
+    "OmiseEmulator",
+    "OmiseKnobs",
+    "OmiseThaiEmulator",
+]
 
 
 class OmiseEmulator(OmiseEmulatorState):
@@ -67,10 +88,18 @@ class OmiseEmulator(OmiseEmulatorState):
         # Read at call time, so a test can point the emulator at keys of its own.
         return SECRET_KEY, PUBLIC_KEY
 
+    def sibling_accounts(self) -> list[Emulator]:
+        """The Thai account, served next to this Singapore one (at ``/omise_th``)."""
+        return [OmiseThaiEmulator(self.hub)]
+
     def provider_settings(self) -> dict[str, Any]:
+        secret, public = self.keys()
         return {
-            "public_key": PUBLIC_KEY,
-            "secret_key": SECRET_KEY,
+            # Named after the plugin only when the provider's name is not the plugin's.
+            **({"plugin": "omise"} if self.name != "omise" else {}),
+            "public_key": public,
+            "secret_key": secret,
+            "country": self.knobs.country,
             "webhook_secret": WEBHOOK_SECRET,
             "base_url": self.base_url,
         }
@@ -78,8 +107,9 @@ class OmiseEmulator(OmiseEmulatorState):
     def describe(self) -> dict[str, Any]:
         return {
             "base_url": self.base_url,
+            "country": self.knobs.country,
             "charges": len(self.charges),
-            "public_key": PUBLIC_KEY,
+            "public_key": self.keys()[1],
             "faults": dict(self.fault_counts),
         }
 
@@ -161,13 +191,16 @@ class OmiseEmulator(OmiseEmulatorState):
             },
         )
 
-    def _validate_amount(self, amount: int, currency: str) -> str | None:
-        if currency not in LIMITS:
-            return f"currency {currency} is not supported for kakaopay"
-        low, high = LIMITS[currency]
+    def _validate_amount(self, method: str, amount: int, currency: str) -> str | None:
+        if currency != COUNTRY_CURRENCY[self.knobs.country]:
+            return f"currency {currency} is not supported for {method}"
+        low, high = LIMITS[(method, currency)]
         if not low <= amount <= high:
             return f"amount must be between {low} and {high}"
         return None
+
+    def _offered(self, kind: str) -> bool:
+        return kind in COUNTRY_METHODS[self.knobs.country]
 
     def _source(self, data: dict[str, Any]) -> dict[str, Any]:
         return source_object(
@@ -177,6 +210,22 @@ class OmiseEmulator(OmiseEmulatorState):
             str(data.get("currency", "")).upper(),
             str(data.get("platform_type") or "WEB").upper(),
             self.now(),
+        )
+
+    def _show_qr(self, charge: dict[str, Any]) -> None:
+        """Give an offline charge its QR image (under the lock)."""
+        document_id, token = self._id("docu"), secrets.token_hex(8).upper()
+        text = qr_payload(
+            charge["source"]["type"],
+            amount=charge["amount"],
+            currency=charge["currency"],
+            reference=charge["id"],
+            expires=self.now(),
+        )
+        self.documents[document_id] = (charge["id"], token, qr_png(text))
+        uri = f"{self.base_url}/charges/{charge['id']}/documents/{document_id}/downloads/{token}"
+        charge["source"]["scannable_code"] = scannable_code(
+            charge["id"], document_id, uri, self.now()
         )
 
     def _lapse(self, charge_id: str) -> None:
@@ -240,6 +289,11 @@ class OmiseEmulator(OmiseEmulatorState):
             Route("/events", self.list_events, methods=["GET"]),
             Route("/events/{event_id}", self.get_event, methods=["GET"]),
             Route("/capability", self.capability, methods=["GET"]),
+            Route(
+                "/charges/{charge_id}/documents/{document_id}/downloads/{token}",
+                self.download_document,
+                methods=["GET"],
+            ),
             # The official client asks for ``search/?scope=...``.
             Route("/search", self.search, methods=["GET"]),
             Route("/search/", self.search, methods=["GET"]),
@@ -256,9 +310,9 @@ class OmiseEmulator(OmiseEmulatorState):
             source = self._source(data)
         except ValueError as exc:
             return error("bad_request", str(exc))
-        if source["type"] != "kakaopay":
-            return error("bad_request", f"type {source['type']} is not supported by this sandbox")
-        problem = self._validate_amount(source["amount"], source["currency"])
+        if not self._offered(source["type"]):
+            return error("bad_request", f"type {source['type']} is not supported by this account")
+        problem = self._validate_amount(source["type"], source["amount"], source["currency"])
         if problem:
             return error("bad_request", problem)
         with self.lock:
@@ -275,9 +329,7 @@ class OmiseEmulator(OmiseEmulatorState):
             currency = str(data.get("currency", "")).upper()
         except ValueError as exc:
             return error("bad_request", str(exc))
-        return_uri = str(data.get("return_uri") or "")
-        if not return_uri.startswith("https://"):
-            return error("invalid_charge", "return_uri must be an HTTPS URL")
+        return_uri = str(data.get("return_uri") or "") or None
         raw_source = data.get("source")
         with self.lock:
             if isinstance(raw_source, str):
@@ -293,12 +345,16 @@ class OmiseEmulator(OmiseEmulatorState):
                     source = self._source({**raw_source, "amount": amount, "currency": currency})
                 except ValueError as exc:
                     return error("bad_request", str(exc))
-                if source["type"] != "kakaopay":
-                    return error("invalid_charge", "source type is not supported by this sandbox")
+                if not self._offered(source["type"]):
+                    return error("invalid_charge", "source type is not supported by this account")
                 self.sources[source["id"]] = source
             else:
                 return error("invalid_charge", "a source is required")
-            problem = self._validate_amount(amount, currency)
+            offline = source["type"] in QR_TYPES
+            if not offline and not (return_uri or "").startswith("https://"):
+                # The wallet app sends the customer back there (seed 004: HTTPS only).
+                return error("invalid_charge", "return_uri must be an HTTPS URL")
+            problem = self._validate_amount(source["type"], amount, currency)
             if problem:
                 return error("invalid_charge", problem)
             source["charge_status"] = "pending"
@@ -311,25 +367,30 @@ class OmiseEmulator(OmiseEmulatorState):
                 description=data.get("description"),
                 metadata=metadata or {},
                 source=source,
-                authorize_uri=f"{self.base_url}/payments/{charge_id}/authorize",
+                authorize_uri=None
+                if offline
+                else f"{self.base_url}/payments/{charge_id}/authorize",
                 return_uri=return_uri,
                 ip=data.get("ip"),
                 now=self.now(),
             )
+            if offline:
+                self._show_qr(charge)
             self.charges[charge_id] = charge
             self._indexed_at[charge_id] = time.monotonic() + self.knobs.search_lag
             answer = self._json(request, charge)
+        method_name = _METHOD_NAMES.get(source["type"], source["type"])
         self.hub.register_payment(
             PendingPayment(
                 provider=self.name,
                 id=charge_id,
                 amount=Money(amount, currency),
-                description=str(data.get("description") or "KakaoPay payment"),
+                description=str(data.get("description") or f"{method_name} payment"),
                 on_action=lambda action: self._finish(charge_id, action),
                 details={
-                    "method": "KakaoPay (Omise)",
-                    "return_url": return_uri,
-                    "platform": source["platform_type"],
+                    "method": f"{method_name} (Omise {self.knobs.country})",
+                    **({"return_url": return_uri} if return_uri else {}),
+                    **({"platform": source["platform_type"]} if source["platform_type"] else {}),
                     # Lets the customer API find the payment by the shop's own reference.
                     "reference": str((metadata or {}).get("paymux_reference", "")),
                 },
@@ -482,3 +543,19 @@ class OmiseEmulator(OmiseEmulatorState):
             return not_found("payment", charge_id)
         # Opn's page: the wallet app on a phone, a QR to scan on a desktop; here, the customer page.
         return RedirectResponse(self.hub.customer_url(self.name, charge_id), 303)
+
+
+class OmiseThaiEmulator(OmiseEmulator):
+    """A Thai Omise account (THB: KakaoPay and PromptPay) with keys of its own."""
+
+    name = "omise_th"
+
+    def __init__(self, hub: Any) -> None:
+        super().__init__(hub)
+        self.knobs.country = "TH"
+
+    def keys(self) -> tuple[str, str]:
+        return TH_SECRET_KEY, TH_PUBLIC_KEY
+
+    def sibling_accounts(self) -> list[Emulator]:
+        return []

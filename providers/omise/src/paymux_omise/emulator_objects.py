@@ -93,8 +93,12 @@ def not_found(kind: str, object_id: str) -> JSONResponse:
     return error("not_found", f"{kind} {object_id} was not found")
 
 
+QR_TYPES = frozenset({"promptpay", "paynow"})
+"""Offline sources: a QR code to scan, no authorize URL (docs.omise.co/promptpay, /paynow)."""
+
+
 def source_object(
-    source_id: str, kind: str, amount: int, currency: str, platform: str, now: datetime
+    source_id: str, kind: str, amount: int, currency: str, platform: str | None, now: datetime
 ) -> dict[str, Any]:
     return {
         "object": "source",
@@ -107,14 +111,14 @@ def source_object(
         "created_at": stamp(now),
         "currency": currency,
         "email": None,
-        "flow": "app_redirect",
+        "flow": "offline" if kind in QR_TYPES else "app_redirect",
         "installment_term": None,
         "ip": None,
         "absorption_type": None,
         "name": None,
         "mobile_number": None,
         "phone_number": None,
-        "platform_type": platform,
+        "platform_type": None if kind in QR_TYPES else platform,
         "scannable_code": None,
         "qr_settings": None,
         "billing": None,
@@ -158,8 +162,8 @@ def charge_object(
     description: Any,
     metadata: dict[str, Any],
     source: dict[str, Any],
-    authorize_uri: str,
-    return_uri: str,
+    authorize_uri: str | None,
+    return_uri: str | None,
     ip: Any,
     now: datetime,
 ) -> dict[str, Any]:
@@ -214,6 +218,7 @@ def charge_object(
         "created_at": stamp(now),
         "paid_at": None,
         "authorized_at": None,
+        # Seven days after creation, in seed 004's KakaoPay charge and the recorded PayNow one.
         "expires_at": stamp(now + timedelta(days=7)),
         "expired_at": None,
         "reversed_at": None,
@@ -282,10 +287,39 @@ def event_object(event_id: str, key: str, data: dict[str, Any], now: datetime) -
     }
 
 
-def capability_object(country: str, limits: dict[str, tuple[int, int]]) -> dict[str, Any]:
-    """``GET /capability`` for an account of ``country`` offering KakaoPay only."""
-    currency = {"SG": "SGD", "TH": "THB"}[country]
-    low, high = limits[currency]
+def scannable_code(
+    charge_id: str, document_id: str, download_uri: str, now: datetime
+) -> dict[str, Any]:
+    """``source.scannable_code`` of an offline charge, shaped as the recorded PayNow charge
+    (omise-go fixture ``chrg_test_5nvdpnapyle90ejudk8``)."""
+    return {
+        "object": "barcode",
+        "type": "qr",
+        "image": {
+            "object": "document",
+            "livemode": False,
+            "id": document_id,
+            "deleted": False,
+            "filename": "qrcode.png",
+            "location": f"/charges/{charge_id}/documents/{document_id}",
+            "download_uri": download_uri,
+            "created_at": stamp(now),
+        },
+    }
+
+
+# The payment methods each account country lists in ``GET /capability`` (of those paymux uses).
+COUNTRY_METHODS = {"SG": ("kakaopay", "paynow"), "TH": ("kakaopay", "promptpay")}
+COUNTRY_CURRENCY = {"SG": "SGD", "TH": "THB"}
+
+
+def capability_object(
+    country: str, limits: dict[tuple[str, str], tuple[int, int]]
+) -> dict[str, Any]:
+    """``GET /capability`` for an account of ``country``, shaped as the recorded Thai answer."""
+    currency = COUNTRY_CURRENCY[country]
+    low = min(limits[(m, currency)][0] for m in COUNTRY_METHODS[country])
+    high = max(limits[(m, currency)][1] for m in COUNTRY_METHODS[country])
     return {
         "object": "capability",
         "location": "/capability",
@@ -298,7 +332,7 @@ def capability_object(country: str, limits: dict[str, tuple[int, int]]) -> dict[
         "payment_methods": [
             {
                 "object": "payment_method",
-                "name": "kakaopay",
+                "name": method,
                 "currencies": [currency],
                 "card_brands": None,
                 "installment_terms": None,
@@ -306,6 +340,7 @@ def capability_object(country: str, limits: dict[str, tuple[int, int]]) -> dict[
                 "banks": [],
                 "provider": None,
             }
+            for method in COUNTRY_METHODS[country]
         ],
         "tokenization_methods": [],
         "zero_interest_installments": False,

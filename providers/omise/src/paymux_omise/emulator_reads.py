@@ -10,7 +10,7 @@ import math
 import random
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,6 +23,7 @@ from .emulator_knobs import OmiseKnobs, when, words
 from .emulator_objects import (
     API_VERSIONS,
     LATEST_VERSION,
+    QR_TYPES,
     capability_object,
     error,
     list_object,
@@ -32,9 +33,17 @@ from .emulator_objects import (
     versioned,
 )
 
-# The emulator keeps its own copy of Opn's KakaoPay limits (seed 004) rather than reading the
-# plugin's: a wrong limit in the plugin should show up as a disagreement, not be mirrored.
-LIMITS = {"SGD": (100, 2_000_000), "THB": (2_000, 15_000_000)}
+# The emulator keeps its own copy of the limits (seed 004 for KakaoPay; the Thai account's
+# recorded charge minimum and the published caps for PromptPay and PayNow) rather than reading
+# the plugin's: a wrong limit in the plugin should show up as a disagreement, not be mirrored.
+LIMITS: dict[tuple[str, str], tuple[int, int]] = {
+    ("kakaopay", "SGD"): (100, 2_000_000),
+    ("kakaopay", "THB"): (2_000, 15_000_000),
+    ("promptpay", "THB"): (2_000, 15_000_000),
+    ("paynow", "SGD"): (100, 20_000_000),
+}
+# Omise's Refunds API: refunds for 365 days after payment; KakaoPay closes sooner (seed 004).
+QR_REFUND_DAYS = 365
 
 # Charge fields a search filter may name, as ``filters[<name>]=<value>``.
 _SEARCH_FILTERS = frozenset(
@@ -86,6 +95,8 @@ class OmiseEmulatorState(Emulator):
         self.charges: dict[str, dict[str, Any]] = {}
         self.sources: dict[str, dict[str, Any]] = {}
         self.events: dict[str, dict[str, Any]] = {}
+        self.documents: dict[str, tuple[str, str, bytes]] = {}
+        """QR images by document id: (charge id, the download token, the PNG)."""
         self.knobs = OmiseKnobs()
         self.fault_counts: dict[str, int] = {}
         """What the knobs did: ``answer_lost:<endpoint>``, ``refund_declined``, ``refund_late``,
@@ -156,7 +167,12 @@ class OmiseEmulatorState(Emulator):
         paid_at = when(charge.get("paid_at"))
         if charge["status"] != "successful" or paid_at is None:
             return
-        if self.now() > refund_window_closes(paid_at):
+        closes = (
+            paid_at + timedelta(days=QR_REFUND_DAYS)
+            if charge["source"]["type"] in QR_TYPES
+            else refund_window_closes(paid_at)
+        )
+        if self.now() > closes:
             charge.update(refundable=False, partially_refundable=False, can_perform_void=False)
 
     def _charge_copy(self, charge: dict[str, Any]) -> dict[str, Any]:
@@ -307,6 +323,16 @@ class OmiseEmulatorState(Emulator):
         if refused:
             return refused
         return self._json(request, capability_object(self.knobs.country, LIMITS))
+
+    async def download_document(self, request: Request) -> Response:
+        """A charge's QR image by its ``download_uri``: no key needed, the URL is the secret
+        (as checkouts show it in an ``<img>``)."""
+        params = request.path_params
+        with self.lock:
+            found = self.documents.get(params["document_id"])
+        if found is None or found[:2] != (params["charge_id"], params["token"]):
+            return not_found("document", params["document_id"])
+        return Response(found[2], media_type="image/png")
 
     async def unknown_path(self, request: Request) -> Response:
         # Omise answers every path with its JSON error object, never a plain-text page.

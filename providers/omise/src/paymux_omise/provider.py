@@ -12,8 +12,19 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from paymux import Capability, Charge, ChargeRequest, ChargeStatus, Money, Refund, WebhookEvent
+from paymux import (
+    Capability,
+    Charge,
+    ChargeRequest,
+    ChargeStatus,
+    DisplayQrCode,
+    Money,
+    Refund,
+    WebhookEvent,
+)
 from paymux.errors import (
+    ConfigurationError,
+    DuplicateRequest,
     InvalidRequest,
     NotFound,
     OperationNotSupported,
@@ -30,6 +41,8 @@ from paymux.provider import (
     Flow,
     Provider,
     ProviderSettings,
+    VerifiedWebhook,
+    no_io,
 )
 
 from . import capabilities as caps
@@ -49,20 +62,28 @@ from .responses import (
     text,
     timestamp,
 )
+from .responses_capability import account_mismatches
 from .settings import OmiseSettings
-from .webhooks import EventEnvelope, envelope_from, parse_envelope, verify_signature
+from .webhooks import (
+    EventEnvelope,
+    Refetched,
+    envelope_from,
+    parse_envelope,
+    verify_signature,
+)
 
 PROVIDER_OPTIONS = frozenset({"source_id", "platform_type"})
 EXPIRABLE_FLOWS = frozenset({"app_redirect", "offline"})
 """Source flows whose unpaid charges ``POST /charges/{id}/expire`` stops (app-redirect wallets
 such as KakaoPay, and QR/barcode sources)."""
 MAX_PAGES = 100
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 """Pages read per look-up (search or list); past it a miss is reported as not certain."""
 
 
 @dataclass(frozen=True)
 class _ChargePlan:
-    return_uri: str
+    return_uri: str | None
     source_id: str | None
     platform_type: str
 
@@ -96,7 +117,7 @@ class OmiseProvider(Provider[OmiseSettings]):
     # -- description -----------------------------------------------------------------------------
 
     def capabilities(self) -> list[Capability]:
-        return caps.capabilities(self.name)
+        return caps.capabilities(self.name, self.settings.country)
 
     def describe(self) -> dict[str, str]:
         return {
@@ -140,31 +161,11 @@ class OmiseProvider(Provider[OmiseSettings]):
 
     def _plan_charge(self, request: ChargeRequest) -> _ChargePlan:
         """Everything Omise would refuse, refused here before a request exists."""
-        capability = self.capability_for(request.method)
-        if capability is None:
-            offered = ", ".join(c.method for c in self.capabilities())
-            raise InvalidRequest(
-                f"{self.name} does not offer {request.method!r} (only {offered})", field="method"
-            )
-        why = capability.why_not(request)
-        if why is not None:
-            field = "country" if request.country not in (capability.countries or ()) else "amount"
-            raise InvalidRequest(why, field=field)
-        expected_currency = caps.KAKAOPAY_CURRENCY_BY_COUNTRY[request.country]
-        if request.amount.currency != expected_currency:
-            raise InvalidRequest(
-                f"{request.method} in {request.country} is charged in {expected_currency},"
-                f" not {request.amount.currency}",
-                field="amount.currency",
-            )
-        if request.return_urls is None:
-            raise InvalidRequest(
-                "Omise sends the customer back to an HTTPS return URL; none was given",
-                field="return_urls.success",
-            )
-        return_uri = request.return_urls.success
-        if urlsplit(return_uri).scheme != "https":
-            raise InvalidRequest("Omise requires an HTTPS return URL", field="return_urls.success")
+        # Method, the account's country and currency, limits, return pages: the capability's data.
+        self.check_capability(request)
+        qr = request.method in caps.QR_METHODS
+        # An offline (QR) charge keeps the customer on the checkout: no return_uri is sent.
+        return_uri = None if qr or request.return_urls is None else request.return_urls.success
         if REFERENCE_KEY in request.metadata:
             raise InvalidRequest(
                 f"{REFERENCE_KEY!r} is reserved for the charge reference", field="metadata"
@@ -184,6 +185,11 @@ class OmiseProvider(Provider[OmiseSettings]):
             raise InvalidRequest(
                 "must be the id of a source made with Omise.js (src_...)",
                 field="provider_options.source_id",
+            )
+        if qr and "platform_type" in options:
+            raise InvalidRequest(
+                f"the platform type is for KakaoPay's app redirect; {request.method} shows a QR code",
+                field="provider_options.platform_type",
             )
         platform = options.get("platform_type", "WEB")
         if not isinstance(platform, str) or platform.upper() not in caps.PLATFORM_TYPES:
@@ -315,33 +321,92 @@ class OmiseProvider(Provider[OmiseSettings]):
                 existing = None
             if existing is not None:
                 if existing.amount != request.amount:
-                    raise InvalidRequest(
-                        f"reference {request.reference!r} was already used for charge"
-                        f" {existing.id} of {existing.amount}",
-                        field="reference",
+                    # What DuplicateRequest means for every provider (docs/meanings.md).
+                    raise DuplicateRequest(
+                        f"reference {request.reference!r} was already used for another request:"
+                        f" charge {existing.id} of {existing.amount}; nothing was sent",
+                        provider=self.name,
+                        nothing_done=True,
                     )
-                return existing
+                return (yield from self._with_qr_image(existing))
         source: str | dict[str, str]
         if plan.source_id is not None:
             response = yield self._requests.retrieve_source(plan.source_id)
             self._check_source(self._decode(response), request, response.status_code)
             source = plan.source_id
+        elif request.method in caps.QR_METHODS:
+            source = {"type": request.method}
         else:
             source = {"type": request.method, "platform_type": plan.platform_type}
         response = yield self._requests.create_charge(
             request, return_uri=plan.return_uri, source=source
         )
-        return self._charge(self._decode(response), response.status_code)
+        charge = self._charge(self._decode(response), response.status_code)
+        return (yield from self._with_qr_image(charge))
 
     def retrieve_charge(self, lookup: ChargeLookup) -> Flow[Charge]:
         charge_id = lookup.charge_id or (lookup.charge.id if lookup.charge else None)
         reference = lookup.reference or (lookup.charge.reference if lookup.charge else None)
         if charge_id:
             response = yield self._requests.retrieve_charge(charge_id)
-            return self._charge(self._decode(response), response.status_code)
-        if not reference:
+            charge = self._charge(self._decode(response), response.status_code)
+        elif not reference:
             raise InvalidRequest("give a charge id (chrg_...) or a merchant reference")
-        return (yield from self._find(reference))
+        else:
+            charge = yield from self._find(reference)
+        return (yield from self._with_qr_image(charge))
+
+    def _with_qr_image(self, charge: Charge) -> Flow[Charge]:
+        """``charge`` with its QR code as PNG bytes, when Omise sent only a link to the image.
+
+        Omise's offline charges carry ``source.scannable_code.image.download_uri`` and never the
+        text the QR encodes, so the checkout gets the image itself (``DisplayQrCode.image_png``)
+        and keeps the link (``image_url``). A failed download leaves the link only: the charge
+        exists either way."""
+        action = charge.next_action
+        if (
+            not isinstance(action, DisplayQrCode)
+            or action.image_png is not None
+            or not action.image_url
+            or not self._downloadable(action.image_url)
+        ):
+            return charge
+        response = yield self._requests.download(action.image_url)
+        png = response.content
+        if response.status_code != 200 or not png.startswith(PNG_SIGNATURE):
+            return charge
+        return charge.model_copy(
+            update={"next_action": action.model_copy(update={"image_png": png})}
+        )
+
+    def _downloadable(self, url: str) -> bool:
+        # HTTPS, or the API's own origin (an emulator on loopback serves plain HTTP).
+        parts, api = urlsplit(url), urlsplit(self.settings.base_url)
+        return parts.scheme == "https" or (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
+
+    def check_account(self) -> Flow[dict[str, str]]:
+        """Compare the account Omise holds for these keys (``GET /capability``) with the
+        settings: :class:`ConfigurationError` naming every mismatch of country, method or
+        currency; else what was checked."""
+        response = yield self._requests.capability()
+        payload = self._decode(response)
+        declared = [c.method for c in self.declared_capabilities()]
+        problems = self._read(
+            "capability",
+            response.status_code,
+            lambda: account_mismatches(payload, self.settings.country, declared),
+        )
+        if problems:
+            raise ConfigurationError(
+                f"{self.name}: the Omise account does not match the settings: "
+                + "; ".join(problems)
+            )
+        currency = caps.CURRENCY_BY_COUNTRY[self.settings.country]
+        return {
+            "country": self.settings.country,
+            "currency": currency,
+            "methods": ", ".join(declared),
+        }
 
     def refund(
         self, charge: Charge, amount: Money, *, reason: str | None, reference: str
@@ -351,9 +416,14 @@ class OmiseProvider(Provider[OmiseSettings]):
         deadline = charge.refund_deadline or self._deadline_from_raw(charge)
         now = self.settings.now()
         if deadline is not None and now > deadline:
+            window = (
+                "until 00:15 GMT+8 the day after payment"
+                if charge.method in caps.REFUND_WINDOW_METHODS
+                else f"for {caps.REFUND_DAYS} days after payment"
+            )
             raise RefundNotAllowed(
-                f"{charge.method} payments can be refunded only until 00:15 GMT+8 the day after"
-                f" payment; the deadline for {charge.id} was"
+                f"{charge.method} payments can be refunded only {window}; the deadline for"
+                f" {charge.id} was"
                 f" {deadline.astimezone(caps.REFUND_WINDOW_ZONE):%Y-%m-%d %H:%M} GMT+8"
             )
         response = yield self._requests.refund(
@@ -462,52 +532,66 @@ class OmiseProvider(Provider[OmiseSettings]):
         except PayloadError:
             return None
 
-    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[WebhookEvent]:
+    # -- webhooks: verify, then translate -------------------------------------------------------
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> Flow[VerifiedWebhook[Any]]:
         key = self.settings.webhook_key
-        if key is not None:
+        if key is None:
+            return self._proven_by_refetch(body)
+        now = self.settings.now()
+
+        def signed() -> VerifiedWebhook[Any]:
             verify_signature(
-                body,
-                headers,
-                key=key,
-                now=self.settings.now(),
-                tolerance=self.settings.webhook_tolerance,
+                body, headers, key=key, now=now, tolerance=self.settings.webhook_tolerance
             )
-        # Until something proves it, an unsigned body is a claim, not a parse target.
-        unproven = WebhookParseError if key is not None else WebhookVerificationError
-        try:
-            envelope = parse_envelope(body)
-        except PayloadError as exc:
-            raise unproven(f"unreadable Omise event: {exc}") from None
-        charge_id = envelope.charge_id
-        about_payment = envelope.key.startswith(("charge.", "refund."))
-        if about_payment and charge_id is None:
-            raise unproven(f"{envelope.key} event without a charge id")
+            return self.verified(body, by="signature")
 
-        if not self.settings.refetch_webhooks:
-            return self._event_from_body(envelope)
+        return no_io(signed)
 
-        if charge_id is None:
-            if key is not None:
-                return self._event(envelope, None, None, "signature")
-            # Not about a charge and unsigned: the event itself must exist at Omise, and what
-            # Omise holds under that id is the event, not what was posted.
+    def _proven_by_refetch(self, body: bytes) -> Flow[VerifiedWebhook[Any]]:
+        """Without a webhook secret the body is a claim: what Omise answers for the ids it names
+        is the proof (and what is reported). Anything short of that refuses the webhook."""
+        envelope = parse_envelope(body)
+        if envelope.key.startswith(("charge.", "refund.")) and envelope.charge_id is None:
+            raise WebhookVerificationError(f"{envelope.key} event without a charge id")
+        if envelope.charge_id is None:
+            # Not about a charge: the event itself must exist at Omise, and what Omise holds
+            # under that id is the event, not what was posted.
             response = yield self._requests.retrieve_event(envelope.id)
             envelope = self._fetched_event(response, envelope.id)
-            charge_id = envelope.charge_id
-            if charge_id is None:
+            if envelope.charge_id is None:
                 if envelope.key.startswith(("charge.", "refund.")):
                     raise WebhookVerificationError(f"{envelope.key} event without a charge id")
-                return self._event(envelope, None, None, "refetch")
+                return self.verified(Refetched(envelope, None), by="refetch")
+        charge = yield from self._webhook_charge(envelope.charge_id)
+        return self.verified(Refetched(envelope, charge), by="refetch")
 
-        response = yield self._requests.retrieve_charge(charge_id)
-        self._verified(response, f"charge {charge_id}")
-        charge = self._charge(self._decode(response), response.status_code)
+    def translate_webhook(self, verified: VerifiedWebhook[Any]) -> Flow[WebhookEvent]:
+        if isinstance(verified.payload, Refetched):
+            envelope, charge = verified.payload.envelope, verified.payload.charge
+            refund = None
+            if charge is not None and envelope.refund_id is not None:
+                refund = yield from self._webhook_refund(envelope, charge, trusted=False)
+            return self._event(envelope, charge, refund, "refetch")
+        # Signed: the body is Omise's own; a shape paymux cannot read is a WebhookParseError.
+        envelope = parse_envelope(verified.payload)
+        charge_id = envelope.charge_id
+        if envelope.key.startswith(("charge.", "refund.")) and charge_id is None:
+            raise WebhookParseError(f"{envelope.key} event without a charge id")
+        if not self.settings.refetch_webhooks:
+            return self._event_from_body(envelope)
+        if charge_id is None:
+            return self._event(envelope, None, None, "signature")
+        charge = yield from self._webhook_charge(charge_id)
         refund = None
         if envelope.refund_id is not None:
-            refund = yield from self._webhook_refund(envelope, charge, trusted=key is not None)
-        return self._event(
-            envelope, charge, refund, "signature+refetch" if key is not None else "refetch"
-        )
+            refund = yield from self._webhook_refund(envelope, charge, trusted=True)
+        return self._event(envelope, charge, refund, "signature+refetch")
+
+    def _webhook_charge(self, charge_id: str) -> Flow[Charge]:
+        response = yield self._requests.retrieve_charge(charge_id)
+        self._verified(response, f"charge {charge_id}")
+        return self._charge(self._decode(response), response.status_code)
 
     # -- webhook helpers ------------------------------------------------------------------------
 
@@ -547,16 +631,13 @@ class OmiseProvider(Provider[OmiseSettings]):
     ) -> Flow[Refund]:
         refund_id = envelope.refund_id
         assert refund_id is not None
-        try:
-            if trusted:
-                return parse_refund(envelope.data, self.name)
-            embedded = (charge.raw or {}).get("refunds")
-            items = embedded.get("data") if isinstance(embedded, dict) else None
-            for item in items if isinstance(items, list) else ():
-                if isinstance(item, dict) and item.get("id") == refund_id:
-                    return parse_refund(item, self.name)
-        except PayloadError as exc:
-            raise WebhookParseError(f"unreadable refund in webhook: {exc}") from None
+        if trusted:
+            return parse_refund(envelope.data, self.name)
+        embedded = (charge.raw or {}).get("refunds")
+        items = embedded.get("data") if isinstance(embedded, dict) else None
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, dict) and item.get("id") == refund_id:
+                return parse_refund(item, self.name)
         # The charge embeds only its latest refunds; ask for this one directly.
         response = yield self._requests.retrieve_refund(charge.id, refund_id)
         self._verified(response, f"refund {refund_id}")
@@ -565,11 +646,8 @@ class OmiseProvider(Provider[OmiseSettings]):
 
     def _event_from_body(self, envelope: EventEnvelope) -> WebhookEvent:
         kind = envelope.data.get("object")
-        try:
-            charge = parse_charge(envelope.data, self.name) if kind == "charge" else None
-            refund = parse_refund(envelope.data, self.name) if kind == "refund" else None
-        except PayloadError as exc:
-            raise WebhookParseError(f"unreadable {kind} in webhook: {exc}") from None
+        charge = parse_charge(envelope.data, self.name) if kind == "charge" else None
+        refund = parse_refund(envelope.data, self.name) if kind == "refund" else None
         return self._event(envelope, charge, refund, "signature")
 
     def _event(

@@ -82,26 +82,41 @@ class RequestBuilder:
         self,
         request: ChargeRequest,
         *,
-        return_uri: str,
+        return_uri: str | None,
         source: str | Mapping[str, str],
     ) -> httpx.Request:
         metadata: dict[str, str] = {**request.metadata, REFERENCE_KEY: request.reference}
         body: dict[str, Any] = {
             "amount": request.amount.amount,
             "currency": request.amount.currency,
-            "return_uri": return_uri,
             "source": source if isinstance(source, str) else dict(source),
             "metadata": metadata,
             # Description is one of the fields Omise's text search covers, so a lost charge can
             # be found by its reference even if metadata were not searched.
             "description": request.description or request.reference,
         }
+        if return_uri is not None:
+            body["return_uri"] = return_uri
         if request.customer.ip_address:
             body["ip"] = request.customer.ip_address
         return self.post("/charges", body, operation="create_charge")
 
     def retrieve_charge(self, charge_id: str) -> httpx.Request:
         return self.get(f"/charges/{path_segment(charge_id)}", operation="retrieve_charge")
+
+    def download(self, url: str) -> httpx.Request:
+        """A document Omise links from a charge (a QR code image). Sent without credentials:
+        the URL itself is the capability (checkouts put it in an ``<img>`` as it is), and a key
+        must never follow a URL read from an answer."""
+        request = httpx.Request(
+            "GET",
+            url,
+            headers={"Accept": "image/png", "User-Agent": user_agent(self._settings.api_version)},
+        )
+        return mark(request, operation="download_qr_code", retry_safe=True)
+
+    def capability(self) -> httpx.Request:
+        return self.get("/capability", operation="check_account")
 
     def retrieve_source(self, source_id: str) -> httpx.Request:
         return self.get(f"/sources/{path_segment(source_id)}", operation="retrieve_source")

@@ -17,6 +17,8 @@ DEFAULT_BASE_URL = "https://api.omise.co"
 # KakaoPay needs at least 2017-11-02 (seed 004); older versions lack `source` charges.
 ApiVersion = Literal["2019-05-29", "2017-11-02"]
 DEFAULT_API_VERSION: ApiVersion = "2019-05-29"
+AccountCountry = Literal["SG", "TH"]
+"""The countries Omise opens accounts in that paymux supports (an account is one country)."""
 
 
 def _utc_now() -> datetime:
@@ -39,6 +41,10 @@ class OmiseSettings(ProviderSettings):
 
     secret_key: SecretStr
     """``skey_test_...`` or ``skey_...``: charges, refunds, searches, webhook re-fetches."""
+    country: AccountCountry
+    """The account's country, ``SG`` or ``TH`` (``GET /capability`` reports it; the dashboard
+    shows it). Required: an Omise account sells in one country and its currency only, and a
+    wrong guess would route every charge of the other market to an account that refuses it."""
     public_key: str | None = None
     """``pkey_test_...`` or ``pkey_...``; only checked against the secret key's mode (the browser
     creates sources with it through Omise.js). Not a secret."""
@@ -65,6 +71,11 @@ class OmiseSettings(ProviderSettings):
     def _secret_key(cls, value: SecretStr) -> SecretStr:
         _key_mode(value.get_secret_value(), "skey_", "secret key")
         return value
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _country(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("public_key")
     @classmethod
