@@ -182,7 +182,8 @@ class Money(Model):
         return Decimal(self.amount).scaleb(-self.exponent)
 
     def zero(self) -> Money:
-        return Money(0, self.currency)
+        # This currency is already checked: no need to validate it again (every charge asks).
+        return Money._from_checked({"amount": 0, "currency": self.currency})
 
     def _same(self, other: object) -> Money:
         if not isinstance(other, Money):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -74,12 +75,26 @@ def check_charge_request(request: ChargeRequest) -> None:
     customer fields and return pages are checked by ``Provider.check_capability``): text a
     signature cannot carry, and ECommPay's own options."""
     customer = request.customer
-    for name in ("id", "email", "phone", "first_name", "last_name", "ip_address"):
-        refuse_separator(getattr(customer, name), f"customer.{name}")
-    refuse_separator(request.description, "description")
-    if request.return_urls is not None:
-        for name in ("success", "decline", "back"):
-            refuse_separator(getattr(request.return_urls, name), f"return_urls.{name}")
+    urls = request.return_urls
+    values = [
+        customer.id,
+        customer.email,
+        customer.phone,
+        customer.first_name,
+        customer.last_name,
+        customer.ip_address,
+        request.description,
+    ]
+    if urls is not None:
+        values += [urls.success, urls.decline, urls.back]
+    if ";" in "".join(v for v in values if v):
+        # One of them holds a ';': name it.
+        for name in ("id", "email", "phone", "first_name", "last_name", "ip_address"):
+            refuse_separator(getattr(customer, name), f"customer.{name}")
+        refuse_separator(request.description, "description")
+        if urls is not None:
+            for name in ("success", "decline", "back"):
+                refuse_separator(getattr(urls, name), f"return_urls.{name}")
     unknown = sorted(set(request.provider_options) - SUPPORTED_OPTIONS)
     if unknown:
         raise InvalidRequest(
@@ -195,6 +210,13 @@ def clarification_body(
     return body
 
 
+@lru_cache(maxsize=256)
+def _endpoint(base_url: str, path: str) -> httpx.URL:
+    # Parsing the URL was a third of building each request; a handful of endpoints per project
+    # (httpx copies the parsed URL into each request, so one object serves them all).
+    return httpx.URL(f"{base_url}/v2/{path}")
+
+
 def gate_request(
     settings: EcommpaySettings,
     path: str,
@@ -213,7 +235,7 @@ def gate_request(
         _signed_strings(body, "")
     request = httpx.Request(
         "POST",
-        f"{settings.base_url}/v2/{path}",
+        _endpoint(settings.base_url, path),
         content=content,
         headers={"Content-Type": "application/json", "Accept": "application/json"},
     )
