@@ -18,6 +18,7 @@ simulated customer's action, callbacks parsed by the plugin, look-ups, refunds, 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from ..errors import (
     WebhookVerificationError,
 )
 from ..event_types import EventType
-from ..gateway import Gateway
+from ..gateway import AsyncGateway, Gateway
 from ..models import Capability, Charge, ChargeRequest, WebhookEvent
 from ..money import Money
 from ..runner import RetryPolicy
@@ -63,6 +64,25 @@ def _amount(capability: Capability) -> Money:
     if limits.maximum is not None:
         amount = min(amount, limits.maximum)
     return Money(amount, limits.currency)
+
+
+def _create(
+    kind: str, sandbox: Sandbox, provider: str, request: ChargeRequest
+) -> Charge | PaymuxError:
+    """``create_charge`` on a fresh sync or async gateway: the charge, or the error raised."""
+    settings = {provider: sandbox.emulators[provider].provider_settings()}
+    try:
+        if kind == "sync":
+            with Gateway(providers=settings, retry=_QUICK) as gw:
+                return gw.create_charge(request, provider=provider)
+
+        async def create() -> Charge:
+            async with AsyncGateway(providers=settings, retry=_QUICK) as gw:
+                return await gw.create_charge(request, provider=provider)
+
+        return asyncio.run(create())
+    except PaymuxError as error:
+        return error
 
 
 def _content(event: WebhookEvent) -> tuple[Any, ...]:
@@ -308,18 +328,20 @@ class EmulatorContract:
         # The emulator processes the create's first write, then the connection dies.
         sandbox.faults.update({"once": [(f"POST /{provider}/", "drop")]})
 
+    @pytest.mark.parametrize("kind", ["sync", "async"])
     def test_a_lost_create_answer_is_the_charge_or_may_exist(
-        self, sandbox: Sandbox, gateway: Gateway, provider_name: str, make_request: RequestFactory
+        self,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        provider_name: str,
+        make_request: RequestFactory,
+        kind: str,
     ) -> None:
-        """Meaning ``lost-create-answer``: the charge its own attempt made, or
+        """Meaning ``lost-create-answer``, on both gateways: the charge its own attempt made, or
         ``TransportError(request_sent=True)``; never :class:`DuplicateRequest`."""
         request = self._requests(gateway, provider_name, make_request, "lost")[0]
         self._lose_first_answer(sandbox, provider_name)
-        outcome: Charge | PaymuxError
-        try:
-            outcome = gateway.create_charge(request)
-        except PaymuxError as error:
-            outcome = error
+        outcome = _create(kind, sandbox, provider_name, request)
         if isinstance(outcome, Charge):
             assert (outcome.reference, outcome.amount) == (request.reference, request.amount)
         else:
@@ -327,36 +349,49 @@ class EmulatorContract:
             assert isinstance(outcome, TransportError), repr(outcome)
             assert outcome.request_sent, "the request reached the emulator"
 
+    @pytest.mark.parametrize("kind", ["sync", "async"])
     def test_a_retry_that_meets_its_own_attempt_returns_that_charge(
-        self, sandbox: Sandbox, gateway: Gateway, provider_name: str, make_request: RequestFactory
+        self,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        provider_name: str,
+        make_request: RequestFactory,
+        kind: str,
     ) -> None:
-        """Meaning ``retry-meets-own-attempt``: where the create is retried (the provider refuses
-        a reused reference itself), the retry's answer is the first attempt's charge; elsewhere
-        the create is not retried at all (``unsafe-write``)."""
+        """Meaning ``retry-meets-own-attempt``, on both gateways: where the create is retried
+        (the provider refuses a reused reference itself), the retry's answer is the first
+        attempt's charge; elsewhere the create is not retried at all (``unsafe-write``)."""
         request = self._requests(gateway, provider_name, make_request, "retry")[0]
         self._lose_first_answer(sandbox, provider_name)
+        outcome = _create(kind, sandbox, provider_name, request)
         if not gateway.provider(provider_name).unique_references:
-            with pytest.raises(TransportError) as info:
-                gateway.create_charge(request)
-            assert info.value.request_sent
+            assert isinstance(outcome, TransportError), repr(outcome)
+            assert outcome.request_sent
             return
-        charge = gateway.create_charge(request)
-        assert (charge.reference, charge.amount) == (request.reference, request.amount)
-        assert gateway.retrieve_charge(charge).id == charge.id
+        assert isinstance(outcome, Charge), repr(outcome)
+        assert (outcome.reference, outcome.amount) == (request.reference, request.amount)
+        assert gateway.retrieve_charge(outcome).id == outcome.id
 
+    @pytest.mark.parametrize("kind", ["sync", "async"])
     def test_a_reference_reused_for_another_request_is_a_duplicate(
-        self, gateway: Gateway, provider_name: str, make_request: RequestFactory
+        self,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        provider_name: str,
+        make_request: RequestFactory,
+        kind: str,
     ) -> None:
-        """Meaning ``reference-reused``: a different request under a used reference is
-        :class:`DuplicateRequest` (whether the provider refuses it or the plugin finds the charge
-        first), and the same request again answers with the charge already made."""
+        """Meaning ``reference-reused``, on both gateways: a different request under a used
+        reference is :class:`DuplicateRequest` (whether the provider refuses it or the plugin
+        finds the charge first), and the same request again answers with the charge made."""
         request = self._requests(gateway, provider_name, make_request, "reused")[0]
         first = gateway.create_charge(request)
-        assert gateway.create_charge(request).id == first.id
+        again = _create(kind, sandbox, provider_name, request)
+        assert isinstance(again, Charge), repr(again)
+        assert again.id == first.id
         fewer = Money(request.amount.amount - 1, request.amount.currency)
-        other = request.model_copy(update={"amount": fewer})
-        with pytest.raises(DuplicateRequest):
-            gateway.create_charge(other)
+        other = _create(kind, sandbox, provider_name, request.model_copy(update={"amount": fewer}))
+        assert isinstance(other, DuplicateRequest), repr(other)
 
 
 __all__ = ["EmulatorContract"]
