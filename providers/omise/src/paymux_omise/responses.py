@@ -34,6 +34,7 @@ from paymux.errors import (
     ProviderError,
     RateLimited,
 )
+from paymux.payload import Payload
 from paymux.payload import PayloadError as PayloadError  # re-exported for modules and tests
 
 from .capabilities import refund_deadline
@@ -113,45 +114,25 @@ NOTHING_DONE_CODES = frozenset(
 
 
 # -- small typed readers ------------------------------------------------------------------------
-
-
-def _field(data: Mapping[str, Any], name: str) -> Any:
-    if name not in data:
-        raise PayloadError(f"missing {name!r}")
-    return data[name]
+# The core's reader (paymux.payload) under the names this plugin's modules call them by; each
+# raises paymux's one PayloadError, converted by the core.
 
 
 def text(data: Mapping[str, Any], name: str) -> str:
-    value = _field(data, name)
-    if not isinstance(value, str) or not value:
-        raise PayloadError(f"{name!r} is not a non-empty string")
-    return value
+    return Payload(data).text(name)
 
 
 def optional_text(data: Mapping[str, Any], name: str) -> str | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise PayloadError(f"{name!r} is not a string")
-    return value or None
+    return Payload(data).optional_text(name)
 
 
 def integer(data: Mapping[str, Any], name: str) -> int:
-    value = _field(data, name)
-    # bool is an int in Python; Omise never sends a boolean amount.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise PayloadError(f"{name!r} is not a non-negative integer")
-    return value
+    return Payload(data).integer(name)
 
 
 def mapping(data: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise PayloadError(f"{name!r} is not an object")
-    return value
+    found = Payload(data).optional_object(name)
+    return None if found is None else found.data
 
 
 def timestamp(data: Mapping[str, Any], *names: str) -> datetime | None:
@@ -170,16 +151,6 @@ def timestamp(data: Mapping[str, Any], *names: str) -> datetime | None:
             raise PayloadError(f"{name!r} has no time zone")
         return parsed
     return None
-
-
-def money(amount: int, currency: Any) -> Money:
-    # 2017-11-02 payloads carry lower-case currency codes.
-    if not isinstance(currency, str):
-        raise PayloadError("'currency' is not a string")
-    try:
-        return Money(amount, currency.upper())
-    except PaymuxError as exc:
-        raise PayloadError(f"unusable amount/currency: {exc}") from None
 
 
 def expect_object(data: Any, kind: str) -> Mapping[str, Any]:
@@ -374,7 +345,8 @@ def parse_charge(payload: Any, provider: str) -> Charge:
     data = expect_object(payload, "charge")
     charge_id = text(data, "id")
     amount = integer(data, "amount")
-    total = money(amount, _field(data, "currency"))
+    # 2017-11-02 payloads carry lower-case currency codes; the reader upper-cases them.
+    total = Payload(data).money()
     raw_status = text(data, "status")
     refunded = min(refunded_minor_units(data), amount)
     if data.get("voided") is True and CHARGE_STATUSES.get(raw_status) is ChargeStatus.SUCCEEDED:
@@ -540,7 +512,7 @@ def parse_refund(payload: Any, provider: str) -> Refund:
             id=refund_id,
             charge_id=charge_id,
             reference=reference if isinstance(reference, str) and reference else None,
-            amount=money(integer(data, "amount"), _field(data, "currency")),
+            amount=Payload(data).money(),
             status=status,
             provider_status=shown_status,
             created_at=timestamp(data, "created_at", "created"),
