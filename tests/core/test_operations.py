@@ -37,7 +37,7 @@ from paymux.runner import RetryPolicy
 
 OMISE_DATA = Path(__file__).parents[1] / "omise" / "data"
 FAST = RetryPolicy(attempts=1)
-OMISE = {"public_key": "pkey_test_ops", "secret_key": "skey_test_ops"}
+OMISE = {"public_key": "pkey_test_ops", "secret_key": "skey_test_ops", "country": "SG"}
 ECOMMPAY = {"project_id": 210, "secret_key": "ecommpay-secret-for-tests"}
 
 

@@ -15,7 +15,7 @@ from paymux.provider import Provider
 from paymux.testing.contract import ProviderContract, RequestFactory, StatusAnswer
 from paymux.testing.emulator_contract import EmulatorContract
 from paymux_omise import OmiseProvider
-from paymux_omise.emulator import OmiseEmulator
+from paymux_omise.emulator import OmiseEmulator, OmiseThaiEmulator
 
 SECRET = "skey_test_contract"
 WEBHOOK_SECRET = base64.b64encode(b"contract webhook secret").decode()
@@ -77,3 +77,19 @@ class TestOmiseEmulatorContract(EmulatorContract):
             )
 
         return make
+
+
+class TestOmiseThaiContract(TestOmiseContract):
+    """A Thai account: KakaoPay and PromptPay in THB."""
+
+    @pytest.fixture
+    def provider(self) -> Provider[Any]:
+        return OmiseProvider.configure(
+            {"secret_key": SECRET, "country": "TH", "webhook_secret": WEBHOOK_SECRET}
+        )
+
+
+class TestOmiseThaiEmulatorContract(TestOmiseEmulatorContract):
+    """PromptPay and KakaoPay checkouts on the Thai account's emulator."""
+
+    emulator_class = OmiseThaiEmulator

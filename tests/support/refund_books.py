@@ -265,7 +265,7 @@ class OmiseBooks(_Books):
         self.charges: dict[str, dict[str, Any]] = {}
 
     def settings(self, **overrides: Any) -> dict[str, Any]:
-        return {"secret_key": OMISE_SECRET, **overrides}
+        return {"secret_key": OMISE_SECRET, "country": "TH", **overrides}
 
     def refunded(self, charge_id: str) -> int:
         return int(self.charges[charge_id]["refunded_amount"])

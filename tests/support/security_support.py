@@ -41,6 +41,7 @@ def omise_settings(**overrides: Any) -> dict[str, Any]:
     return {
         "secret_key": OMISE_SECRET_KEY,
         "public_key": OMISE_PUBLIC_KEY,
+        "country": "SG",  # an Omise account is one country
         "webhook_secret": OMISE_WEBHOOK_SECRET,
         "clock": lambda: NOW,
         **overrides,

@@ -94,7 +94,30 @@ def cmd_providers(args: argparse.Namespace) -> int:
             "\n".join(cap.operations) or "-",
         )
     console.print(table)
-    return EXIT_OK
+    return _check_accounts(gw, console) if args.check else EXIT_OK
+
+
+def _check_accounts(gw: Any, console: Any) -> int:
+    """``providers --check``: each provider's account against its settings (a read per provider)."""
+    from .errors import OperationNotSupported
+
+    failed = False
+    for name in gw.providers:
+        try:
+            checked = gw.check_account(name)
+        except OperationNotSupported:
+            console.print(f"{name}: no account check")
+        except PaymuxError as error:
+            failed = True
+            text = str(error)
+            text = text if text.startswith(f"{name}:") else f"{name}: {text}"
+            console.print(text, style="red", markup=False, soft_wrap=True)
+        else:
+            found = ", ".join(f"{key} {value}" for key, value in checked.items())
+            console.print(
+                f"{name}: the account matches the settings ({found})", markup=False, soft_wrap=True
+            )
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_route(args: argparse.Namespace) -> int:
@@ -278,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     providers = sub.add_parser("providers", help="list installed providers and their capabilities")
     providers.add_argument("--config", help="paymux.toml to read provider settings from")
     providers.add_argument("--json", action="store_true", help="JSON instead of a table")
+    providers.add_argument(
+        "--check",
+        action="store_true",
+        help="also ask each provider whether its account matches the settings (country,"
+        " currencies); reads the provider's API",
+    )
     providers.set_defaults(func=cmd_providers)
 
     route = sub.add_parser("route", help="explain which provider would take a payment, and why")

@@ -134,6 +134,13 @@ class Gateway(GatewayCore):
             reference=charge.reference,
         )
 
+    def check_account(self, provider: str) -> dict[str, str]:
+        """Ask ``provider`` whether its account matches its settings (an Omise account's country
+        and currencies); :class:`~paymux.errors.ConfigurationError` names every mismatch."""
+        return self._run(
+            provider, self.provider(provider).check_account(), operation="check_account"
+        )
+
     def cancel_charge(self, charge: Charge) -> Charge:
         """Stop a charge the customer has not paid (so a switch of method cannot pay twice).
 
@@ -293,6 +300,11 @@ class AsyncGateway(GatewayCore):
             *self._clarify_flow(charge, fields),
             operation="clarify",
             reference=charge.reference,
+        )
+
+    async def check_account(self, provider: str) -> dict[str, str]:
+        return await self._run(
+            provider, self.provider(provider).check_account(), operation="check_account"
         )
 
     async def cancel_charge(self, charge: Charge) -> Charge:

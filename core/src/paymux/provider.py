@@ -433,6 +433,19 @@ class Provider(ABC, Generic[SettingsT]):
             conclusive=True,
         )
 
+    def check_account(self) -> Flow[dict[str, str]]:
+        """Compare the account the provider holds for these credentials with the settings (its
+        country, its methods' currencies): :class:`ConfigurationError` naming each mismatch, else
+        what was checked. ``OperationNotSupported`` where the provider has no way to tell."""
+        return no_io(partial(self._no_account_check))
+
+    def _no_account_check(self) -> dict[str, str]:
+        raise OperationNotSupported(
+            f"{self.name} cannot read its account's settings back",
+            provider=self.name,
+            operation="check_account",
+        )
+
     def clarify(self, charge: Charge, fields: Mapping[str, str]) -> Flow[Charge]:
         return no_io(partial(self._no_clarification))
 

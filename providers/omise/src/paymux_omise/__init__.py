@@ -1,4 +1,5 @@
-"""Omise / Opn Payments for paymux: KakaoPay in Singapore (SGD) and Thailand (THB)."""
+"""Omise / Opn Payments for paymux: KakaoPay in Singapore (SGD) and Thailand (THB), PayNow (SG)
+and PromptPay (TH); one provider per Omise account, each of one country."""
 
 from __future__ import annotations
 
