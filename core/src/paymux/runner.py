@@ -204,6 +204,8 @@ class _Context:
         self.reference = reference
         self.request_id_of = request_id_of or header_request_id
         self.attempt = 0
+        self.last_status: int | None = None
+        """The HTTP status of the last answer handed to the flow (for an unreadable one)."""
         self._sending: httpx.Request | None = None
         self.telemetry = start_operation(provider, operation, reference)
 
@@ -236,6 +238,7 @@ class _Context:
         return self.redactor.text(cleaned) if cleaned is not None else None
 
     def after(self, request: httpx.Request, response: httpx.Response, started: float) -> None:
+        self.last_status = response.status_code
         self._ended(request, started, response, None)
 
     def failed(self, request: httpx.Request, error: BaseException, started: float) -> None:
@@ -340,7 +343,10 @@ class _Context:
         text = self.redactor.text(error.message)
         if issubclass(self.payload_error, ProviderError):
             return ProviderError(
-                f"unreadable answer: {text}", provider=self.provider, code=INVALID_RESPONSE
+                f"unreadable answer: {text}",
+                provider=self.provider,
+                code=INVALID_RESPONSE,
+                http_status=self.last_status,
             )
         return self.payload_error(f"{self.provider}: unreadable payload: {text}")
 
