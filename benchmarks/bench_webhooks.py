@@ -140,6 +140,7 @@ def main() -> None:
             },
             "omise": {
                 "secret_key": OMISE_SECRET,
+                "country": "SG",
                 "webhook_secret": WEBHOOK_SECRET,
                 "refetch_webhooks": False,
             },

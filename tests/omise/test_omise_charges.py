@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from paymux import ChargeStatus, DisplayQrCode, FailureReason, Gateway, RedirectToUrl
+from paymux import ChargeStatus, DisplayQrCode, FailureReason, Gateway, Money, RedirectToUrl
 from paymux.errors import InvalidRequest, NotFound
 
 SEED_AUTHORIZE = "https://pay.omise.co/payments/pay2_test_5w4415ngh7cl13qfgpk/authorize"
@@ -113,3 +114,31 @@ def test_retrieve_by_unknown_reference(gateway: Gateway, vcr: Any) -> None:
     assert caught.value.code == "not_found"
     assert caught.value.conclusive
     assert [r.path for r in vcr.requests] == ["/search", "/charges"]
+
+
+@pytest.mark.vcr
+@pytest.mark.parametrize(
+    ("method", "country", "currency"),
+    [("paynow", "SG", "SGD"), ("promptpay", "TH", "THB")],
+    ids=["paynow", "promptpay"],
+)
+def test_qr_charge(
+    make_gateway: Any, kit: Any, vcr: Any, method: str, country: str, currency: str
+) -> None:
+    gateway = make_gateway(country=country)
+    request = kit.request(
+        method=method, country=country, amount=Money(150000, currency), return_urls=None
+    )
+    charge = gateway.create_charge(request)
+    assert (charge.method, charge.status) == (method, ChargeStatus.REQUIRES_ACTION)
+    assert charge.provider_data["flow"] == "offline"
+    qr = charge.next_action
+    assert isinstance(qr, DisplayQrCode)
+    create, download = vcr.requests[-2], vcr.requests[-1]
+    sent = json.loads(create.body)
+    assert sent["source"] == {"type": method}
+    assert "return_uri" not in sent, "the customer never leaves the checkout"
+    assert qr.image_url == str(download.url)
+    assert "authorization" not in {k.lower() for k in download.headers}
+    assert qr.image_png is not None and qr.image_png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert qr.expires_at == datetime(2026, 3, 17, 10, 0, tzinfo=UTC)
