@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 
@@ -178,8 +178,15 @@ def constructor(
         _not_too_long(value, field)
 
 
-def event_problem(event: WebhookEvent) -> tuple[str, str] | None:
-    """(field, problem) when the event holds a value the ledger's columns cannot store."""
+class EventProblem(NamedTuple):
+    """A value of an event the ledger's columns cannot store."""
+
+    field: str
+    problem: str
+
+
+def event_problem(event: WebhookEvent) -> EventProblem | None:
+    """What of the event the ledger cannot store, if anything."""
     values: list[tuple[str, str | None, int]] = [
         ("provider", event.provider, _PROVIDER_LENGTH),
         ("id", event.id, _ID_LENGTH),
@@ -203,9 +210,9 @@ def event_problem(event: WebhookEvent) -> tuple[str, str] | None:
             continue
         problem = text_problem(value, width)
         if problem is not None:
-            return field, problem
+            return EventProblem(field, problem)
         if not value and field in ("provider", "id", "type"):
-            return field, "is empty"
+            return EventProblem(field, "is empty")
     return None
 
 
@@ -216,8 +223,7 @@ def event(value: Any, *, verified_callback: bool) -> WebhookEvent:
         raise InvalidRequest(f"expected WebhookEvent, got {type(value).__name__}", field="event")
     found = event_problem(value)
     if found is not None:
-        field, problem = found
         if verified_callback:
-            raise WebhookParseError(f"the callback's event {field} {problem}")
-        raise InvalidRequest(problem, field=f"event.{field}")
+            raise WebhookParseError(f"the callback's event {found.field} {found.problem}")
+        raise InvalidRequest(found.problem, field=f"event.{found.field}")
     return value

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import Connection, Row
@@ -40,6 +41,7 @@ from .events import apply_orphans
 from .merge import report_charge
 from .row_writes import WriteContext, bump, insert_ignore, record_event
 from .rows import charge_of, charge_row
+from .state_machine import CreateState, EventOutcome, EventSource
 from .steps import Db, Op, Pause
 from .store import from_db, to_db
 
@@ -72,11 +74,22 @@ class Host(Protocol):
 # -- transactions -----------------------------------------------------------------------------
 
 
+class ClaimAction(StrEnum):
+    """What a caller that asked to create a charge does next."""
+
+    RETURN = "return"
+    """Done: the claim's ``charge``."""
+    SEND = "send"
+    """POST it."""
+    RECOVER = "recover"
+    """Look it up by reference before anything else."""
+    WAIT = "wait"
+    """Another caller is creating it right now."""
+
+
 @dataclass(frozen=True)
 class Claim:
-    action: str
-    """``return`` (done: ``charge``), ``send`` (POST it), ``recover`` (look it up by reference
-    before anything else), ``wait`` (another caller is creating it right now)."""
+    action: ClaimAction
     provider: str
     charge: Charge | None = None
     lease_until: datetime | None = None
@@ -121,7 +134,7 @@ def claim_create(
             "currency": request.amount.currency,
             "status": ChargeStatus.PENDING.value,
             "refunded": 0,
-            "create_state": "new",
+            "create_state": CreateState.NEW,
             "flag_count": 0,
             "version": 1,
             "created_at": to_db(ctx.now),
@@ -134,18 +147,22 @@ def claim_create(
     _same_request(row, request, provider if explicit else None)
     state = row.create_state
     lease_until = from_db(row.create_lease_until)
-    if state == "created":
-        return Claim("return", row.provider, charge_of(row))
-    if state == "sending" and lease_until is not None and lease_until > ctx.now:
-        return Claim("wait", row.provider, lease_until=lease_until)
+    if state == CreateState.CREATED:
+        return Claim(ClaimAction.RETURN, row.provider, charge_of(row))
+    if state == CreateState.SENDING and lease_until is not None and lease_until > ctx.now:
+        return Claim(ClaimAction.WAIT, row.provider, lease_until=lease_until)
     # new/rejected: nothing exists at the provider. unknown, or a sender that vanished past its
     # lease: something may exist, so it must be looked up, never posted again blindly.
-    action = "send" if state in ("new", "rejected") else "recover"
+    action = (
+        ClaimAction.SEND
+        if state in (CreateState.NEW, CreateState.REJECTED)
+        else ClaimAction.RECOVER
+    )
     bump(
         conn,
         ctx,
         row,
-        create_state="sending",
+        create_state=CreateState.SENDING,
         create_lease_until=to_db(ctx.now + lease),
         create_error=None,
     )
@@ -158,7 +175,9 @@ def complete_create(conn: Connection, ctx: WriteContext, reference: str, charge:
     assert row is not None
     applied = report_charge(conn, ctx, row, charge, event_id=None)
     row = applied.row
-    bump(conn, ctx, row, create_state="created", create_lease_until=None, create_error=None)
+    bump(
+        conn, ctx, row, create_state=CreateState.CREATED, create_lease_until=None, create_error=None
+    )
     row = charge_row(conn, reference)
     assert row is not None
     record_event(
@@ -167,8 +186,8 @@ def complete_create(conn: Connection, ctx: WriteContext, reference: str, charge:
         provider=row.provider,
         event_id=f"create:{reference}",
         type_="charge.created",
-        source="create",
-        outcome="applied" if applied.changed else applied.verdict.value,
+        source=EventSource.CREATE,
+        outcome=EventOutcome.APPLIED if applied.changed else applied.verdict.value,
         reference=reference,
         charge_id=charge.id,
         status_after=row.status,
@@ -180,26 +199,28 @@ def complete_create(conn: Connection, ctx: WriteContext, reference: str, charge:
 
 
 def release_create(
-    conn: Connection, ctx: WriteContext, reference: str, state: str, error: str
+    conn: Connection, ctx: WriteContext, reference: str, state: CreateState, error: str
 ) -> None:
     row = charge_row(conn, reference, lock=True)
-    if row is not None and row.create_state != "created":
+    if row is not None and row.create_state != CreateState.CREATED:
         bump(conn, ctx, row, create_state=state, create_lease_until=None, create_error=error[:2000])
 
 
-class CreateState(NamedTuple):
+class CreateRecord(NamedTuple):
     """Where a create stands in the ledger (see the module's docstring for ``state``)."""
 
-    state: str
+    state: CreateState
     lease_until: datetime | None
     charge: Charge | None
 
 
-def create_state(conn: Connection, reference: str) -> CreateState:
+def create_state(conn: Connection, reference: str) -> CreateRecord:
     row = charge_row(conn, reference)
     if row is None:
-        return CreateState("new", None, None)
-    return CreateState(row.create_state, from_db(row.create_lease_until), charge_of(row))
+        return CreateRecord(CreateState.NEW, None, None)
+    return CreateRecord(
+        CreateState(row.create_state), from_db(row.create_lease_until), charge_of(row)
+    )
 
 
 def mark_absent(conn: Connection, ctx: WriteContext, reference: str, why: str) -> bool:
@@ -209,8 +230,8 @@ def mark_absent(conn: Connection, ctx: WriteContext, reference: str, why: str) -
     if row is None:
         return False
     lease_until = from_db(row.create_lease_until)
-    idle = row.create_state == "unknown" or (
-        row.create_state == "sending" and (lease_until is None or lease_until <= ctx.now)
+    idle = row.create_state == CreateState.UNKNOWN or (
+        row.create_state == CreateState.SENDING and (lease_until is None or lease_until <= ctx.now)
     )
     if not idle:
         return False
@@ -218,7 +239,7 @@ def mark_absent(conn: Connection, ctx: WriteContext, reference: str, why: str) -
         conn,
         ctx,
         row,
-        create_state="new",
+        create_state=CreateState.NEW,
         create_lease_until=None,
         create_error=why[:2000],
         checked_at=to_db(ctx.now),
@@ -229,7 +250,7 @@ def mark_absent(conn: Connection, ctx: WriteContext, reference: str, why: str) -
 # -- the operation ------------------------------------------------------------------------------
 
 
-def _release(host: Host, reference: str, state: str, why: str) -> Db[None]:
+def _release(host: Host, reference: str, state: CreateState, why: str) -> Db[None]:
     """Give up a create claim, saying what is known about the provider's side."""
     return host._write(lambda c, x: release_create(c, x, reference, state, why))
 
@@ -251,10 +272,10 @@ def create_op(host: Host, request: ChargeRequest, provider: str | None) -> Op[Ch
         claim = yield from host._write(
             lambda c, x: claim_create(c, x, request, name, provider is not None, host.create_lease)
         )
-        if claim.action == "return":
+        if claim.action is ClaimAction.RETURN:
             assert claim.charge is not None
             return claim.charge
-        if claim.action != "wait":
+        if claim.action is not ClaimAction.WAIT:
             break
         # Another caller holds the create (or died holding it): while its lease runs, ask the
         # provider now and then rather than wait blindly; a look-up never sends anything.
@@ -266,7 +287,7 @@ def create_op(host: Host, request: ChargeRequest, provider: str | None) -> Op[Ch
         log.debug("ledger: %s is being created by another caller; waiting", request.reference)
         yield Pause(pause)
         pause = min(pause * 2, 0.5)
-    if claim.action == "recover":
+    if claim.action is ClaimAction.RECOVER:
         found = yield from _recover(host, request.reference, claim.provider)
         if found is not None:
             return found
@@ -280,7 +301,7 @@ def _send(host: Host, request: ChargeRequest, provider: str) -> Op[Charge]:
         charge = yield from steps.create_charge(request, provider)
     except TransportError as error:
         if not error.request_sent:
-            yield _release(host, reference, "new", str(error))
+            yield _release(host, reference, CreateState.NEW, str(error))
             raise
         # The provider may have the payment: one look-up now, before handing the error back.
         try:
@@ -288,7 +309,7 @@ def _send(host: Host, request: ChargeRequest, provider: str) -> Op[Charge]:
         except PaymuxError:
             raise error from None
         if found is None:
-            yield _release(host, reference, "new", str(error))
+            yield _release(host, reference, CreateState.NEW, str(error))
             raise
         return found
     except DuplicateRequest as error:
@@ -299,21 +320,26 @@ def _send(host: Host, request: ChargeRequest, provider: str) -> Op[Charge]:
         except PaymuxError:
             raise error from None
         if found is None:
-            yield _release(host, reference, "unknown", str(error))
+            yield _release(host, reference, CreateState.UNKNOWN, str(error))
             raise
         return found
     except ProviderError as error:
         # Only the plugin can tell a validation refusal from a failure that may have acted.
-        yield _release(host, reference, "rejected" if error.nothing_done else "unknown", str(error))
+        yield _release(
+            host,
+            reference,
+            CreateState.REJECTED if error.nothing_done else CreateState.UNKNOWN,
+            str(error),
+        )
         raise
     except (InvalidRequest, NoRouteError, ConfigurationError) as error:
         # Refused before anything was sent.
-        yield _release(host, reference, "new", str(error))
+        yield _release(host, reference, CreateState.NEW, str(error))
         raise
     except BaseException as error:
         # Anything else (OutcomeUnknown, a bug, KeyboardInterrupt) may have happened after the
         # POST left, or means the provider may hold the charge.
-        yield _release(host, reference, "unknown", type(error).__name__)
+        yield _release(host, reference, CreateState.UNKNOWN, type(error).__name__)
         raise
     return (yield from _complete(host, reference, charge))
 
@@ -331,7 +357,7 @@ def _recover(host: Host, reference: str, provider: str) -> Op[Charge | None]:
         if missing.conclusive or host.gateway.provider(provider).unique_references:
             log.info("ledger: %s is not at %s; it may be sent", reference, provider)
             return None
-        yield _release(host, reference, "unknown", str(missing))
+        yield _release(host, reference, CreateState.UNKNOWN, str(missing))
         raise OutcomeUnknown(
             f"{provider} may hold charge {reference!r} but cannot confirm it yet ({missing});"
             " nothing was sent again: try later, or let reconcile settle it",
@@ -339,7 +365,7 @@ def _recover(host: Host, reference: str, provider: str) -> Op[Charge | None]:
             reference=reference,
         ) from None
     except BaseException as error:
-        yield _release(host, reference, "unknown", type(error).__name__)
+        yield _release(host, reference, CreateState.UNKNOWN, type(error).__name__)
         raise
     log.info("ledger: recovered %s from %s by reference", reference, provider)
     return (yield from _complete(host, reference, charge))

@@ -34,7 +34,7 @@ from .row_writes import (
     record_event,
 )
 from .rows import EVENT, as_stored, charge_of, charge_row, charge_row_by_id, merged
-from .state_machine import Verdict
+from .state_machine import CreateState, EventOutcome, EventSource, Verdict
 from .store import Rollback, to_db
 
 log = logging.getLogger("paymux.ledger")
@@ -115,8 +115,8 @@ def handle_event(conn: Connection, ctx: WriteContext, event: WebhookEvent) -> We
             provider=event.provider,
             event_id=event.id,
             type_=event.type,
-            source="webhook",
-            outcome="orphan",
+            source=EventSource.WEBHOOK,
+            outcome=EventOutcome.ORPHAN,
             reference=None,
             charge_id=charge_id,
             status_after=None,
@@ -131,7 +131,9 @@ def handle_event(conn: Connection, ctx: WriteContext, event: WebhookEvent) -> We
     learns_id = row.provider_id is None
     applied = _apply_event_to(conn, ctx, row, event, defer=True)
     outcome = (
-        "flagged" if applied.verdict.flagged else ("applied" if applied.changed else "unchanged")
+        EventOutcome.FLAGGED
+        if applied.verdict.flagged
+        else (EventOutcome.APPLIED if applied.changed else EventOutcome.UNCHANGED)
     )
     pending = applied.pending or {}
     event_row = event_values(
@@ -139,7 +141,7 @@ def handle_event(conn: Connection, ctx: WriteContext, event: WebhookEvent) -> We
         provider=event.provider,
         event_id=event.id,
         type_=event.type,
-        source="webhook",
+        source=EventSource.WEBHOOK,
         outcome=outcome,
         reference=row.reference,
         charge_id=charge_id,
@@ -202,7 +204,7 @@ def _adopt(conn: Connection, ctx: WriteContext, charge: Charge) -> Row[Any]:
             "currency": charge.amount.currency,
             "status": ChargeStatus.PENDING.value,
             "refunded": 0,
-            "create_state": "created",
+            "create_state": CreateState.CREATED,
             "snapshot": None,
             "flag_count": 0,
             "version": 1,
@@ -223,7 +225,7 @@ def apply_orphans(conn: Connection, ctx: WriteContext, row: Row[Any]) -> Row[Any
         .where(
             EVENT.provider == row.provider,
             EVENT.charge_id == row.provider_id,
-            EVENT.outcome == "orphan",
+            EVENT.outcome == EventOutcome.ORPHAN,
         )
         .order_by(EVENT.received_at)
     ).all()
@@ -237,9 +239,9 @@ def apply_orphans(conn: Connection, ctx: WriteContext, row: Row[Any]) -> Row[Any
             .values(
                 charge_reference=row.reference,
                 status_after=row.status,
-                outcome="flagged"
+                outcome=EventOutcome.FLAGGED
                 if applied.verdict.flagged
-                else ("applied" if applied.changed else "unchanged"),
+                else (EventOutcome.APPLIED if applied.changed else EventOutcome.UNCHANGED),
             )
         )
     return row

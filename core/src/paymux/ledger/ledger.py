@@ -32,11 +32,12 @@ from .reconcile import Progress
 from .records import Entry, Flag, ReconcileReport, WebhookResult
 from .row_writes import WriteContext
 from .rows import charge_of_ref, entry_of, flags_of
+from .state_machine import CreateState
 from .steps import Call, Db, Op, Pause
 from .store import Store, utcnow
 
 T = TypeVar("T")
-G = TypeVar("G", Gateway, AsyncGateway)
+GatewayT = TypeVar("GatewayT", Gateway, AsyncGateway)
 log = logging.getLogger("paymux.ledger")
 
 Until = ChargeStatus | Collection[ChargeStatus] | Callable[[Charge], bool] | None
@@ -53,12 +54,12 @@ def _predicate(until: Until) -> Callable[[Charge], bool]:
     return lambda charge: charge.status in wanted
 
 
-class _LedgerBase(Generic[G]):
-    _gateway_type: type[G]
+class _LedgerBase(Generic[GatewayT]):
+    _gateway_type: type[GatewayT]
 
     def __init__(
         self,
-        gateway: G,
+        gateway: GatewayT,
         url: str | Engine = "sqlite:///paymux.db",
         *,
         create_lease: timedelta = timedelta(minutes=2),
@@ -73,7 +74,7 @@ class _LedgerBase(Generic[G]):
                 f" got {type(gateway).__name__}",
                 field="gateway",
             )
-        self.gateway: G = gateway
+        self.gateway: GatewayT = gateway
         arguments.constructor(
             url,
             busy_timeout,
@@ -145,7 +146,7 @@ class _LedgerBase(Generic[G]):
         known = yield from self._read(lambda c: create.create_state(c, reference))
         if known.charge is None:
             entry = yield from self._read(lambda c: entry_of(c, reference))
-            if entry is None or known.state not in ("unknown", "sending"):
+            if entry is None or known.state not in (CreateState.UNKNOWN, CreateState.SENDING):
                 return known.charge
             fetched = yield from steps.retrieve_by_reference(entry.provider, reference)
         else:

@@ -21,7 +21,7 @@ from ..status import RefundStatus
 from .records import Flag
 from .row_writes import WriteContext, add_flag, bump, dump
 from .rows import REFUND, state_of
-from .state_machine import Outcome, State, Verdict, apply, refund_state
+from .state_machine import FlagKind, Outcome, State, Verdict, apply, refund_state
 from .store import Statement
 
 log = logging.getLogger("paymux.ledger")
@@ -57,7 +57,7 @@ def report_charge(
             provider=row.provider,
             reference=row.reference,
             event_id=event_id,
-            kind="conflict",
+            kind=FlagKind.CONFLICT,
             detail=f"report about provider charge {charge.id}, the ledger holds {row.provider_id}",
         )
         return Applied(row, False, Verdict.CONFLICT, [flag] if flag else [])
@@ -78,7 +78,7 @@ def report_charge(
             provider=row.provider,
             reference=row.reference,
             event_id=event_id,
-            kind=outcome.verdict.value,
+            kind=FlagKind(outcome.verdict.value),
             detail=outcome.detail,
         )
         if flag:
@@ -92,7 +92,7 @@ def report_charge(
             provider=row.provider,
             reference=row.reference,
             event_id=event_id,
-            kind="late_success",
+            kind=FlagKind.LATE_SUCCESS,
             detail=f"paid ({outcome.state.status.value}) after it was abandoned",
         )
         if flag:
@@ -160,7 +160,7 @@ def settle_refunds(
             provider=row.provider,
             reference=row.reference,
             event_id=event_id,
-            kind=outcome.verdict.value,
+            kind=FlagKind(outcome.verdict.value),
             detail=outcome.detail,
         )
         flags += [flag] if flag else []

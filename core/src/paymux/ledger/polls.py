@@ -20,16 +20,24 @@ from sqlalchemy import (
 )
 
 from ..models import Charge
-from ..status import RefundStatus
 from . import schema
 from .events import apply_orphans
 from .merge import Applied, report_charge
 from .records import Flag
 from .refund_reports import report_refund
-from .refunds import UNSENT_OR_UNANSWERED, RefundRow, attribute
+from .refunds import RefundRow, attribute
 from .row_writes import WriteContext, add_flag, bump, record_event
-from .rows import CHARGE, HELD_REFUNDS, OPEN, REFUND, charge_of, charge_row
-from .state_machine import Verdict
+from .rows import CHARGE, OPEN, REFUND, charge_of, charge_row
+from .state_machine import (
+    HELD_REFUND_STATUSES,
+    UNSENT_OR_UNANSWERED,
+    CreateState,
+    EventOutcome,
+    EventSource,
+    FlagKind,
+    RefundRowStatus,
+    Verdict,
+)
 from .store import from_db, to_db, when
 
 log = logging.getLogger("paymux.ledger")
@@ -63,8 +71,8 @@ def apply_poll(
     applied = report_charge(conn, ctx, row, charge, event_id=None)
     row = applied.row
     values: dict[str, Any] = {"checked_at": to_db(ctx.now)}
-    if row.create_state != "created":
-        values.update(create_state="created", create_lease_until=None, create_error=None)
+    if row.create_state != CreateState.CREATED:
+        values.update(create_state=CreateState.CREATED, create_lease_until=None, create_error=None)
     bump(conn, ctx, row, **values)
     row = charge_row(conn, reference)
     assert row is not None
@@ -75,8 +83,8 @@ def apply_poll(
             provider=row.provider,
             event_id=f"poll:{uuid.uuid4().hex}",
             type_=f"poll:{before}->{row.status}",
-            source="poll",
-            outcome="flagged" if applied.verdict.flagged else "applied",
+            source=EventSource.POLL,
+            outcome=EventOutcome.FLAGGED if applied.verdict.flagged else EventOutcome.APPLIED,
             reference=reference,
             charge_id=charge.id,
             status_after=row.status,
@@ -131,7 +139,7 @@ def _settle_held_refunds(
             provider=row.provider,
             reference=row.reference,
             event_id=None,
-            kind="unattributed_refund",
+            kind=FlagKind.UNATTRIBUTED_REFUND,
             detail=detail,
         )
         flags += [flag] if flag else []
@@ -146,7 +154,7 @@ def _settle_held_refunds(
         conn.execute(
             update(schema.refunds)
             .where(REFUND.id.in_(plan.release), REFUND.status.in_(UNSENT_OR_UNANSWERED))
-            .values(status=RefundStatus.FAILED.value, updated_at=to_db(ctx.now))
+            .values(status=RefundRowStatus.FAILED, updated_at=to_db(ctx.now))
         )
         changed = True
     for refund in plan.reports:
@@ -160,14 +168,14 @@ def mark_checked(
     ctx: WriteContext,
     reference: str,
     *,
-    create_state: str | None = None,
+    create_state: CreateState | None = None,
     error: str | None = None,
 ) -> None:
     row = charge_row(conn, reference, lock=True)
     if row is None:
         return
     values: dict[str, Any] = {"checked_at": to_db(ctx.now)}
-    if create_state is not None and row.create_state != "created":
+    if create_state is not None and row.create_state != CreateState.CREATED:
         values.update(create_state=create_state, create_lease_until=None, create_error=error)
     conn.execute(update(schema.charges).where(CHARGE.reference == reference).values(**values))
 
@@ -195,13 +203,17 @@ def candidates(
                 CHARGE.status.in_(OPEN),
                 # Paid, but a refund is still unsettled (its answer or webhook may be lost).
                 CHARGE.reference.in_(
-                    select(REFUND.charge_reference).where(REFUND.status.in_(HELD_REFUNDS))
+                    select(REFUND.charge_reference).where(
+                        REFUND.status.in_(sorted(HELD_REFUND_STATUSES))
+                    )
                 ),
             ),
             last_news <= cutoff,
             # A create being sent is looked at too: its sender may have died after the provider
             # made the charge, and only a look-up can tell before the lease runs out.
-            CHARGE.create_state.in_(("created", "unknown", "sending")),
+            CHARGE.create_state.in_(
+                (CreateState.CREATED, CreateState.UNKNOWN, CreateState.SENDING)
+            ),
         )
         .order_by(CHARGE.created_at, CHARGE.reference)
     )
@@ -214,7 +226,7 @@ def candidates(
             charge_of(r),
             when(r.created_at),
             r.create_state,
-            from_db(r.create_lease_until) if r.create_state == "sending" else None,
+            from_db(r.create_lease_until) if r.create_state == CreateState.SENDING else None,
         )
         for r in conn.execute(query)
     ]

@@ -23,13 +23,14 @@ from ..money import Money
 from ..status import ChargeStatus
 from . import arguments, schema
 from .rows import CHARGE, REFUND, charge_of
+from .state_machine import RefundRowStatus
 from .store import from_db, to_db, when
 
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-REFUND_STATUSES = ("reserved", "unknown", "pending", "succeeded", "failed")
+REFUND_STATUSES = tuple(RefundRowStatus)
 
 
 @dataclass(frozen=True)

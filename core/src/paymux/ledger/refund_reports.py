@@ -28,7 +28,7 @@ from .merge import Applied, settle_refunds
 from .records import Flag
 from .row_writes import WriteContext, add_flag, dump
 from .rows import REFUND
-from .state_machine import Verdict
+from .state_machine import FlagKind, RefundRowStatus, Verdict
 from .store import Statement, to_db
 
 _REFUND_COLUMNS = (
@@ -104,7 +104,14 @@ _NEW_REFUND = Statement(
 )
 
 
-_REFUND_ORDER = {"reserved": 0, "unknown": 0, "pending": 1, "succeeded": 2, "failed": 2}
+_REFUND_ORDER = {
+    RefundRowStatus.RESERVED: 0,
+    RefundRowStatus.UNKNOWN: 0,
+    RefundRowStatus.PENDING: 1,
+    RefundRowStatus.SUCCEEDED: 2,
+    RefundRowStatus.FAILED: 2,
+}
+"""How far along a refund row is: a report moves it forward only."""
 
 
 def report_refund(
@@ -132,11 +139,11 @@ def report_refund(
             provider=row.provider,
             reference=row.reference,
             event_id=event_id,
-            kind="refund_mismatch",
+            kind=FlagKind.REFUND_MISMATCH,
             detail=f"refund {refund.id} in {refund.amount.currency} for a {row.currency} charge",
         )
         return Applied(row, False, Verdict.MISMATCH, [flag] if flag else [])
-    status = refund.status.value
+    status = RefundRowStatus(refund.status.value)
     match = {
         "w_reference": row.reference,
         "w_provider": row.provider,
@@ -182,7 +189,7 @@ def report_refund(
                 provider=row.provider,
                 reference=row.reference,
                 event_id=event_id,
-                kind="refund_mismatch",
+                kind=FlagKind.REFUND_MISMATCH,
                 detail=f"refund {refund.id} reported {refund.amount.amount}, asked {existing.amount}",
             )
             flags += [flag] if flag else []
@@ -193,14 +200,14 @@ def report_refund(
                 changed = True
                 # Never from succeeded (nothing ranks above it); amounts are equal here.
                 succeeded_total += existing.amount if status == succeeded else 0
-            elif {existing.status, status} == {"succeeded", "failed"}:
+            elif {existing.status, status} == {RefundRowStatus.SUCCEEDED, RefundRowStatus.FAILED}:
                 flag = add_flag(
                     conn,
                     ctx,
                     provider=row.provider,
                     reference=row.reference,
                     event_id=event_id,
-                    kind="conflict",
+                    kind=FlagKind.CONFLICT,
                     detail=f"refund {refund.id} reported {status} after {existing.status}",
                 )
                 flags += [flag] if flag else []
@@ -219,7 +226,7 @@ def report_refund(
                 provider=row.provider,
                 reference=row.reference,
                 event_id=event_id,
-                kind="refund_mismatch",
+                kind=FlagKind.REFUND_MISMATCH,
                 detail=f"{remaining} left of a {Money(row.amount, row.currency)} charge",
             )
             flags += [flag] if flag else []

@@ -18,11 +18,7 @@ from datetime import datetime, timedelta
 
 from ..models import Refund
 from ..status import RefundStatus
-
-HELD = frozenset({"reserved", "unknown", "pending"})
-"""Refund rows whose amount is spoken for: they may still succeed."""
-UNSENT_OR_UNANSWERED = frozenset({"reserved", "unknown"})
-"""Held rows the provider never confirmed having: the only ones a poll may release."""
+from .state_machine import HELD_REFUND_STATUSES, UNSENT_OR_UNANSWERED
 
 
 @dataclass(frozen=True)
@@ -86,7 +82,7 @@ def attribute(
     reference, which will settle it either way, so it raises no flag now.
     """
     plan = Attribution()
-    held = [r for r in rows if r.status in HELD]
+    held = [r for r in rows if r.status in HELD_REFUND_STATUSES]
     if listed is None:
         attributed = sum(r.amount for r in rows if r.status == RefundStatus.SUCCEEDED.value)
         if provider_refunded > attributed and held:

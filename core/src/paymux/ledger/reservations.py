@@ -27,7 +27,8 @@ from . import arguments, schema, steps
 from .polls import apply_poll
 from .refund_reports import report_refund
 from .row_writes import WriteContext
-from .rows import HELD_REFUNDS, REFUND, charge_of, charge_row
+from .rows import REFUND, charge_of, charge_row
+from .state_machine import HELD_REFUND_STATUSES, UNSENT_OR_UNANSWERED, RefundRowStatus
 from .steps import Db, Op
 from .store import to_db
 
@@ -86,7 +87,10 @@ def reserve_refund(
                     f"refund reference {refund_reference!r} was used for {Money(same.amount, same.currency)}",
                     field="reference",
                 )
-            if same.status in ("pending", "succeeded") and same.snapshot is not None:
+            if (
+                same.status in (RefundRowStatus.PENDING, RefundRowStatus.SUCCEEDED)
+                and same.snapshot is not None
+            ):
                 return Reservation(
                     same.id,
                     refund_reference,
@@ -94,13 +98,13 @@ def reserve_refund(
                     Money(same.amount, same.currency),
                     existing=Refund.model_validate_json(same.snapshot),
                 )
-            if same.status in ("reserved", "unknown"):
+            if same.status in UNSENT_OR_UNANSWERED:
                 # A previous attempt may have reached the provider: send the same reference again,
                 # which providers treat as the same refund.
                 conn.execute(
                     update(schema.refunds)
                     .where(REFUND.id == same.id)
-                    .values(status="reserved", updated_at=to_db(ctx.now))
+                    .values(status=RefundRowStatus.RESERVED, updated_at=to_db(ctx.now))
                 )
                 return Reservation(
                     same.id,
@@ -111,8 +115,8 @@ def reserve_refund(
                 )
             refunds = [r for r in refunds if r.id != same.id]
             conn.execute(schema.refunds.delete().where(REFUND.id == same.id))
-    held = sum(r.amount for r in refunds if r.status in HELD_REFUNDS)
-    succeeded = sum(r.amount for r in refunds if r.status == "succeeded")
+    held = sum(r.amount for r in refunds if r.status in HELD_REFUND_STATUSES)
+    succeeded = sum(r.amount for r in refunds if r.status == RefundRowStatus.SUCCEEDED)
     settled = max(row.refunded, succeeded)
     available = row.amount - settled - held
     wanted = amount.amount if amount is not None else available
@@ -136,7 +140,7 @@ def reserve_refund(
                 "reference": reference,
                 "amount": wanted,
                 "currency": row.currency,
-                "status": "reserved",
+                "status": RefundRowStatus.RESERVED,
                 "reason": reason,
                 "created_at": to_db(ctx.now),
                 "updated_at": to_db(ctx.now),
@@ -208,7 +212,11 @@ def settled_refund(conn: Connection, refund_row: int, charge: Charge) -> Refund 
     The result is stored on the row, so a later call with the same reference replays it.
     """
     row = conn.execute(select(schema.refunds).where(REFUND.id == refund_row)).first()
-    if row is None or row.status not in ("pending", "succeeded", "failed"):
+    if row is None or row.status not in (
+        RefundRowStatus.PENDING,
+        RefundRowStatus.SUCCEEDED,
+        RefundRowStatus.FAILED,
+    ):
         return None
     if row.snapshot is not None:
         return Refund.model_validate_json(row.snapshot)
@@ -246,10 +254,12 @@ def resend_view(charge: Charge, amount: Money) -> Charge:
     return charge.model_copy(update={"refunded_amount": Money(refunded, amount.currency)})
 
 
-def release_refund(conn: Connection, ctx: WriteContext, refund_row: int, status: str) -> None:
+def release_refund(
+    conn: Connection, ctx: WriteContext, refund_row: int, status: RefundRowStatus
+) -> None:
     conn.execute(
         update(schema.refunds)
-        .where(REFUND.id == refund_row, REFUND.status == "reserved")
+        .where(REFUND.id == refund_row, REFUND.status == RefundRowStatus.RESERVED)
         .values(status=status, updated_at=to_db(ctx.now))
     )
 
@@ -292,20 +302,22 @@ def refund_op(
         target = resend_view(polled.charge or held.charge, held.amount)
     # A resend's earlier attempt may have gone through: no answer to this one proves it
     # did not, so the amount stays held (a webhook, a later poll or an operator settles it).
-    failed = "unknown" if held.resend else "failed"
+    failed = RefundRowStatus.UNKNOWN if held.resend else RefundRowStatus.FAILED
     try:
         refund = yield from steps.refund(target, held.amount, reason, held.reference)
     except TransportError as error:
         # Sent: the provider may have refunded, so the amount stays held until a webhook,
         # a retry with the same reference, or an operator settles it.
-        status = "unknown" if error.request_sent else failed
+        status = RefundRowStatus.UNKNOWN if error.request_sent else failed
         yield host._write(lambda c, x: release_refund(c, x, held.refund_row, status))
         raise
     except DuplicateRequest as error:
         # The provider already has a refund with this reference: an earlier attempt went
         # through. Its list may name it, or leave exactly one refund unnamed, which is then
         # this one; otherwise the amount stays held until its webhook or a reconcile.
-        yield host._write(lambda c, x: release_refund(c, x, held.refund_row, "unknown"))
+        yield host._write(
+            lambda c, x: release_refund(c, x, held.refund_row, RefundRowStatus.UNKNOWN)
+        )
         found = yield from _refund_the_provider_has(host, charge_reference, held)
         if found is None:
             raise error from None
@@ -314,7 +326,9 @@ def refund_op(
         yield host._write(lambda c, x: release_refund(c, x, held.refund_row, failed))
         raise
     except BaseException:
-        yield host._write(lambda c, x: release_refund(c, x, held.refund_row, "unknown"))
+        yield host._write(
+            lambda c, x: release_refund(c, x, held.refund_row, RefundRowStatus.UNKNOWN)
+        )
         raise
     yield host._write(lambda c, x: finish_refund(c, x, charge_reference, held.refund_row, refund))
     return refund

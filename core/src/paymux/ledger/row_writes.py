@@ -29,6 +29,7 @@ from ..models import Charge, Refund, WebhookEvent
 from . import schema
 from .records import Flag
 from .rows import CHARGE, EVENT, FLAG, charge_row
+from .state_machine import EventSource, FlagKind
 from .store import ConcurrentUpdate, Statement, Store, to_db
 
 log = logging.getLogger("paymux.ledger")
@@ -123,7 +124,7 @@ def add_flag(
     provider: str,
     reference: str | None,
     event_id: str | None,
-    kind: str,
+    kind: FlagKind,
     detail: str,
 ) -> Flag | None:
     """Store a flag once per (charge, kind, detail): repeated polls must not pile them up."""
@@ -165,7 +166,7 @@ def record_event(
     provider: str,
     event_id: str,
     type_: str,
-    source: str,
+    source: EventSource,
     outcome: str,
     reference: str | None,
     charge_id: str | None,
@@ -197,7 +198,7 @@ def event_values(
     provider: str,
     event_id: str,
     type_: str,
-    source: str,
+    source: EventSource,
     outcome: str,
     reference: str | None,
     charge_id: str | None,

@@ -33,8 +33,6 @@ EVENT = schema.events.c
 FLAG = schema.flags.c
 
 OPEN = (ChargeStatus.PENDING.value, ChargeStatus.REQUIRES_ACTION.value)
-HELD_REFUNDS = ("reserved", "unknown", "pending")
-"""Refund rows whose amount is spoken for: they may still succeed."""
 
 
 # -- reading ----------------------------------------------------------------------------------

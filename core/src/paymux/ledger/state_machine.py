@@ -10,6 +10,10 @@ times events arrive, which is what makes out-of-order and duplicated delivery co
   the charge (``succeeded -> partially_refunded -> refunded``);
 * a report whose amount or currency differs from the charge, or that refunds more than was
   charged, or that contradicts a final outcome (paid vs not paid), is not applied: it is flagged.
+
+The other states the ledger keeps in its rows are here too, as enums whose values are what the
+database holds (schema v2): a create's progress, a refund row's status, a flag's kind, where an
+event row came from and what it did.
 """
 
 from __future__ import annotations
@@ -20,30 +24,30 @@ from enum import StrEnum
 
 from ..status import ChargeStatus
 
-S = ChargeStatus
+Status = ChargeStatus
 
-_FAILED_FINALS = frozenset({S.FAILED, S.EXPIRED, S.CANCELED})
-_PAID = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED})
+_FAILED_FINALS = frozenset({Status.FAILED, Status.EXPIRED, Status.CANCELED})
+_PAID = frozenset({Status.SUCCEEDED, Status.PARTIALLY_REFUNDED, Status.REFUNDED})
 
 TRANSITIONS: Mapping[ChargeStatus, frozenset[ChargeStatus]] = {
-    S.PENDING: frozenset({S.REQUIRES_ACTION, *_PAID, *_FAILED_FINALS}),
-    S.REQUIRES_ACTION: frozenset({*_PAID, *_FAILED_FINALS}),
+    Status.PENDING: frozenset({Status.REQUIRES_ACTION, *_PAID, *_FAILED_FINALS}),
+    Status.REQUIRES_ACTION: frozenset({*_PAID, *_FAILED_FINALS}),
     # Paid states move only as the refunded amount grows (see REFUND_GROWS).
-    S.SUCCEEDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.REFUNDED: frozenset(),
-    S.FAILED: frozenset(),
-    S.EXPIRED: frozenset(),
-    S.CANCELED: frozenset(),
+    Status.SUCCEEDED: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
+    Status.PARTIALLY_REFUNDED: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
+    Status.REFUNDED: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.EXPIRED: frozenset(),
+    Status.CANCELED: frozenset(),
 }
 """Allowed ``from -> to`` moves. Anything else is stale (ignored) or a conflict (flagged)."""
 
 REFUND_GROWS: frozenset[tuple[ChargeStatus, ChargeStatus]] = frozenset(
     {
-        (S.SUCCEEDED, S.PARTIALLY_REFUNDED),
-        (S.SUCCEEDED, S.REFUNDED),
-        (S.PARTIALLY_REFUNDED, S.PARTIALLY_REFUNDED),
-        (S.PARTIALLY_REFUNDED, S.REFUNDED),
+        (Status.SUCCEEDED, Status.PARTIALLY_REFUNDED),
+        (Status.SUCCEEDED, Status.REFUNDED),
+        (Status.PARTIALLY_REFUNDED, Status.PARTIALLY_REFUNDED),
+        (Status.PARTIALLY_REFUNDED, Status.REFUNDED),
     }
 )
 """Moves allowed only when the refunded amount strictly grows."""
@@ -55,14 +59,14 @@ CONFLICTS: frozenset[tuple[ChargeStatus, ChargeStatus]] = frozenset(
 """Reports that contradict a final outcome: money taken vs not taken. Flagged, never applied."""
 
 RANK: Mapping[ChargeStatus, int] = {
-    S.PENDING: 0,
-    S.REQUIRES_ACTION: 1,
-    S.FAILED: 2,
-    S.EXPIRED: 2,
-    S.CANCELED: 2,
-    S.SUCCEEDED: 2,
-    S.PARTIALLY_REFUNDED: 3,
-    S.REFUNDED: 4,
+    Status.PENDING: 0,
+    Status.REQUIRES_ACTION: 1,
+    Status.FAILED: 2,
+    Status.EXPIRED: 2,
+    Status.CANCELED: 2,
+    Status.SUCCEEDED: 2,
+    Status.PARTIALLY_REFUNDED: 3,
+    Status.REFUNDED: 4,
 }
 
 
@@ -110,11 +114,11 @@ def _normalized(state: State) -> State:
     """Paid states are determined by the refunded amount (``refunded`` means all of it)."""
     if state.status not in _PAID:
         return replace(state, refunded=0) if state.refunded else state
-    refunded = state.amount if state.status is S.REFUNDED else state.refunded
+    refunded = state.amount if state.status is Status.REFUNDED else state.refunded
     if refunded >= state.amount and state.amount > 0 and refunded > 0:
-        status = S.REFUNDED
-    elif refunded > 0 and state.status is S.SUCCEEDED:
-        status = S.PARTIALLY_REFUNDED
+        status = Status.REFUNDED
+    elif refunded > 0 and state.status is Status.SUCCEEDED:
+        status = Status.PARTIALLY_REFUNDED
     else:
         status = state.status
     return replace(state, status=status, refunded=refunded)
@@ -157,8 +161,81 @@ def apply(current: State, incoming: State) -> Outcome:
 def refund_state(current: State, refunded_total: int) -> State:
     """What a set of successful refunds (``refunded_total``) says about the charge."""
     return State(
-        S.PARTIALLY_REFUNDED if refunded_total else S.SUCCEEDED,
+        Status.PARTIALLY_REFUNDED if refunded_total else Status.SUCCEEDED,
         current.amount,
         current.currency,
         refunded_total,
     )
+
+
+# -- the states of the ledger's rows ----------------------------------------------------------
+
+
+class CreateState(StrEnum):
+    """Where a charge's create stands at the provider (``paymux_charges.create_state``)."""
+
+    NEW = "new"
+    """Nothing exists at the provider: the create may be sent."""
+    SENDING = "sending"
+    """A caller is sending it now, under a lease (``create_lease_until``)."""
+    CREATED = "created"
+    """The provider has the charge and the ledger knows its id."""
+    UNKNOWN = "unknown"
+    """The request may have arrived: it is looked up by reference before anything is resent."""
+    REJECTED = "rejected"
+    """The provider refused it and made nothing: it may be sent again."""
+
+
+class RefundRowStatus(StrEnum):
+    """A refund row's status (``paymux_refunds.status``): the provider's three, and two of the
+    ledger's own for a refund whose answer it has not (yet) had."""
+
+    RESERVED = "reserved"
+    """Its amount is held while the provider is asked."""
+    UNKNOWN = "unknown"
+    """Sent, but the answer was lost: the provider may have refunded."""
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+HELD_REFUND_STATUSES = frozenset(
+    {RefundRowStatus.RESERVED, RefundRowStatus.UNKNOWN, RefundRowStatus.PENDING}
+)
+"""Refund rows whose amount is spoken for: they may still succeed."""
+UNSENT_OR_UNANSWERED = frozenset({RefundRowStatus.RESERVED, RefundRowStatus.UNKNOWN})
+"""Held rows the provider never confirmed having: the only ones a poll may release."""
+
+
+class FlagKind(StrEnum):
+    """Why the ledger flagged a report for a human (``paymux_flags.kind``)."""
+
+    CONFLICT = Verdict.CONFLICT.value
+    MISMATCH = Verdict.MISMATCH.value
+    OVER_REFUND = Verdict.OVER_REFUND.value
+    REFUND_MISMATCH = "refund_mismatch"
+    """A refund report in another currency or amount than the ledger's, or a remaining amount
+    larger than the charge."""
+    LATE_SUCCESS = "late_success"
+    """A charge the merchant abandoned (``Ledger.cancel_charge``) was paid after all."""
+    UNATTRIBUTED_REFUND = "unattributed_refund"
+    """The provider's refunds cannot be matched to the ledger's by id or reference."""
+
+
+class EventSource(StrEnum):
+    """What told the ledger (``paymux_events.source``)."""
+
+    WEBHOOK = "webhook"
+    POLL = "poll"
+    CREATE = "create"
+
+
+class EventOutcome(StrEnum):
+    """What a webhook or poll did to its charge (``paymux_events.outcome``); a create's answer
+    stores its verdict instead when it changed nothing."""
+
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    FLAGGED = "flagged"
+    ORPHAN = "orphan"
+    """For a charge the ledger does not know yet: applied when it learns the charge's id."""
