@@ -167,3 +167,26 @@ def test_two_accounts_of_one_plugin_keep_their_own_contracts() -> None:
     decision = gw.route(card(Money(50_000, "KRW")))
     assert decision.provider == "ecommpay_kr"
     assert "does not take KRW" in decision.rejected["ecommpay"]
+
+
+def test_paymux_route_says_the_capability_came_from_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from paymux.cli import main
+
+    path = tmp_path / "paymux.toml"
+    path.write_text(
+        f"""
+[providers.ecommpay]
+project_id = 210
+secret_key = "{SECRET}"
+capabilities = [{{ method = "card", amounts = [{{ currency = "KRW", minimum = 1000 }}] }}]
+""",
+        encoding="utf-8",
+    )
+    argv = ["route", "--method", "card", "--country", "KR", "--currency", "KRW"]
+    assert main([*argv, "--amount", "50000", "--config", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("chosen: ecommpay (by capability from config)")
+    # Below the contract's minimum: refused, with the contract's limits as the reason.
+    assert main([*argv, "--amount", "999", "--config", str(path)]) == 1
+    assert "outside card's limits (KRW >= 1,000 KRW)" in capsys.readouterr().err
