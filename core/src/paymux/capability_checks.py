@@ -8,15 +8,22 @@ refused with the same words everywhere.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 from .errors import InvalidRequest, RefundNotAllowed
 from .models import Capability, Charge, ChargeRequest, Refusal
 from .money import Money
 from .status import RefundSupport
 
-if TYPE_CHECKING:
-    from .provider import Provider
+
+class Declaring(Protocol):
+    """What these checks read of a provider (``paymux.provider.Provider`` is one; naming it here
+    would make the two modules import each other)."""
+
+    name: str
+
+    def declared_capabilities(self) -> Sequence[Capability]: ...
+
 
 CHECKED = "_paymux_checked_request"
 """Where a provider keeps the last request it admitted, with the capability that admitted it."""
@@ -42,7 +49,7 @@ def charge_refusal(
     return Refusal(field, "; ".join(refusals))
 
 
-def admission(provider: Provider[Any], request: ChargeRequest) -> Capability | Refusal:
+def admission(provider: Declaring, request: ChargeRequest) -> Capability | Refusal:
     """The capability of ``provider`` that takes ``request``, or why none does.
 
     The answer for the last admitted request is kept on the provider: the router's check and
@@ -59,7 +66,7 @@ def admission(provider: Provider[Any], request: ChargeRequest) -> Capability | R
     return found
 
 
-def check_charge(provider: Provider[Any], request: ChargeRequest) -> Capability:
+def check_charge(provider: Declaring, request: ChargeRequest) -> Capability:
     """The capability of ``provider`` that takes ``request``; :class:`InvalidRequest` naming the
     field otherwise."""
     found = admission(provider, request)
