@@ -57,8 +57,8 @@ def _reference(test: str) -> str:
 
 
 def _amount(capability: Capability) -> Money:
-    """An amount inside the limits that two unequal partial refunds divide (20 minor units at
-    least, far from both limits)."""
+    """An amount inside the limits, large enough for two unequal partial refunds: four times
+    the minimum, or 10,000 minor units when that is more and the maximum allows."""
     limits = capability.amounts[0]
     amount = max(limits.minimum * 4, 10_000)
     if limits.maximum is not None:
