@@ -10,7 +10,7 @@
     ├── OperationNotSupported     the provider has no such operation (cancel, list, ...)
     ├── ProviderError             the provider answered and said no
     │   ├── AuthenticationError   ... because the credentials were refused
-    │   ├── DuplicateRequest      ... because it already has this reference (nothing new made)
+    │   ├── DuplicateRequest      ... because another request holds this reference (nothing new made)
     │   ├── NotFound              ... because it has no such charge, refund or reference
     │   └── RateLimited           ... because too many requests came too fast (nothing done)
     ├── TransportError            the network gave up (after any safe retries)
@@ -112,10 +112,13 @@ class AuthenticationError(ProviderError):
 
 
 class DuplicateRequest(ProviderError):
-    """The provider already has an operation with this reference, so it made nothing new.
+    """The reference is held by a different request (another amount, another refund), so
+    nothing new was made: a reference names one operation.
 
-    Usually the repeat of a request whose answer was lost: look the original up (for a charge,
-    ``Gateway.retrieve_charge(provider, reference=...)``) rather than sending it again.
+    A repeat of the *same* request never raises it: a create answers with the charge already
+    made, and a retry that meets its own lost first attempt answers with that attempt (or a
+    :class:`TransportError` with ``request_sent`` while the provider cannot show it yet). Look
+    the holder up (``Gateway.retrieve_charge(provider, reference=...)``) to see what it is.
     """
 
 
