@@ -20,8 +20,8 @@ import httpx
 import pytest
 from ecommpay_support import PROJECT_ID, SECRET_KEY, charge_request
 
-from paymux import AsyncGateway, ChargeStatus, Gateway, Money
-from paymux.errors import DuplicateRequest, TransportError
+from paymux import AsyncGateway, Charge, ChargeStatus, Gateway, Money
+from paymux.errors import DuplicateRequest, PaymuxError, TransportError
 from paymux.runner import RetryPolicy
 from paymux_ecommpay.signing import sign
 
@@ -133,3 +133,60 @@ def test_a_first_attempt_refused_as_a_duplicate_and_unreadable_stays_a_duplicate
     with pytest.raises(DuplicateRequest):
         _create(kind, handler)
     assert len(sales) == 1
+
+
+REFUND_EXISTS = {"status": "error", "code": "3230", "message": "merchant_refund_id exists"}
+
+
+def _refund_gate(*, first: str) -> Any:
+    """The refund's first answer is lost after sending (or refused as a duplicate at once)."""
+    sent: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path.endswith("/refund")
+        sent.append(1)
+        if first == "lost" and len(sent) == 1:
+            raise httpx.ReadTimeout("the answer never came", request=request)
+        return httpx.Response(400, json=REFUND_EXISTS)
+
+    return handle
+
+
+def _refund(kind: str, handler: Any) -> Any:
+    settings = {"ecommpay": {"project_id": PROJECT_ID, "secret_key": SECRET_KEY}}
+    paid = Charge(
+        provider="ecommpay",
+        id="test_payment",
+        reference="test_payment",
+        amount=Money(1000, "KRW"),
+        method="kakaopay",
+        status=ChargeStatus.SUCCEEDED,
+    )
+    amount = Money(400, "KRW")
+    try:
+        if kind == "sync":
+            client = httpx.Client(transport=httpx.MockTransport(handler))
+            with Gateway(providers=settings, http_client=client, retry=FAST) as gw:
+                return gw.refund(paid, amount, reference="rf-1")
+
+        async def go() -> Any:
+            client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+            async with AsyncGateway(providers=settings, http_client=client, retry=FAST) as gw:
+                return await gw.refund(paid, amount, reference="rf-1")
+
+        return asyncio.run(go())
+    except PaymuxError as error:
+        return error
+
+
+@GATEWAYS
+def test_a_refund_retry_that_meets_its_own_attempt_says_it_may_exist(kind: str) -> None:
+    outcome = _refund(kind, _refund_gate(first="lost"))
+    assert isinstance(outcome, TransportError), repr(outcome)
+    assert outcome.request_sent is True
+
+
+@GATEWAYS
+def test_a_refund_reference_held_before_the_call_is_a_duplicate(kind: str) -> None:
+    outcome = _refund(kind, _refund_gate(first="duplicate"))
+    assert isinstance(outcome, DuplicateRequest), repr(outcome)

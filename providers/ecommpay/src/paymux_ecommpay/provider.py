@@ -192,7 +192,20 @@ class EcommpayProvider(Provider[EcommpaySettings]):
             # instead of refunding twice.
             retry_safe=True,
         )
-        answer = accepted(response, self.name)
+        try:
+            answer = accepted(response, self.name)
+        except DuplicateRequest:
+            if not after_earlier_attempt(response):
+                raise
+            # 3230 to a retry whose first attempt reached the Gate: that attempt is the refund.
+            # The Gate's status lists refunds without merchant_refund_id, so which one it is
+            # cannot be read back: "it may exist", as for any lost answer.
+            raise TransportError(
+                f"{self.name}: the answer to refund {reference!r} was lost and its retry met the"
+                " first attempt; it may exist: look it up (list_refunds) before sending it again",
+                provider=self.name,
+                request_sent=True,
+            ) from None
         return Refund(
             provider=self.name,
             id=str(answer["request_id"]),
