@@ -17,7 +17,7 @@ import builtins
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import InvalidRequest
+from .errors import InvalidRequest, ProviderError
 from .money import Money
 
 INVALID_RESPONSE = "invalid_response"
@@ -178,10 +178,23 @@ class Payload:
         return found
 
 
+def unreadable_answer(
+    error: PayloadError, provider: str, http_status: int | None, *, text: str | None = None
+) -> ProviderError:
+    """The public error for a provider answer a flow could not read (``text``: the message,
+    already redacted, when the caller redacts)."""
+    return ProviderError(
+        f"unreadable answer: {error.message if text is None else text}",
+        provider=provider,
+        code=INVALID_RESPONSE,
+        http_status=http_status,
+    )
+
+
 def _kind(value: Any) -> str:
     return {list: "a list", str: "text", type(None): "null", bool: "a boolean"}.get(
         type(value), type(value).__name__
     )
 
 
-__all__ = ["INVALID_RESPONSE", "Payload", "PayloadError"]
+__all__ = ["INVALID_RESPONSE", "Payload", "PayloadError", "unreadable_answer"]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx
 
 from .errors import PaymuxError, ProviderError, TransportError
-from .payload import INVALID_RESPONSE, PayloadError
+from .payload import PayloadError, unreadable_answer
 from .provider import EARLIER_ATTEMPT, OPERATION, Flow, is_retry_safe
 from .redaction import Redactor
 from .telemetry import (
@@ -342,12 +342,7 @@ class _Context:
         errors become ``ProviderError`` (an API answer) or ``WebhookParseError`` (a webhook)."""
         text = self.redactor.text(error.message)
         if issubclass(self.payload_error, ProviderError):
-            return ProviderError(
-                f"unreadable answer: {text}",
-                provider=self.provider,
-                code=INVALID_RESPONSE,
-                http_status=self.last_status,
-            )
+            return unreadable_answer(error, self.provider, self.last_status, text=text)
         return self.payload_error(f"{self.provider}: unreadable payload: {text}")
 
 

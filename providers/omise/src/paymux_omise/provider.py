@@ -6,8 +6,7 @@ import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -53,6 +52,7 @@ from .responses import (
     PayloadError,
     best_match,
     decode,
+    expect_object,
     integer,
     list_items,
     list_page,
@@ -86,9 +86,6 @@ class _ChargePlan:
     return_uri: str | None
     source_id: str | None
     platform_type: str
-
-
-T = TypeVar("T")
 
 
 class OmiseProvider(Provider[OmiseSettings]):
@@ -142,22 +139,10 @@ class OmiseProvider(Provider[OmiseSettings]):
     # -- helpers -------------------------------------------------------------------------------
 
     def _decode(self, response: httpx.Response) -> Any:
+        # What the answer holds is read by the responses module; a shape it cannot read leaves
+        # as PayloadError, which the core reports (invalid_response with the answer's HTTP
+        # status, or WebhookParseError in a webhook).
         return decode(response, self.name)
-
-    def _read(self, what: str, http_status: int, parse: Callable[[], T]) -> T:
-        """``parse()``, with a payload Omise should never send reported as a ProviderError."""
-        try:
-            return parse()
-        except PayloadError as exc:
-            raise ProviderError(
-                f"unreadable {what}: {exc}",
-                provider=self.name,
-                code="invalid_response",
-                http_status=http_status,
-            ) from None
-
-    def _charge(self, payload: Any, http_status: int) -> Charge:
-        return self._read("charge", http_status, lambda: parse_charge(payload, self.name))
 
     def _plan_charge(self, request: ChargeRequest) -> _ChargePlan:
         """Everything Omise would refuse, refused here before a request exists."""
@@ -206,21 +191,12 @@ class OmiseProvider(Provider[OmiseSettings]):
             return_uri=return_uri, source_id=source_id, platform_type=platform.upper()
         )
 
-    def _check_source(self, payload: Any, request: ChargeRequest, http_status: int) -> None:
-        try:
-            if not isinstance(payload, dict) or payload.get("object") != "source":
-                raise PayloadError("not a source object")
-            kind = text(payload, "type")
-            amount = integer(payload, "amount")
-            currency = text(payload, "currency").upper()
-            charge_status = payload.get("charge_status")
-        except PayloadError as exc:
-            raise ProviderError(
-                f"unreadable source: {exc}",
-                provider=self.name,
-                code="invalid_response",
-                http_status=http_status,
-            ) from None
+    def _check_source(self, payload: Any, request: ChargeRequest) -> None:
+        source = expect_object(payload, "source")
+        kind = text(source, "type")
+        amount = integer(source, "amount")
+        currency = text(source, "currency").upper()
+        charge_status = source.get("charge_status")
         field = "provider_options.source_id"
         if kind != request.method:
             raise InvalidRequest(f"the source is for {kind}, not {request.method}", field=field)
@@ -300,7 +276,7 @@ class OmiseProvider(Provider[OmiseSettings]):
                 code=missing.code,
                 http_status=missing.http_status,
             ) from None
-        return self._read("search result", response.status_code, lambda: read(payload))
+        return read(payload)
 
     # -- operations ------------------------------------------------------------------------------
 
@@ -332,7 +308,7 @@ class OmiseProvider(Provider[OmiseSettings]):
         source: str | dict[str, str]
         if plan.source_id is not None:
             response = yield self._requests.retrieve_source(plan.source_id)
-            self._check_source(self._decode(response), request, response.status_code)
+            self._check_source(self._decode(response), request)
             source = plan.source_id
         elif request.method in caps.QR_METHODS:
             source = {"type": request.method}
@@ -341,7 +317,7 @@ class OmiseProvider(Provider[OmiseSettings]):
         response = yield self._requests.create_charge(
             request, return_uri=plan.return_uri, source=source
         )
-        charge = self._charge(self._decode(response), response.status_code)
+        charge = parse_charge(self._decode(response), self.name)
         return (yield from self._with_qr_image(charge))
 
     def retrieve_charge(self, lookup: ChargeLookup) -> Flow[Charge]:
@@ -349,12 +325,12 @@ class OmiseProvider(Provider[OmiseSettings]):
         reference = lookup.reference or (lookup.charge.reference if lookup.charge else None)
         if charge_id:
             response = yield self._requests.retrieve_charge(charge_id)
-            charge = self._charge(self._decode(response), response.status_code)
-        elif not reference:
+            return parse_charge(self._decode(response), self.name)
+        if not reference:
             raise InvalidRequest("give a charge id (chrg_...) or a merchant reference")
-        else:
-            charge = yield from self._find(reference)
-        return (yield from self._with_qr_image(charge))
+        # One read, no image download: the ledger polls pending QR charges, and the checkout
+        # has the image from the create already (or shows ``image_url`` as it is).
+        return (yield from self._find(reference))
 
     def _with_qr_image(self, charge: Charge) -> Flow[Charge]:
         """``charge`` with its QR code as PNG bytes, when Omise sent only a link to the image.
@@ -362,7 +338,8 @@ class OmiseProvider(Provider[OmiseSettings]):
         Omise's offline charges carry ``source.scannable_code.image.download_uri`` and never the
         text the QR encodes, so the checkout gets the image itself (``DisplayQrCode.image_png``)
         and keeps the link (``image_url``). A failed download leaves the link only: the charge
-        exists either way."""
+        exists either way. Done when the charge is created (or found again by a repeated create);
+        a retrieval returns the link only."""
         action = charge.next_action
         if (
             not isinstance(action, DisplayQrCode)
@@ -391,11 +368,7 @@ class OmiseProvider(Provider[OmiseSettings]):
         response = yield self._requests.capability()
         payload = self._decode(response)
         declared = [c.method for c in self.declared_capabilities()]
-        problems = self._read(
-            "capability",
-            response.status_code,
-            lambda: account_mismatches(payload, self.settings.country, declared),
-        )
+        problems = account_mismatches(payload, self.settings.country, declared)
         if problems:
             raise ConfigurationError(
                 f"{self.name}: the Omise account does not match the settings: "
@@ -429,8 +402,7 @@ class OmiseProvider(Provider[OmiseSettings]):
         response = yield self._requests.refund(
             charge.id, amount, reference=reference, reason=reason
         )
-        payload = self._decode(response)
-        return self._read("refund", response.status_code, lambda: parse_refund(payload, self.name))
+        return parse_refund(self._decode(response), self.name)
 
     # -- after the charge -------------------------------------------------------------------
 
@@ -449,7 +421,7 @@ class OmiseProvider(Provider[OmiseSettings]):
                 field="charge",
             )
         response = yield self._requests.expire_charge(charge.id)
-        return self._charge(self._decode(response), response.status_code)
+        return parse_charge(self._decode(response), self.name)
 
     def list_charges(self, query: ChargeQuery, cursor: str | None) -> Flow[ChargeListPage]:
         self.check_operation("list_charges")
@@ -462,7 +434,7 @@ class OmiseProvider(Provider[OmiseSettings]):
             charges = tuple(parse_charge(item, self.name) for item in items)
             return ChargeListPage(charges, None if following is None else str(following))
 
-        return self._read("charge list", response.status_code, read)
+        return read()
 
     def list_refunds(self, charge: Charge) -> Flow[list[Refund]]:
         self.check_operation("list_refunds", charge.method)
@@ -473,9 +445,7 @@ class OmiseProvider(Provider[OmiseSettings]):
                 return refunds
             response = yield self._requests.list_refunds(charge.id, offset)
             payload = self._decode(response)
-            page, offset = self._read(
-                "refund list", response.status_code, partial(self._refund_page, payload)
-            )
+            page, offset = self._refund_page(payload)
             refunds += page
         raise ProviderError(
             f"charge {charge.id} lists more than {MAX_PAGES} pages of refunds",
@@ -491,9 +461,7 @@ class OmiseProvider(Provider[OmiseSettings]):
         self.check_operation("retrieve_refund", charge.method)
         response = yield self._requests.retrieve_refund(charge.id, refund_id)
         payload = self._decode(response)
-        refund = self._read(
-            "refund", response.status_code, lambda: parse_refund(payload, self.name)
-        )
+        refund = parse_refund(payload, self.name)
         if refund.charge_id != charge.id:
             raise ProviderError(
                 f"Omise answered refund {refund.id} of {refund.charge_id} for charge {charge.id}",
@@ -591,7 +559,7 @@ class OmiseProvider(Provider[OmiseSettings]):
     def _webhook_charge(self, charge_id: str) -> Flow[Charge]:
         response = yield self._requests.retrieve_charge(charge_id)
         self._verified(response, f"charge {charge_id}")
-        return self._charge(self._decode(response), response.status_code)
+        return parse_charge(self._decode(response), self.name)
 
     # -- webhook helpers ------------------------------------------------------------------------
 
@@ -641,8 +609,7 @@ class OmiseProvider(Provider[OmiseSettings]):
         # The charge embeds only its latest refunds; ask for this one directly.
         response = yield self._requests.retrieve_refund(charge.id, refund_id)
         self._verified(response, f"refund {refund_id}")
-        payload = self._decode(response)
-        return self._read("refund", response.status_code, lambda: parse_refund(payload, self.name))
+        return parse_refund(self._decode(response), self.name)
 
     def _event_from_body(self, envelope: EventEnvelope) -> WebhookEvent:
         kind = envelope.data.get("object")
