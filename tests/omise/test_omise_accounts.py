@@ -93,18 +93,24 @@ def test_recorded_paynow_charge_asks_for_its_qr_code() -> None:
     assert qr.expires_at is not None and qr.expires_at.isoformat() == "2021-05-24T10:53:59+00:00"
 
 
-def test_retrieving_a_qr_charge_fetches_its_image_without_credentials(kit: Any) -> None:
+def _create_paynow(kit: Any, handler: Any) -> Any:
+    request = kit.request(method="paynow", amount=Money(400000, "SGD"), return_urls=None)
+    return run_flow(kit.provider(dedupe_by_reference=False).create_charge(request), handler)
+
+
+def test_creating_a_qr_charge_fetches_its_image_without_credentials(kit: Any) -> None:
     raw = _recorded("go-charge-paynow-offline-get")
     image = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        if request.url.path.startswith("/charges/") and "documents" not in request.url.path:
+        if request.url.path == "/charges":
             return httpx.Response(200, json=raw)
         return httpx.Response(200, content=image, headers={"content-type": "image/png"})
 
-    charge = run_flow(kit.provider().retrieve_charge(ChargeLookup(charge_id=raw["id"])), handler)
+    charge = _create_paynow(kit, handler)
+    assert [r.method for r in seen] == ["POST", "GET"]
     download = seen[-1]
     assert str(download.url) == raw["source"]["scannable_code"]["image"]["download_uri"]
     assert "authorization" not in download.headers, "a key never follows a URL from an answer"
@@ -123,7 +129,7 @@ def test_a_qr_image_that_cannot_be_had_leaves_the_link(kit: Any, status: int, bo
             return httpx.Response(status, content=body)
         return httpx.Response(200, json=raw)
 
-    charge = run_flow(kit.provider().retrieve_charge(ChargeLookup(charge_id=raw["id"])), handler)
+    charge = _create_paynow(kit, handler)
     assert isinstance(charge.next_action, DisplayQrCode)
     assert charge.next_action.image_png is None
     assert charge.next_action.image_url is not None
@@ -137,9 +143,19 @@ def test_a_qr_image_link_to_another_plain_http_host_is_not_followed(kit: Any) ->
         assert request.url.host == "api.omise.co"
         return httpx.Response(200, json=raw)
 
-    charge = run_flow(kit.provider().retrieve_charge(ChargeLookup(charge_id=raw["id"])), handler)
+    charge = _create_paynow(kit, handler)
     assert isinstance(charge.next_action, DisplayQrCode)
     assert charge.next_action.image_png is None
+
+
+def test_retrieving_a_qr_charge_is_one_read(kit: Any) -> None:
+    # The ledger polls pending charges: a poll must not download the image every time.
+    raw = _recorded("go-charge-paynow-offline-get")
+    handler, asked = _answering(raw)
+    charge = run_flow(kit.provider().retrieve_charge(ChargeLookup(charge_id=raw["id"])), handler)
+    assert asked == [f"GET /charges/{raw['id']}"]
+    assert isinstance(charge.next_action, DisplayQrCode)
+    assert charge.next_action.image_url is not None
 
 
 def test_qr_charges_need_no_return_url_and_send_none(kit: Any) -> None:
