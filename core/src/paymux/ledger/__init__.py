@@ -10,7 +10,15 @@ from .ledger import AsyncLedger, Ledger
 from .queries import Page, RefundRow
 from .records import Entry, EventRecord, Flag, ReconcileReport, RefundRecord, WebhookResult
 from .schema import SCHEMA_VERSION
-from .state_machine import TRANSITIONS, State, Verdict, apply
+from .state_machine import (
+    TRANSITIONS,
+    CreateState,
+    FlagKind,
+    RefundRowStatus,
+    State,
+    Verdict,
+    apply,
+)
 from .store import ConcurrentUpdate
 
 __all__ = [
@@ -18,15 +26,18 @@ __all__ = [
     "TRANSITIONS",
     "AsyncLedger",
     "ConcurrentUpdate",
+    "CreateState",
     "Entry",
     "EventRecord",
     "Flag",
+    "FlagKind",
     "Ledger",
     "LedgerError",
     "Page",
     "ReconcileReport",
     "RefundRecord",
     "RefundRow",
+    "RefundRowStatus",
     "State",
     "Verdict",
     "WebhookResult",
