@@ -171,8 +171,18 @@ def test_a_shop_in_another_process_checks_out_on_each_provider(
         sg = _next_verified(gw, receiver, "omise", sg)
         assert sg.status.is_paid
 
+        # The Thai Omise account: PromptPay, routed by country, its callbacks forwarded too.
+        thai = _request("contract-th-1", Money(35_000, "THB"), "TH").model_copy(
+            update={"method": "promptpay", "return_urls": None}
+        )
+        th = gw.create_charge(thai)
+        assert th.provider == "omise_th"
+        assert http.post("/customer/api/omise_th/contract-th-1/pay").status_code == 200
+        th = _next_verified(gw, receiver, "omise_th", th)
+        assert th.status.is_paid
+
         log = http.get("/merchant/api/callbacks").json()
-        for provider in ("ecommpay", "omise"):
+        for provider in ("ecommpay", "omise", "omise_th"):
             mine = [d for d in log if d["provider"] == provider]
             assert mine, f"{provider}'s deliveries are listed"
             assert all(d["url"] == f"{receiver.url}/hooks/{provider}" for d in mine)

@@ -204,6 +204,10 @@ def serve_forever(
             else None
         )
         sandbox = Sandbox(host=host, port=bound, emulators=classes, callback_urls=forwards)
+        if forward_to:
+            # Sibling accounts (the Thai Omise account) are known once the emulators exist.
+            for name in sandbox.emulators:
+                sandbox.hub.callback_urls.setdefault(name, forward_to.replace("{provider}", name))
     except ConfigurationError:
         sock.close()
         if not forwards:
