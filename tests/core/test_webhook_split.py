@@ -169,3 +169,9 @@ def test_no_io_runs_nothing_until_driven_and_then_returns_or_raises() -> None:
     refusing = no_io(refuse)
     with pytest.raises(InvalidRequest):
         run_flow(refusing, no_network)
+
+
+def test_a_verified_webhook_shows_no_payload_in_its_repr() -> None:
+    verified = Split(Settings()).verified({"signature": "c2lnbmVk", "email": "a@example.com"})
+    assert "c2lnbmVk" not in repr(verified)
+    assert "a@example.com" not in repr(verified)
