@@ -18,4 +18,3 @@ def test_the_template_has_the_agreed_modules_and_nothing_else() -> None:
     assert modules - helpers == AGREED
     # A helper module belongs to one member of the set: <member>_<part>.py.
     assert all(helper.split("_")[0] in AGREED for helper in helpers)
-
