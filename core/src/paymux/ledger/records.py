@@ -7,6 +7,7 @@ from datetime import datetime
 
 from ..models import Charge, WebhookEvent
 from ..money import Money
+from .state_machine import CreateState, FlagKind, RefundRowStatus
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Flag:
     ``late_success`` (a charge given up with ``Ledger.cancel_charge`` was paid after all).
     """
 
-    kind: str
+    kind: FlagKind
     detail: str
     provider: str
     reference: str | None
@@ -47,8 +48,7 @@ class RefundRecord:
     reference: str | None
     provider_id: str | None
     amount: Money
-    status: str
-    """``reserved`` | ``unknown`` | ``pending`` | ``succeeded`` | ``failed``."""
+    status: RefundRowStatus
     reason: str | None
     created_at: datetime
     updated_at: datetime
@@ -66,8 +66,7 @@ class Entry:
     amount: Money
     refunded: Money
     status: str
-    create_state: str
-    """``new`` | ``sending`` | ``created`` | ``unknown`` | ``rejected``."""
+    create_state: CreateState
     create_error: str | None
     version: int
     created_at: datetime

@@ -24,7 +24,7 @@ from ..money import Money
 from ..status import ChargeStatus
 from . import schema
 from .records import Entry, EventRecord, Flag, RefundRecord
-from .state_machine import State
+from .state_machine import CreateState, FlagKind, RefundRowStatus, State
 from .store import Statement, from_db, when
 
 CHARGE = schema.charges.c
@@ -121,7 +121,14 @@ def flags_of(conn: Connection, reference: str | None = None) -> tuple[Flag, ...]
     if reference is not None:
         query = query.where(FLAG.charge_reference == reference)
     return tuple(
-        Flag(r.kind, r.detail, r.provider, r.charge_reference, r.event_id, when(r.created_at))
+        Flag(
+            FlagKind(r.kind),
+            r.detail,
+            r.provider,
+            r.charge_reference,
+            r.event_id,
+            when(r.created_at),
+        )
         for r in conn.execute(query)
     )
 
@@ -135,7 +142,7 @@ def entry_of(conn: Connection, reference: str) -> Entry | None:
             r.reference,
             r.provider_id,
             Money(r.amount, r.currency),
-            r.status,
+            RefundRowStatus(r.status),
             r.reason,
             when(r.created_at),
             when(r.updated_at),
@@ -168,7 +175,7 @@ def entry_of(conn: Connection, reference: str) -> Entry | None:
         amount=Money(row.amount, row.currency),
         refunded=Money(row.refunded, row.currency),
         status=row.status,
-        create_state=row.create_state,
+        create_state=CreateState(row.create_state),
         create_error=row.create_error,
         version=row.version,
         created_at=when(row.created_at),
