@@ -40,7 +40,7 @@ from security_support import (
 
 from paymux import ChargeRequest, Customer, Gateway, Money, ReturnUrls, WebhookEvent
 from paymux.errors import InvalidRequest, WebhookVerificationError
-from paymux_ecommpay import requests as gate
+from paymux_ecommpay import requests as gate_requests
 from paymux_ecommpay import sign, string_to_sign
 from paymux_ecommpay.payment_page import payment_page_params
 from paymux_ecommpay.settings import EcommpaySettings
@@ -349,10 +349,12 @@ def _everything_signed(request: ChargeRequest, reason: str) -> list[dict[str, An
     page = payment_page_params(request, SETTINGS)
     page["signature"] = sign(page, SETTINGS.secret_key)
     bodies = [
-        gate.sale_body(request, SETTINGS),
-        gate.refund_body(paid, Money(1, "KRW"), reason=reason, reference="r-1", settings=SETTINGS),
-        gate.status_body(request.reference, SETTINGS),
-        gate.clarification_body(request.reference, {"customer.phone": reason}, SETTINGS),
+        gate_requests.sale_body(request, SETTINGS),
+        gate_requests.refund_body(
+            paid, Money(1, "KRW"), reason=reason, reference="r-1", settings=SETTINGS
+        ),
+        gate_requests.status_body(request.reference, SETTINGS),
+        gate_requests.clarification_body(request.reference, {"customer.phone": reason}, SETTINGS),
     ]
     return [page, *(signed_request(b, SETTINGS.secret_key) for b in bodies)]
 
@@ -370,7 +372,7 @@ def test_nothing_paymux_signs_passes_for_a_callback(
     gateway: Gateway, request: ChargeRequest, reason: str
 ) -> None:
     gateway.provider("ecommpay").check_capability(request)
-    gate.check_charge_request(request)
+    gate_requests.check_charge_request(request)
     for payload in _everything_signed(request, reason):
         unsigned, signature = _signature(payload)
         as_sent = _offer(gateway, unsigned, signature, "paymux-signed payloads")
