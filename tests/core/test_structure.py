@@ -35,8 +35,9 @@ MODULES = _modules()
 def _imported(module: str, path: Path) -> Iterator[str]:
     """Every name ``module`` imports, anywhere in it, as absolute dotted names.
 
-    ``from . import x`` yields ``pkg.x`` (a submodule, or a name of ``pkg``: the caller keeps
-    what is a module of the core); relative imports are resolved against the module's package.
+    ``from pkg import x`` yields ``pkg.x``: a submodule, or a name defined in ``pkg`` (the caller
+    resolves it to the longest dotted prefix that is a module); relative imports are resolved
+    against the module's package.
     """
     is_package = path.name == "__init__.py"
     package = module if is_package else module.rpartition(".")[0]
@@ -50,7 +51,6 @@ def _imported(module: str, path: Path) -> Iterator[str]:
                 prefix = ".".join(base + ([node.module] if node.module else []))
             else:
                 prefix = node.module or ""
-            yield prefix
             yield from (f"{prefix}.{alias.name}" for alias in node.names)
 
 
