@@ -17,7 +17,6 @@ import httpx
 from paymux.errors import (
     AuthenticationError,
     DuplicateRequest,
-    InvalidRequest,
     NotFound,
     ProviderError,
     RateLimited,
@@ -25,7 +24,7 @@ from paymux.errors import (
 from paymux.models import Charge, Failure, Refund
 from paymux.money import Money
 from paymux.next_action import NextAction
-from paymux.payload import PayloadError
+from paymux.payload import PayloadError, money_in
 from paymux.status import ChargeStatus, FailureReason, RefundStatus
 
 from .capabilities import neutral_method
@@ -222,14 +221,8 @@ def money(parent: Mapping[str, Any], key: str) -> Money | None:
     if node is None:
         return None
     if type(node) is not dict and not isinstance(node, Mapping):
-        raise PayloadError(f"'{key}' is not an amount object")
-    amount, currency = node.get("amount"), node.get("currency")
-    if isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(currency, str):
-        raise PayloadError(f"'{key}' needs an integer amount and a currency code")
-    try:
-        return Money._minor(amount, currency)
-    except InvalidRequest as exc:
-        raise PayloadError(f"'{key}': {exc.reason}") from None
+        raise PayloadError(f"'{key}' is not an amount object", key)
+    return money_in(node, key)
 
 
 _GATE_TIME = re.compile(
