@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 from functools import cache
-from typing import Any
 
 from paymux import AmountRange, Capability, RefundSupport
 from paymux.models import ReturnUrlRules
@@ -26,9 +25,6 @@ PAYNOW = "paynow"
 
 CURRENCY_BY_COUNTRY: dict[str, str] = {"SG": "SGD", "TH": "THB"}
 """The one currency an Omise account of each country charges in."""
-
-# The name this module used when KakaoPay was the only method.
-KAKAOPAY_CURRENCY_BY_COUNTRY = CURRENCY_BY_COUNTRY
 
 METHODS_BY_COUNTRY: dict[str, tuple[str, ...]] = {
     "SG": (KAKAOPAY, PAYNOW),
@@ -61,16 +57,6 @@ def _limits() -> dict[tuple[str, str], AmountRange]:
 
 def limits(method: str, currency: str) -> AmountRange | None:
     return _limits().get((method, currency))
-
-
-def kakaopay_limits() -> tuple[AmountRange, ...]:
-    return tuple(r for (method, _), r in _limits().items() if method == KAKAOPAY)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "KAKAOPAY_LIMITS":  # the constant this module used to define
-        return kakaopay_limits()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 PLATFORM_TYPES = ("WEB", "IOS", "ANDROID")
