@@ -24,7 +24,7 @@ from paymux import (
     Money,
     ReturnUrls,
 )
-from paymux.errors import ConfigurationError, InvalidRequest
+from paymux.errors import ConfigurationError, InvalidRequest, NoRouteError
 from paymux.sandbox import Sandbox
 
 __all__ = ["sandbox"]  # the fixture, imported for pytest
@@ -195,6 +195,18 @@ def test_two_omise_accounts_route_by_country_without_rules(
     assert decision.provider == account
     charge = gw.create_charge(request)
     assert (charge.provider, charge.amount) == (account, amount)
+
+
+def test_the_router_and_create_agree_on_a_currency_no_account_takes_there(gw: Gateway) -> None:
+    # Issue 13's case: kakaopay in SG charged in THB. Neither account takes it, and both say why.
+    request = _request("sg-thb", "kakaopay", Money.of("500.00", "THB"), "SG")
+    for attempt in (gw.route, gw.create_charge):
+        with pytest.raises(NoRouteError) as caught:
+            attempt(request)
+        assert caught.value.reasons == {
+            "omise_sg": "kakaopay does not take THB (only SGD)",
+            "omise_th": "kakaopay is not offered in SG (only TH)",
+        }
 
 
 def test_a_currency_of_the_other_market_is_refused_before_the_network(gw: Gateway) -> None:
