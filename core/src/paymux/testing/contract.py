@@ -179,6 +179,17 @@ class ProviderContract:
         with pytest.raises(PaymuxError):
             run_flow(provider.parse_webhook(body, {}), answer_not_found)
 
+    def test_webhooks_are_verified_then_translated_by_the_core(
+        self, provider: Provider[Any]
+    ) -> None:
+        """The plugin implements ``verify_webhook`` and ``translate_webhook`` and leaves
+        ``parse_webhook`` to the core, which runs them in that order: no body is translated
+        before it is verified. (Overriding ``parse_webhook`` alone still works, unchecked.)"""
+        cls = type(provider)
+        assert cls.parse_webhook is Provider.parse_webhook, "parse_webhook is overridden"
+        assert cls.verify_webhook is not Provider.verify_webhook, "no verify_webhook"
+        assert cls.translate_webhook is not Provider.translate_webhook, "no translate_webhook"
+
     # -- one meaning per word (docs/meanings.md) ------------------------------------------------
 
     def test_unknown_status_never_maps_to_succeeded(
