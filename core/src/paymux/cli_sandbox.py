@@ -28,7 +28,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: Any) -> None:
-    demo = sub.add_parser("demo", help="run four checkouts end to end on the embedded sandbox")
+    demo = sub.add_parser("demo", help="run six checkouts end to end on the embedded sandbox")
     demo.add_argument(
         "--port", type=port, default=0, help="loopback port for the sandbox (0: free)"
     )
