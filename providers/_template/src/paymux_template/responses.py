@@ -21,7 +21,7 @@ from paymux.errors import (
     ProviderError,
     RateLimited,
 )
-from paymux.payload import Payload, PayloadError
+from paymux.payload import INVALID_RESPONSE, Payload, PayloadError
 from paymux.status import RefundStatus
 
 ModelT = TypeVar("ModelT", Charge, Refund)
@@ -81,7 +81,7 @@ def decode(response: httpx.Response, provider: str) -> Payload:
     raise ERROR_CLASSES.get(code or "", ProviderError)(
         text,
         provider=provider,
-        code=code or ("invalid_response" if response.is_success else None),
+        code=code or (INVALID_RESPONSE if response.is_success else None),
         http_status=status,
         nothing_done=code in NOTHING_DONE_CODES,
     )
@@ -91,9 +91,10 @@ def parse_charge(data: Payload, provider: str) -> Charge:
     amount = data.money()
     raw_status = data.text("status")
     status = CHARGE_STATUSES.get(raw_status, UNKNOWN_CHARGE_STATUS)
-    refunded = Money(data.integer("refunded_amount"), amount.currency)
-    if refunded > amount:
+    refunded_minor = data.integer("refunded_amount")  # cumulative: every refund so far
+    if refunded_minor > amount.amount:
         raise data.fail("refunded_amount", "is more than the charge")
+    refunded = Money(refunded_minor, amount.currency)
     if status is ChargeStatus.SUCCEEDED and refunded.amount:
         status = ChargeStatus.REFUNDED if refunded == amount else ChargeStatus.PARTIALLY_REFUNDED
     redirect = data.optional_text("redirect_url")
