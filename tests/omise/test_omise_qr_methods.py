@@ -132,6 +132,9 @@ def test_qr_charge_shows_a_scannable_code_and_pays(
     assert fields["53"] == number
     assert fields["54"] == f"{amount.amount // 100}.{amount.amount % 100:02d}"
     assert fields["58"] == country
+    if method == "paynow":
+        # SGQR's expiry date is the charge's own.
+        assert _tlv(fields["26"])["04"] == qr.expires_at.strftime("%Y%m%d")
 
     sandbox.hub.act(account if account != "omise_sg" else "omise", charge.id, "pay")
     paid = gw.retrieve_charge(charge)

@@ -31,7 +31,7 @@ from paymux.money import Money
 from paymux.sandbox import PendingPayment
 from paymux.sandbox.emulator import CustomerAction, Emulator
 
-from .emulator_knobs import AnswerLost, OmiseKnobs, WriteEndpoint
+from .emulator_knobs import AnswerLost, OmiseKnobs, WriteEndpoint, when
 from .emulator_objects import (
     API_VERSIONS,
     COUNTRY_CURRENCY,
@@ -220,7 +220,7 @@ class OmiseEmulator(OmiseEmulatorState):
             amount=charge["amount"],
             currency=charge["currency"],
             reference=charge["id"],
-            expires=self.now(),
+            expires=when(charge["expires_at"]) or self.now(),
         )
         self.documents[document_id] = (charge["id"], token, qr_png(text))
         uri = f"{self.base_url}/charges/{charge['id']}/documents/{document_id}/downloads/{token}"
