@@ -159,3 +159,26 @@ def test_secrets_in_a_payload_message_are_redacted() -> None:
     with pytest.raises(PaymuxError) as info:
         run(flow, _client({}), provider="p", redactor=Redactor(["sk_live_abcdef"]), policy=NO_RETRY)
     assert "sk_live_abcdef" not in str(info.value)
+
+
+async def test_the_async_runner_converts_the_same_way() -> None:
+    from paymux.runner import arun
+
+    body = {"charge": {"amount": -1}}
+    transport = httpx.MockTransport(lambda _: httpx.Response(502, json=body))
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(ProviderError) as info:
+            await arun(_reads(body), client, provider="p", redactor=Redactor([]), policy=NO_RETRY)
+    assert (info.value.code, info.value.http_status) == (INVALID_RESPONSE, 502)
+
+
+def test_a_bare_test_driver_sees_what_gateway_users_see() -> None:
+    from paymux.testing import run_flow
+
+    with pytest.raises(ProviderError) as info:
+        run_flow(_reads({}), lambda _: httpx.Response(200, json={"charge": []}), provider="p")
+    assert (info.value.code, info.value.http_status, info.value.provider) == (
+        INVALID_RESPONSE,
+        200,
+        "p",
+    )
