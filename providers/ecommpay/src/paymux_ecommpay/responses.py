@@ -188,6 +188,9 @@ def failure_for(
 
 
 # -- defensive access -------------------------------------------------------------------------
+# Lenient where the Gate is loose (an empty list for an empty object, ids as numbers or text, an
+# optional field of an odd type read as absent), which paymux.payload.Payload is not on purpose;
+# every refusal is the core's PayloadError, and amounts are read by the core (money_in).
 
 
 def obj(parent: Mapping[str, Any], key: str, *, required: bool = False) -> Mapping[str, Any]:
