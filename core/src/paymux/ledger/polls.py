@@ -1,5 +1,6 @@
-"""What a poll of the provider (reconcile, refresh, a create's answer) changes: the charge's
-state, its held refunds, and which charges reconcile should look at next.
+"""What a look-up at the provider (reconcile, refresh, the look-ups of a cancel or a resent
+refund) changes: the charge's state and its held refunds; and which charges reconcile should look
+at next.
 """
 
 from __future__ import annotations
