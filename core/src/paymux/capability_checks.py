@@ -75,6 +75,24 @@ def check_charge(provider: Declaring, request: ChargeRequest) -> Capability:
     return found
 
 
+def check_refundable(charge: Charge, amount: Money | None) -> None:
+    """What every refund of ``charge`` needs whatever is left of it: a paid charge, and an
+    amount (if given) in the charge's currency. The Ledger asks this before it looks for an
+    earlier refund under the same reference; :func:`refund_amount` asks it too."""
+    if not charge.status.is_paid:
+        raise RefundNotAllowed(
+            f"charge {charge.id} is {charge.status.value}; only paid charges can be refunded"
+        )
+    if amount is None:
+        return
+    if not isinstance(amount, Money):
+        raise InvalidRequest(f"expected Money, got {type(amount).__name__}", field="amount")
+    if amount.currency != charge.amount.currency:
+        raise InvalidRequest(
+            f"refund in {amount.currency} for a {charge.amount.currency} charge", field="amount"
+        )
+
+
 def refund_amount(
     charge: Charge,
     amount: Money | None,
@@ -84,28 +102,19 @@ def refund_amount(
     in_flight: int = 0,
 ) -> Money:
     """The amount to refund of ``charge`` (what is left when ``amount`` is None), or the typed
-    refusal: only paid charges, in the charge's currency, at most what is left after refunds
-    already made and ``in_flight`` (minor units asked but not yet settled), and only as the
-    method's :class:`RefundSupport` allows (none, the whole charge once, or any part)."""
+    refusal: :func:`check_refundable`, at most what is left after refunds already made and
+    ``in_flight`` (minor units asked but not yet settled), and only as the method's
+    :class:`RefundSupport` allows (none, the whole charge once, or any part)."""
     method = charge.method or "these"
     support = capability.refunds if capability is not None else RefundSupport.PARTIAL
     if support is RefundSupport.NONE:
         raise RefundNotAllowed(f"{provider} cannot refund {method} payments")
-    if not charge.status.is_paid:
-        raise RefundNotAllowed(
-            f"charge {charge.id} is {charge.status.value}; only paid charges can be refunded"
-        )
+    check_refundable(charge, amount)
     refundable = charge.refundable_amount
     if in_flight:
         refundable = Money(max(refundable.amount - in_flight, 0), refundable.currency)
     if amount is None:
         amount = refundable
-    elif not isinstance(amount, Money):
-        raise InvalidRequest(f"expected Money, got {type(amount).__name__}", field="amount")
-    if amount.currency != charge.amount.currency:
-        raise InvalidRequest(
-            f"refund in {amount.currency} for a {charge.amount.currency} charge", field="amount"
-        )
     if amount.amount == 0:
         raise RefundNotAllowed(f"nothing left to refund on charge {charge.id}")
     if amount > refundable:

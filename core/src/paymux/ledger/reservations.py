@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..capability_checks import check_refundable, refund_amount
 from ..errors import (
     DuplicateRequest,
     InvalidRequest,
@@ -22,7 +23,7 @@ from ..errors import (
 )
 from ..models import Charge, Refund
 from ..money import Money
-from ..status import ChargeStatus, RefundStatus
+from ..status import RefundStatus
 from . import arguments, schema, steps
 from .polls import apply_poll
 from .refund_reports import report_refund
@@ -59,14 +60,11 @@ def reserve_refund(
     if row is None:
         raise InvalidRequest(f"the ledger has no charge {charge_reference!r}", field="reference")
     charge = charge_of(row)
-    if charge is None or not ChargeStatus(row.status).is_paid:
+    if charge is None:
         raise RefundNotAllowed(
             f"charge {charge_reference} is {row.status}; only paid charges can be refunded"
         )
-    if amount is not None and amount.currency != row.currency:
-        raise InvalidRequest(
-            f"refund in {amount.currency} for a {row.currency} charge", field="amount"
-        )
+    check_refundable(charge, amount)
     refunds = conn.execute(
         select(schema.refunds)
         .where(REFUND.charge_reference == charge_reference)
@@ -117,16 +115,16 @@ def reserve_refund(
             conn.execute(schema.refunds.delete().where(REFUND.id == same.id))
     held = sum(r.amount for r in refunds if r.status in HELD_REFUND_STATUSES)
     succeeded = sum(r.amount for r in refunds if r.status == RefundRowStatus.SUCCEEDED)
-    settled = max(row.refunded, succeeded)
-    available = row.amount - settled - held
-    wanted = amount.amount if amount is not None else available
-    if wanted <= 0 or wanted > available:
-        currency = row.currency
-        raise RefundNotAllowed(
-            f"{Money(max(wanted, 0), currency)} is more than the {Money(max(available, 0), currency)}"
-            f" still refundable on charge {charge_reference} ({Money(settled, currency)} refunded,"
-            f" {Money(held, currency)} in flight)"
-        )
+    settled = Money(max(row.refunded, succeeded), row.currency)
+    # The gateway's rules, with what the ledger knows beyond the provider's last answer: refunds
+    # it settled and refunds still in flight. (The method's RefundSupport is the gateway's.)
+    wanted = refund_amount(
+        charge.model_copy(update={"refunded_amount": settled}),
+        amount,
+        None,
+        provider=row.provider,
+        in_flight=held,
+    ).amount
     number = len(refunds)
     while True:
         number += 1
