@@ -156,8 +156,10 @@ class GatewayCore:
             # An explicit choice skips routing, not the capability check.
             name = provider
             self.provider(name).check_capability(request)
+        flow = self.provider(name).create_charge(request)
+        # Without metadata there is nothing to carry over: no wrapper around every step.
         return ProviderFlow(
-            name, with_metadata(self.provider(name).create_charge(request), request.metadata)
+            name, with_metadata(flow, request.metadata) if request.metadata else flow
         )
 
     def _retrieve_flow(

@@ -128,9 +128,34 @@ def unsigned(params: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _flat_leaves(params: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+    """The leaves of an object of objects of text and integers (every Gate request body paymux
+    builds), without the general walk; None for anything else, which :func:`_collect` takes.
+    Exactly :func:`_collect`'s leaves for such an object: no key holds a ``:`` or is ignored."""
+    out = []
+    for key, inner in params.items():
+        if type(key) is not str or type(inner) is not dict or ":" in key or key in _IGNORED_KEYS:
+            return None
+        for name, value in inner.items():
+            if type(name) is not str or ":" in name or name in _IGNORED_KEYS:
+                return None
+            kind = type(value)
+            if kind is str:
+                out.append((f"{key}:{name}", value))
+            elif kind is int:
+                out.append((f"{key}:{name}", str(value)))
+            else:
+                return None
+    return out
+
+
 def _leaves(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    data = unsigned(params)
+    flat = _flat_leaves(data)
+    if flat is not None:
+        return flat
     out: list[tuple[str, str]] = []
-    _collect(unsigned(params), "", 0, out)
+    _collect(data, "", 0, out)
     return out
 
 
