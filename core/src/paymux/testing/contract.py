@@ -24,7 +24,9 @@ provider's own answers are::
             return lambda word: httpx.Response(200, json={**A_CHARGE, "status": word})
 
 Each test checks a promise the core makes to users on the plugin's behalf: capabilities are
-well-formed data, everything the provider would refuse is refused before the network, garbage
+well-formed data, the router picks the provider exactly when its flow accepts the request (every
+rule a capability states, broken one at a time), everything the provider would refuse is refused
+before the network, garbage
 callbacks raise paymux errors only, secrets stay out of reprs and error texts, and the words of
 the meanings table (``docs/meanings.md``) mean the same here. What needs the provider's own API
 is checked against its emulator by :class:`paymux.testing.emulator_contract.EmulatorContract`.
@@ -47,7 +49,7 @@ from ..errors import (
     PaymuxError,
     RateLimited,
 )
-from ..models import Capability, ChargeRequest
+from ..models import Capability, ChargeRequest, ReturnUrls
 from ..money import Money, currency_exponent
 from ..provider import ChargeLookup, Provider, is_retry_safe
 from ..router import Router
@@ -264,6 +266,29 @@ class ProviderContract:
             with pytest.raises(InvalidRequest):
                 run_flow(provider.create_charge(abroad), no_network)
 
+    def test_route_and_create_agree_on_every_rule(
+        self, provider: Provider[Any], make_request: RequestFactory
+    ) -> None:
+        """The router picks the provider exactly when its ``create_charge`` accepts the request
+        before the network, for each rule a capability declares as data (market, currency,
+        limits, customer fields, return pages): no rule lives only in the plugin's code."""
+        router = Router({provider.name: provider})
+        for capability in provider.capabilities():
+            limits = capability.amounts[0]
+            for request in _rule_variants(
+                make_request(capability, Money(limits.minimum, limits.currency)), capability
+            ):
+                try:
+                    router.decide(request)
+                    routed = True
+                except NoRouteError:
+                    routed = False
+                created = _passes_local_checks(provider, request.model_copy())
+                assert routed == created, (
+                    f"{capability.method}: the router {'takes' if routed else 'refuses'} but"
+                    f" create_charge {'accepts' if created else 'refuses'} {request!r}"
+                )
+
     # -- secrets ---------------------------------------------------------------------------------
 
     def test_secrets_stay_out_of_reprs_and_errors(
@@ -313,3 +338,53 @@ def _reveal_secrets(provider: Provider[Any]) -> dict[str, Any]:
 
 
 __all__ = ["ProviderContract", "RequestFactory", "StatusAnswer"]
+
+
+def _passes_local_checks(provider: Provider[Any], request: ChargeRequest) -> bool:
+    """Whether the create flow gets as far as its first request (or answers without one)."""
+    flow = provider.create_charge(request)
+    try:
+        next(flow)
+    except InvalidRequest:
+        return False
+    except StopIteration:
+        return True
+    finally:
+        flow.close()
+    return True
+
+
+def _rule_variants(request: ChargeRequest, capability: Capability) -> list[ChargeRequest]:
+    """``request`` (valid) and one variant per rule a capability may state, each breaking it."""
+    shop = "https://shop.example"
+    pages = ReturnUrls(success=f"{shop}/paid", decline=f"{shop}/declined", back=f"{shop}/cart")
+    customer = request.customer
+    variants = [
+        request,
+        request.model_copy(update={"country": OUTSIDE_EVERY_MARKET}),
+        request.model_copy(update={"return_urls": None}),
+        request.model_copy(update={"return_urls": pages}),
+        request.model_copy(update={"return_urls": ReturnUrls(success=f"{shop}/paid")}),
+        request.model_copy(
+            update={"return_urls": ReturnUrls(success="http://shop.example/paid", back=f"{shop}/c")}
+        ),
+    ]
+    for name in ("ip_address", "email", "phone", "first_name", "last_name"):
+        variants.append(
+            request.model_copy(update={"customer": customer.model_copy(update={name: None})})
+        )
+    for limits in capability.amounts:
+        variants.append(
+            request.model_copy(update={"amount": Money(limits.minimum, limits.currency)})
+        )
+        if limits.minimum > 0:
+            variants.append(
+                request.model_copy(update={"amount": Money(limits.minimum - 1, limits.currency)})
+            )
+        if limits.maximum is not None:
+            variants.append(
+                request.model_copy(update={"amount": Money(limits.maximum + 1, limits.currency)})
+            )
+        for country in limits.countries or ():
+            variants.append(request.model_copy(update={"country": country}))
+    return variants
