@@ -249,9 +249,14 @@ def test_cli_checks_every_account(
     from paymux.sandbox import config_file
 
     settings = _accounts(sandbox)
-    good = config_file.write(tmp_path / "good.toml", settings, sandbox.base_url)
+    # A provider without an account check is listed as such, and fails nothing.
+    fake_ecommpay = {"project_id": 210, "secret_key": "not-a-real-secret"}
+    good = config_file.write(
+        tmp_path / "good.toml", {**settings, "ecommpay": fake_ecommpay}, sandbox.base_url
+    )
     assert main(["providers", "--config", str(good), "--check"]) == 0
     out = capsys.readouterr().out
+    assert "ecommpay: no account check" in out
     assert "omise_sg: the account matches the settings (country SG, currency SGD" in out
     assert "omise_th: the account matches the settings (country TH, currency THB" in out
 
