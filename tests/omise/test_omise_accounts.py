@@ -11,13 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
-from paymux import ChargeStatus, DisplayQrCode, Money
+from paymux import AsyncGateway, ChargeStatus, DisplayQrCode, Gateway, Money
 from paymux.errors import ConfigurationError, ProviderError
 from paymux.provider import ChargeLookup
+from paymux.runner import RetryPolicy
 from paymux.testing import run_flow
 from paymux_omise.responses import parse_charge
 
 OFFICIAL = Path(__file__).parent / "data" / "official"
+NO_RETRY = RetryPolicy(attempts=1)
 
 
 def _recorded(name: str) -> Any:
@@ -168,3 +170,47 @@ def test_qr_charges_need_no_return_url_and_send_none(kit: Any) -> None:
     assert body["source"] == {"type": "promptpay"}
     assert "return_uri" not in body
     flow.close()
+
+
+def test_a_lost_qr_image_download_never_hides_the_created_charge(kit: Any) -> None:
+    # The network fails on the image after Omise created the charge: the create must still
+    # answer with the charge, never a TransportError that reads as "nothing was created".
+    raw = _recorded("go-charge-paynow-offline-get")
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.path}")
+        if request.url.path == "/charges":
+            return httpx.Response(200, json=raw)
+        raise httpx.ConnectError("connection refused", request=request)
+
+    provider = kit.provider(dedupe_by_reference=False)
+    request = kit.request(method="paynow", amount=Money(400000, "SGD"), return_urls=None)
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    with Gateway(providers={"omise": provider}, http_client=client, retry=NO_RETRY) as gateway:
+        charge = gateway.create_charge(request)
+    assert sent[0] == "POST /charges" and sent[-1].endswith("/downloads/542F307C03299822")
+    assert charge.id == raw["id"]
+    assert isinstance(charge.next_action, DisplayQrCode)
+    assert charge.next_action.image_png is None
+    assert charge.next_action.image_url is not None
+
+
+async def test_a_lost_qr_image_download_never_hides_the_created_charge_async(kit: Any) -> None:
+    raw = _recorded("go-charge-paynow-offline-get")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/charges":
+            return httpx.Response(200, json=raw)
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    provider = kit.provider(dedupe_by_reference=False)
+    request = kit.request(method="paynow", amount=Money(400000, "SGD"), return_urls=None)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with AsyncGateway(
+        providers={"omise": provider}, http_client=client, retry=NO_RETRY
+    ) as gateway:
+        charge = await gateway.create_charge(request)
+    assert charge.id == raw["id"]
+    assert isinstance(charge.next_action, DisplayQrCode)
+    assert charge.next_action.image_png is None

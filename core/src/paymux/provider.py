@@ -65,10 +65,21 @@ OPERATION = "paymux.operation"
 """``httpx.Request.extensions`` key: the operation name, for logs."""
 
 
-def mark(request: httpx.Request, *, operation: str, retry_safe: bool) -> httpx.Request:
-    """Tag a request for the runner (logging and retry policy)."""
+BEST_EFFORT = "paymux.best_effort"
+"""``httpx.Request.extensions`` key: True when the flow can do without the answer. When the network
+gives up on it (after any retries), the runner sends the flow a ``599`` answer instead of ending
+the operation with ``TransportError``: e.g. Omise's QR image, fetched after the charge exists,
+whose loss must not make a created charge look like a failed create."""
+
+
+def mark(
+    request: httpx.Request, *, operation: str, retry_safe: bool, best_effort: bool = False
+) -> httpx.Request:
+    """Tag a request for the runner (logging, retry policy, and whether it may go unanswered)."""
     request.extensions[OPERATION] = operation
     request.extensions[RETRY_SAFE] = retry_safe
+    if best_effort:
+        request.extensions[BEST_EFFORT] = True
     return request
 
 

@@ -14,7 +14,7 @@ import httpx
 
 from .errors import PaymuxError, ProviderError, TransportError
 from .payload import PayloadError, unreadable_answer
-from .provider import EARLIER_ATTEMPT, OPERATION, Flow, is_retry_safe
+from .provider import BEST_EFFORT, EARLIER_ATTEMPT, OPERATION, Flow, is_retry_safe
 from .redaction import Redactor
 from .telemetry import (
     RequestIdOf,
@@ -352,6 +352,11 @@ def _name_of(flow: Flow[T]) -> str:
     return name if isinstance(name, str) and name and not name.startswith("_") else "request"
 
 
+def _unanswered(request: httpx.Request) -> httpx.Response:
+    """What a best-effort request gets when the network gave up on it: 599, no HTTP answer."""
+    return httpx.Response(599, request=request)
+
+
 def run(
     flow: Flow[T],
     client: httpx.Client,
@@ -424,7 +429,9 @@ def run(
             try:
                 response = send_with_retries(request)
             except httpx.TransportError as error:
-                raise ctx.transport_error(request, error) from None
+                if not request.extensions.get(BEST_EFFORT):
+                    raise ctx.transport_error(request, error) from None
+                response = _unanswered(request)
             request = flow.send(response)
     except StopIteration as stop:
         ctx.finished(stop.value, None)
@@ -510,7 +517,9 @@ async def arun(
             try:
                 response = await send_with_retries(request)
             except httpx.TransportError as error:
-                raise ctx.transport_error(request, error) from None
+                if not request.extensions.get(BEST_EFFORT):
+                    raise ctx.transport_error(request, error) from None
+                response = _unanswered(request)
             request = flow.send(response)
     except StopIteration as stop:
         ctx.finished(stop.value, None)

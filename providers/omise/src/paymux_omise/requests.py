@@ -113,7 +113,8 @@ class RequestBuilder:
             url,
             headers={"Accept": "image/png", "User-Agent": user_agent(self._settings.api_version)},
         )
-        return mark(request, operation="download_qr_code", retry_safe=True)
+        # Best effort: the charge exists already; without the image the link still works.
+        return mark(request, operation="download_qr_code", retry_safe=True, best_effort=True)
 
     def capability(self) -> httpx.Request:
         return self.get("/capability", operation="check_account")
