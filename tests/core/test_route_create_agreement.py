@@ -119,7 +119,8 @@ def create_passes(gw: Gateway, provider: str, request: ChargeRequest) -> bool:
 def route_candidates(gw: Gateway, request: ChargeRequest) -> tuple[str, ...]:
     try:
         return gw.route(request).candidates
-    except NoRouteError:
+    except (NoRouteError, InvalidRequest):
+        # InvalidRequest: a provider takes the payment but for a detail the request lacks.
         return ()
 
 

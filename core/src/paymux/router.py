@@ -6,9 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .capability_checks import admission, charge_refusal
-from .errors import ConfigurationError, NoRouteError
+from .errors import ConfigurationError, InvalidRequest, NoRouteError
 from .models import Capability, ChargeRequest, Refusal, RouteDecision, RouteRule
 from .provider import Provider
+
+_REQUEST_DETAILS = ("customer.", "return_urls")
+"""Fields of a refusal that a complete request fixes (the payment itself is admitted)."""
 
 
 class Router:
@@ -39,7 +42,8 @@ class Router:
         for name in rule.providers if rule else providers:
             if not isinstance(admission(providers[name], request), Refusal):
                 return name
-        return self.decide(request).provider  # raises NoRouteError with every reason
+        # Raises NoRouteError with every reason, or InvalidRequest for a missing detail.
+        return self.decide(request).provider
 
     def decide(self, request: ChargeRequest) -> RouteDecision:
         rule = next((r for r in self.rules if r.matches(request)), None)
@@ -52,16 +56,28 @@ class Router:
 
         candidates: list[str] = []
         chosen: Capability | None = None
+        incomplete: tuple[str, Refusal] | None = None
         for name in order:
             found = charge_refusal(self._providers[name].declared_capabilities(), request)
             if isinstance(found, Refusal):
                 rejected[name] = found.reason
+                if incomplete is None and found.field.startswith(_REQUEST_DETAILS):
+                    incomplete = (name, found)
                 continue
             if chosen is None:
                 chosen = found
             candidates.append(name)
 
         if chosen is None:
+            if incomplete is not None:
+                # A provider takes this method, market and amount but for a detail the request
+                # lacks: a mistake in the request, named by its field, not a routing question.
+                name, refusal = incomplete
+                others = "; ".join(f"{k}: {v}" for k, v in rejected.items() if k != name)
+                raise InvalidRequest(
+                    f"{name}: {refusal.reason}" + (f" (and {others})" if others else ""),
+                    field=refusal.field,
+                )
             raise NoRouteError(
                 f"no provider can take {request.method} {request.amount} in {request.country}",
                 rejected,

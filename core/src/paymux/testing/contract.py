@@ -281,7 +281,7 @@ class ProviderContract:
                 try:
                     router.decide(request)
                     routed = True
-                except NoRouteError:
+                except (NoRouteError, InvalidRequest):
                     routed = False
                 created = _passes_local_checks(provider, request.model_copy())
                 assert routed == created, (
