@@ -183,11 +183,11 @@ def test_the_conditional_mappings_come_from_the_plugins_code(
     hooks: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Break the rule in the code: the page must follow, since it runs the code, not a copy of it.
-    import paymux_ecommpay.status_answer
+    import paymux_ecommpay.responses_status
     import paymux_omise.responses
 
     monkeypatch.setattr(paymux_omise.responses, "next_action", lambda *args: None)
-    monkeypatch.setattr(paymux_ecommpay.status_answer, "next_action", lambda *args: None)
+    monkeypatch.setattr(paymux_ecommpay.responses_status, "next_action", lambda *args: None)
     omise = real_section(hooks, "omise")
     assert (
         "| `pending` | with `authorize_uri` (a page to send the customer to) | `pending` |" in omise

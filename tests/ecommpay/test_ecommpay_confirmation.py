@@ -20,7 +20,7 @@ from paymux import ChargeStatus, RefundStatus, WebhookEvent
 from paymux.errors import WebhookVerificationError
 from paymux.testing import no_network, run_flow
 from paymux_ecommpay import sign
-from paymux_ecommpay.confirmation import CallbackNotConfirmed
+from paymux_ecommpay.webhooks_confirmation import CallbackNotConfirmed
 
 CASES = {c["name"]: c for c in load("seed_callbacks.json")["cases"]}
 PROJECT = 1234

@@ -22,7 +22,7 @@ from payment_page_sdk.process_exception import ProcessException
 from payment_page_sdk.signature_handler import SignatureHandler
 
 from paymux_ecommpay import sign, string_to_sign, verify
-from paymux_ecommpay.payment_page import payment_page_link
+from paymux_ecommpay.requests_payment_page import payment_page_link
 
 VECTORS = load("ecommpay_sdk_vectors.json")["vectors"]
 

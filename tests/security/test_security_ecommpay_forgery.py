@@ -42,7 +42,7 @@ from paymux import ChargeRequest, Customer, Gateway, Money, ReturnUrls, WebhookE
 from paymux.errors import InvalidRequest, WebhookVerificationError
 from paymux_ecommpay import requests as gate_requests
 from paymux_ecommpay import sign, string_to_sign
-from paymux_ecommpay.payment_page import payment_page_params
+from paymux_ecommpay.requests_payment_page import payment_page_params
 from paymux_ecommpay.settings import EcommpaySettings
 from paymux_ecommpay.signing import path_order_key
 from paymux_ecommpay.signing import signed as signed_request

@@ -51,7 +51,7 @@ from paymux.webhook_limits import WebhookLimits, WebhookTooLarge
 from paymux_ecommpay import sign as ecommpay_sign
 from paymux_ecommpay import string_to_sign
 from paymux_ecommpay import verify as ecommpay_verify
-from paymux_ecommpay.callback_shape import CallbackShapeError
+from paymux_ecommpay.webhooks_shape import CallbackShapeError
 from paymux_omise.webhooks import verify_signature
 
 FUZZ = settings(

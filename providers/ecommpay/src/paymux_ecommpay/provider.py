@@ -24,13 +24,13 @@ from paymux.provider import (
 from paymux.status import ChargeStatus, RefundStatus
 
 from . import requests as gate_requests
-from .callbacks import translate_callback, verified_payload
 from .capabilities import capabilities, possible_capabilities
-from .confirmation import confirm, needs_confirmation, payment_id_of
-from .payment_page import payment_page_url
+from .requests_payment_page import payment_page_url
 from .responses import accepted
+from .responses_status import charge_from_status
 from .settings import EcommpaySettings
-from .status_answer import charge_from_status
+from .webhooks import translate_callback, verified_payload
+from .webhooks_confirmation import confirm, needs_confirmation, payment_id_of
 
 
 class EcommpayProvider(Provider[EcommpaySettings]):
@@ -45,7 +45,7 @@ class EcommpayProvider(Provider[EcommpaySettings]):
     @classmethod
     def status_conditions(cls) -> list[tuple[str, str, str]]:
         """For the docs' status-mapping page: the mappings that depend on more than one word."""
-        from .status_conditions import rows
+        from .responses_conditions import rows
 
         return rows()
 

@@ -240,7 +240,7 @@ class SignedOrder(NamedTuple):
 def verified_order(
     leaves: list[tuple[str, str]], claimed: list[str], secret_key: str | SecretStr
 ) -> SignedOrder | None:
-    """The order of ``leaves`` (bytewise-sorted, as :func:`callback_shape.received_leaves` gives
+    """The order of ``leaves`` (bytewise-sorted, as :func:`webhooks_shape.received_leaves` gives
     them) under which a ``claimed`` signature matches; None if none matches.
 
     The two orders can differ only where a path holds a digit (a list index, mostly), so the

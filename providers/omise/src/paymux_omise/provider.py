@@ -107,7 +107,7 @@ class OmiseProvider(Provider[OmiseSettings]):
     @classmethod
     def status_conditions(cls) -> list[tuple[str, str, str]]:
         """For the docs' status-mapping page: the mappings that depend on more than the status."""
-        from .status_conditions import rows
+        from .responses_conditions import rows
 
         return rows()
 

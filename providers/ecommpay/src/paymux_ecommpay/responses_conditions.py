@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .status_answer import _translate
+from .responses_status import _translate
 
 _AMOUNT = {"amount": 10000, "currency": "KRW"}
 

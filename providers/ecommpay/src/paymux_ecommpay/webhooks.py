@@ -15,13 +15,6 @@ from paymux.payload import PayloadError
 from paymux.status import ChargeStatus
 from paymux.webhook_limits import load_json
 
-from .actions import next_action
-from .callback_shape import (
-    CallbackShapeError,
-    check_root,
-    check_swallowed_leaves,
-    received_leaves,
-)
 from .responses import (
     REFUND_OPERATION_TYPES,
     build_charge,
@@ -33,6 +26,7 @@ from .responses import (
     when,
     without_signatures,
 )
+from .responses_actions import next_action
 from .settings import EcommpaySettings
 from .signing import (
     AmbiguousKey,
@@ -41,6 +35,12 @@ from .signing import (
     path_order_key,
     string_to_sign,
     verified_order,
+)
+from .webhooks_shape import (
+    CallbackShapeError,
+    check_root,
+    check_swallowed_leaves,
+    received_leaves,
 )
 
 
@@ -55,7 +55,7 @@ def verified_payload(body: bytes, settings: EcommpaySettings) -> dict[str, Any]:
 
     In order: size, depth and leaf caps; one strict flatten (keys that make the signed text
     ambiguous are refused) and one sort; the signature; the project; then the shape of the
-    fields paymux reads and values that swallowed a neighbouring leaf (:mod:`.callback_shape`).
+    fields paymux reads and values that swallowed a neighbouring leaf (:mod:`.webhooks_shape`).
     """
     limits = settings.callback_limits
     payload = load_json(body, limits)

@@ -13,7 +13,6 @@ from paymux.money import Money
 from paymux.payload import PayloadError
 from paymux.status import ChargeStatus
 
-from .actions import next_action
 from .responses import (
     OPERATION_STATUSES,
     REFUND_OPERATION_TYPES,
@@ -27,6 +26,7 @@ from .responses import (
     text,
     when,
 )
+from .responses_actions import next_action
 from .settings import EcommpaySettings
 from .signing import find_signatures, verify
 

@@ -1,7 +1,7 @@
 """Final callbacks confirmed through the Gate's signed ``/v2/payment/status`` answer.
 
 A signature proves only that ECommPay's algorithm over the project's key produced this text, and
-that algorithm leaves room for re-arranged payloads (:mod:`.callback_shape`). Before paymux
+that algorithm leaves room for re-arranged payloads (:mod:`.webhooks_shape`). Before paymux
 reports what a *final* callback changes (status, amounts, ids) it asks the Gate, as the Omise
 plugin re-reads a charge. The rules:
 
@@ -32,8 +32,8 @@ from paymux.payload import PayloadError
 from paymux.status import ChargeStatus, RefundStatus
 
 from .responses import REFUND_OPERATION_TYPES, build_refund, money, obj, text
+from .responses_status import charge_from_status
 from .settings import EcommpaySettings
-from .status_answer import charge_from_status
 
 
 class CallbackNotConfirmed(WebhookVerificationError):
