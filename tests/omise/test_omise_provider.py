@@ -26,7 +26,6 @@ def test_registered_under_the_entry_point() -> None:
     ("settings", "problem"),
     [
         ({"country": "SG", "secret_key": "pkey_test_paymux"}, "secret_key"),
-        ({"secret_key": "skey_test_paymux"}, "country"),
         ({"country": "JP", "secret_key": "skey_test_paymux"}, "country"),
         (
             {"country": "SG", "secret_key": "skey_test_paymux", "public_key": "skey_test_paymux"},

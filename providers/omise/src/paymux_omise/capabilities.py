@@ -2,8 +2,10 @@
 
 An Omise account belongs to one country and charges in that country's currency only (a recorded
 ``GET /capability`` answer of a Thai account: ``country: "TH"``, KakaoPay ``currencies: ["THB"]``,
-PromptPay ``currencies: ["THB"]``). So every capability names the account's country alone, and two
-accounts (one per market) route by country without rules.
+PromptPay ``currencies: ["THB"]``). So when the settings state the country, every capability names
+it alone, and two accounts (one per market) route by country without rules. When they do not, the
+account may be of either market: both are declared, each currency tied to its own country, so the
+router still refuses what no Omise account takes (KakaoPay in THB in Singapore).
 
 Sources of the figures: seed 004 (Opn's KakaoPay page) for KakaoPay; Omise's PromptPay and PayNow
 pages (docs.omise.co/promptpay, docs.omise.co/paynow: Thailand only / Singapore only, offline flow,
@@ -92,20 +94,37 @@ _NOTES = {
 }
 
 
-def capabilities(provider: str, country: str) -> list[Capability]:
-    """What an account of ``country`` offers: its methods, in its currency, in its country only."""
-    currency = CURRENCY_BY_COUNTRY[country]
+def _markets(method: str, countries: tuple[str, ...]) -> tuple[AmountRange, ...]:
+    """``method``'s limits in each of ``countries`` that offers it; with several countries, each
+    range tied to its own (KakaoPay is SGD in Singapore and THB in Thailand, never the reverse)."""
     found = []
-    for method in METHODS_BY_COUNTRY[country]:
-        amounts = limits(method, currency)
+    for country in countries:
+        if method not in METHODS_BY_COUNTRY[country]:
+            continue
+        amounts = limits(method, CURRENCY_BY_COUNTRY[country])
         assert amounts is not None  # every method of a country has limits in its currency
+        found.append(
+            amounts if len(countries) == 1 else amounts.model_copy(update={"countries": (country,)})
+        )
+    return tuple(found)
+
+
+def capabilities(provider: str, country: str | None) -> list[Capability]:
+    """What an account of ``country`` offers: its methods, in its currency, in its country only.
+
+    ``country`` None (not stated): every market's methods, each in its own market's currency."""
+    countries = tuple(CURRENCY_BY_COUNTRY) if country is None else (country,)
+    methods = dict.fromkeys(m for c in countries for m in METHODS_BY_COUNTRY[c])
+    found = []
+    for method in methods:
+        amounts = _markets(method, countries)
         qr = method in QR_METHODS
         found.append(
             Capability(
                 provider=provider,
                 method=method,
-                countries=(country,),
-                amounts=(amounts,),
+                countries=tuple(c for c in countries if method in METHODS_BY_COUNTRY[c]),
+                amounts=amounts,
                 refunds=RefundSupport.PARTIAL,
                 next_actions=("display_qr_code",) if qr else ("redirect_to_url",),
                 provider_method=method,

@@ -62,7 +62,7 @@ from .responses import (
     text,
     timestamp,
 )
-from .responses_capability import account_mismatches
+from .responses_capability import account_country, account_mismatches
 from .settings import OmiseSettings
 from .webhooks import (
     EventEnvelope,
@@ -364,22 +364,35 @@ class OmiseProvider(Provider[OmiseSettings]):
     def check_account(self) -> Flow[dict[str, str]]:
         """Compare the account Omise holds for these keys (``GET /capability``) with the
         settings: :class:`ConfigurationError` naming every mismatch of country, method or
-        currency; else what was checked."""
+        currency; else what was checked. Settings without a country are checked for the
+        methods they declare in the account's own country, and told which country to state."""
         response = yield self._requests.capability()
         payload = self._decode(response)
-        declared = [c.method for c in self.declared_capabilities()]
-        problems = account_mismatches(payload, self.settings.country, declared)
+        stated = self.settings.country
+        actual = stated or account_country(payload)
+        declared = [
+            c.method
+            for c in self.declared_capabilities()
+            if c.countries is None or actual in c.countries
+        ]
+        problems = account_mismatches(payload, stated, declared)
         if problems:
+            unstated = "" if stated else f" (a {actual} account; the settings state no country)"
             raise ConfigurationError(
-                f"{self.name}: the Omise account does not match the settings: "
+                f"{self.name}: the Omise account does not match the settings{unstated}: "
                 + "; ".join(problems)
             )
-        currency = caps.CURRENCY_BY_COUNTRY[self.settings.country]
-        return {
-            "country": self.settings.country,
-            "currency": currency,
+        checked = {
+            "country": actual,
+            "currency": caps.CURRENCY_BY_COUNTRY[actual],
             "methods": ", ".join(declared),
         }
+        if stated is None:
+            checked["settings"] = (
+                f"state country = {actual!r}: without it, next to another Omise account,"
+                " the first configured takes both markets' charges"
+            )
+        return checked
 
     def refund(
         self, charge: Charge, amount: Money, *, reason: str | None, reference: str

@@ -30,14 +30,27 @@ def _offered(payload: Any) -> dict[str, tuple[str, ...]]:
     return offered
 
 
-def account_mismatches(payload: Any, country: str, methods: Sequence[str]) -> list[str]:
-    """Every way the account differs from settings of ``country`` offering ``methods``."""
+def account_country(payload: Any) -> str:
+    """The country ``GET /capability`` reports for the account (upper case)."""
+    return text(expect_object(payload, "capability"), "country").upper()
+
+
+def account_mismatches(payload: Any, country: str | None, methods: Sequence[str]) -> list[str]:
+    """Every way the account differs from settings of ``country`` offering ``methods``.
+
+    ``country`` None (not stated): the account's own country is taken, and ``methods`` are
+    those the settings declare for it."""
     data = expect_object(payload, "capability")
-    actual = text(data, "country").upper()
-    if actual != country:
+    actual = account_country(data)
+    if country is not None and actual != country:
         # Everything else follows from the country: one mismatch, stated once.
         return [f"it is a {actual} account, the settings say country = {country!r}"]
-    currency = CURRENCY_BY_COUNTRY[country]
+    if actual not in CURRENCY_BY_COUNTRY:
+        return [
+            f"it is a {actual} account; paymux's Omise provider charges with"
+            f" {' and '.join(CURRENCY_BY_COUNTRY)} accounts only"
+        ]
+    currency = CURRENCY_BY_COUNTRY[actual]
     offered = _offered(data)
     problems = []
     for method in methods:

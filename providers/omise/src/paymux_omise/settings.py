@@ -41,10 +41,12 @@ class OmiseSettings(ProviderSettings):
 
     secret_key: SecretStr
     """``skey_test_...`` or ``skey_...``: charges, refunds, searches, webhook re-fetches."""
-    country: AccountCountry
+    country: AccountCountry | None = None
     """The account's country, ``SG`` or ``TH`` (``GET /capability`` reports it; the dashboard
-    shows it). Required: an Omise account sells in one country and its currency only, and a
-    wrong guess would route every charge of the other market to an account that refuses it."""
+    shows it). An Omise account sells in one country and its currency only. Left out, the
+    provider offers both markets, each in its own currency, and Omise refuses the charges of the
+    market the account is not in: state it whenever several Omise accounts are configured, or
+    the first of them takes every charge of both markets."""
     public_key: str | None = None
     """``pkey_test_...`` or ``pkey_...``; only checked against the secret key's mode (the browser
     creates sources with it through Omise.js). Not a secret."""
