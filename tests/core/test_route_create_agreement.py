@@ -161,6 +161,55 @@ def test_a_third_plugin_agrees_too(fakepay_installed: None, data: st.DataObject)
     assert_agreement(gw, data.draw(requests(gw)))
 
 
+@cache
+def unstated_market_gateway() -> Gateway:
+    """The sandbox's accounts, and each that states its market (a ``country`` setting) once more
+    without it: DESIGN.md configures Omise with its keys alone, so the account may be of any
+    market the plugin serves."""
+    accounts = offline_settings(examples=True)
+    unstated = {
+        f"{name}_unstated": {
+            "plugin": config.get("plugin", name),
+            **{key: value for key, value in config.items() if key != "country"},
+        }
+        for name, config in accounts.items()
+        if "country" in config
+    }
+    assert unstated, "no sandbox account states its market"
+    return Gateway(providers={**accounts, **unstated})
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+def test_accounts_without_their_market_stated_agree_too(data: st.DataObject) -> None:
+    gw = unstated_market_gateway()
+    assert_agreement(gw, data.draw(requests(gw)))
+
+
+def test_every_market_of_an_unstated_account_is_reachable() -> None:
+    # Each currency in each of its markets, so the property above cannot hold vacuously.
+    gw = unstated_market_gateway()
+    for capability in gw.capabilities():
+        if not capability.provider.endswith("_unstated"):
+            continue
+        for limits in capability.amounts:
+            for country in limits.countries or capability.countries or ("US",):
+                request = ChargeRequest(
+                    reference="order-1",
+                    amount=Money(limits.minimum or 1, limits.currency),
+                    method=capability.method,
+                    country=country,
+                    customer=Customer(id="c1", ip_address="192.0.2.10", email="a@example.com"),
+                    return_urls=ReturnUrls(success=f"{SHOP}/ok", decline=f"{SHOP}/no"),
+                )
+                assert capability.provider in route_candidates(gw, request), request
+                assert_agreement(gw, request)
+
+
 def _accepted_requests(gw: Gateway) -> Iterator[ChargeRequest]:
     """For each capability, a request at its minimum that meets every declared rule."""
     for capability in gw.capabilities():

@@ -93,3 +93,12 @@ class TestOmiseThaiEmulatorContract(TestOmiseEmulatorContract):
     """PromptPay and KakaoPay checkouts on the Thai account's emulator."""
 
     emulator_class = OmiseThaiEmulator
+
+
+class TestOmiseUnstatedCountryContract(TestOmiseContract):
+    """An account configured without its country (DESIGN.md's config): both markets declared,
+    each currency in its own country."""
+
+    @pytest.fixture
+    def provider(self) -> Provider[Any]:
+        return OmiseProvider.configure({"secret_key": SECRET, "webhook_secret": WEBHOOK_SECRET})
