@@ -1,5 +1,6 @@
 """Omise / Opn Payments for paymux: KakaoPay in Singapore (SGD) and Thailand (THB), PayNow (SG)
-and PromptPay (TH); one provider per Omise account, each of one country."""
+and PromptPay (TH); one provider per Omise account, each of one country (its ``country`` setting;
+left out, both markets are declared, each in its own currency)."""
 
 from __future__ import annotations
 
