@@ -169,7 +169,8 @@ def test_the_other_markets_charge_is_refused_by_omise_not_locally(sandbox: Sandb
         assert gw.route(request).provider == "omise"
         with pytest.raises(ProviderError) as caught:
             gw.create_charge(request)
-    assert not isinstance(caught.value, InvalidRequest)
+    assert caught.value.http_status == 400, "sent, and refused by the account"
+    assert "THB" in caught.value.message
 
 
 @pytest.mark.parametrize(
