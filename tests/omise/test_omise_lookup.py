@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from paymux.errors import NotFound, OutcomeUnknown, ProviderError
 from paymux.provider import ChargeLookup
 from paymux.testing import run_flow
-from paymux_omise import provider as omise_provider
+from paymux_omise import provider_search
 
 
 def _charge(kit: Any, charge_id: str, reference: str) -> dict[str, Any]:
@@ -113,7 +113,7 @@ def test_a_miss_in_search_and_list_is_certain(kit: Any) -> None:
 def test_a_search_with_more_pages_than_paymux_reads_is_not_certain(
     kit: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(omise_provider, "MAX_PAGES", 2)
+    monkeypatch.setattr(provider_search, "MAX_PAGES", 2)
     omise = Omise([[], [], []], [])
     with pytest.raises(NotFound) as caught:
         _lookup(kit, omise, "order-4")

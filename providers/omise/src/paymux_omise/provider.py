@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -16,7 +15,6 @@ from paymux import (
     Charge,
     ChargeRequest,
     ChargeStatus,
-    DisplayQrCode,
     Money,
     Refund,
     WebhookEvent,
@@ -45,20 +43,18 @@ from paymux.provider import (
 )
 
 from . import capabilities as caps
+from .provider_qr import with_qr_image
+from .provider_search import MAX_PAGES, find_by_reference
 from .requests import RequestBuilder
 from .responses import (
     REFERENCE_KEY,
-    ChargePage,
     PayloadError,
-    best_match,
     decode,
     expect_object,
     integer,
     list_items,
-    list_page,
     parse_charge,
     parse_refund,
-    search_page,
     text,
     timestamp,
 )
@@ -76,9 +72,6 @@ PROVIDER_OPTIONS = frozenset({"source_id", "platform_type"})
 EXPIRABLE_FLOWS = frozenset({"app_redirect", "offline"})
 """Source flows whose unpaid charges ``POST /charges/{id}/expire`` stops (app-redirect wallets
 such as KakaoPay, and QR/barcode sources)."""
-MAX_PAGES = 100
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-"""Pages read per look-up (search or list); past it a miss is reported as not certain."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +136,12 @@ class OmiseProvider(Provider[OmiseSettings]):
         # as PayloadError, which the core reports (invalid_response with the answer's HTTP
         # status, or WebhookParseError in a webhook).
         return decode(response, self.name)
+
+    def _find(self, reference: str) -> Flow[Charge]:
+        return find_by_reference(self._requests, self.settings, self.name, reference)
+
+    def _with_qr_image(self, charge: Charge) -> Flow[Charge]:
+        return with_qr_image(self._requests, self.settings.base_url, charge)
 
     def _plan_charge(self, request: ChargeRequest) -> _ChargePlan:
         """Everything Omise would refuse, refused here before a request exists."""
@@ -212,72 +211,6 @@ class OmiseProvider(Provider[OmiseSettings]):
                 f"the source was already charged (charge status {charge_status!r})", field=field
             )
 
-    def _find(self, reference: str) -> Flow[Charge]:
-        """The charge made with ``reference``; :class:`NotFound` saying whether a miss is certain.
-
-        Every page of the search, exact matches only; then, because the search lags behind new
-        charges, every page of the charge list for the last ``search_lag``.
-        """
-        since = self.settings.now() - self.settings.search_lag
-        matches, complete = yield from self._pages(
-            1,
-            lambda page: self._requests.search_charges(reference, page),
-            lambda data: search_page(data, reference, self.name),
-        )
-        charge = best_match(matches)
-        if charge is not None:
-            return charge
-        listed, listed_whole = yield from self._pages(
-            0,
-            lambda offset: self._requests.list_charges(since, offset),
-            lambda data: list_page(data, reference, self.name),
-        )
-        matches += listed
-        complete = complete and listed_whole
-        charge = best_match(matches)
-        if charge is not None:
-            return charge
-        raise NotFound(
-            f"no charge with reference {reference!r}"
-            + ("" if complete else " in the pages read (the search had more); it may exist"),
-            provider=self.name,
-            code="not_found",
-            conclusive=complete,
-        )
-
-    def _pages(
-        self,
-        first: int,
-        request_of: Callable[[int], httpx.Request],
-        read: Callable[[Any], ChargePage],
-    ) -> Flow[tuple[list[Charge], bool]]:
-        """The matches on every page from ``first`` (page number or offset), at most
-        ``MAX_PAGES`` of them, and whether the last page was reached."""
-        matches: list[Charge] = []
-        where: int | None = first
-        for _ in range(MAX_PAGES):
-            if where is None:
-                break
-            response = yield request_of(where)
-            found = self._page(response, read)
-            matches += found.matches
-            where = found.next
-        return matches, where is None
-
-    def _page(self, response: httpx.Response, read: Callable[[Any], ChargePage]) -> ChargePage:
-        try:
-            payload = self._decode(response)
-        except NotFound as missing:
-            # The search or the list itself was not found (a proxy, a wrong base_url): that says
-            # nothing about the charge, and must not pass for a certain miss.
-            raise ProviderError(
-                f"{response.request.url.path} answered 'not found': {missing.message}",
-                provider=self.name,
-                code=missing.code,
-                http_status=missing.http_status,
-            ) from None
-        return read(payload)
-
     # -- operations ------------------------------------------------------------------------------
 
     def create_charge(self, request: ChargeRequest) -> Flow[Charge]:
@@ -331,35 +264,6 @@ class OmiseProvider(Provider[OmiseSettings]):
         # One read, no image download: the ledger polls pending QR charges, and the checkout
         # has the image from the create already (or shows ``image_url`` as it is).
         return (yield from self._find(reference))
-
-    def _with_qr_image(self, charge: Charge) -> Flow[Charge]:
-        """``charge`` with its QR code as PNG bytes, when Omise sent only a link to the image.
-
-        Omise's offline charges carry ``source.scannable_code.image.download_uri`` and never the
-        text the QR encodes, so the checkout gets the image itself (``DisplayQrCode.image_png``)
-        and keeps the link (``image_url``). A failed download leaves the link only: the charge
-        exists either way. Done when the charge is created (or found again by a repeated create);
-        a retrieval returns the link only."""
-        action = charge.next_action
-        if (
-            not isinstance(action, DisplayQrCode)
-            or action.image_png is not None
-            or not action.image_url
-            or not self._downloadable(action.image_url)
-        ):
-            return charge
-        response = yield self._requests.download(action.image_url)
-        png = response.content
-        if response.status_code != 200 or not png.startswith(PNG_SIGNATURE):
-            return charge
-        return charge.model_copy(
-            update={"next_action": action.model_copy(update={"image_png": png})}
-        )
-
-    def _downloadable(self, url: str) -> bool:
-        # HTTPS, or the API's own origin (an emulator on loopback serves plain HTTP).
-        parts, api = urlsplit(url), urlsplit(self.settings.base_url)
-        return parts.scheme == "https" or (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
 
     def check_account(self) -> Flow[dict[str, str]]:
         """Compare the account Omise holds for these keys (``GET /capability``) with the
