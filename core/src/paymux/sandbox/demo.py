@@ -51,50 +51,30 @@ def scenarios(run: str) -> list[Scenario]:
     )  # no phone
     singaporean = Customer(id="customer-sg-1", ip_address="192.0.2.30", email="wei@example.com")
     thai = Customer(id="customer-th-1", ip_address="192.0.2.40", email="somchai@example.com")
+
+    def checkout(
+        title: str, amount: Money, customer: Customer, refund: Money | None = None
+    ) -> Scenario:
+        """``title`` ("<Method> <country>") paid with ``amount``, then refunded in part by
+        ``refund``, or in full without one."""
+        method, country = title.split()
+        name = f"{method}-{country}".lower()
+        return Scenario(
+            title,
+            request(name, amount, method.lower(), country, customer),
+            (refund,),
+            ChargeStatus.REFUNDED if refund is None else ChargeStatus.PARTIALLY_REFUNDED,
+            amount if refund is None else refund,
+        )
+
     return [
-        Scenario(
-            "KakaoPay KR",
-            request("kakaopay-kr", Money(10_000, "KRW"), "kakaopay", "KR", korean),
-            (Money(3_000, "KRW"),),
-            ChargeStatus.PARTIALLY_REFUNDED,
-            Money(3_000, "KRW"),
-        ),
-        Scenario(
-            "Payco KR",
-            request("payco-kr", Money(25_000, "KRW"), "payco", "KR", korean),
-            (None,),
-            ChargeStatus.REFUNDED,
-            Money(25_000, "KRW"),
-        ),
-        Scenario(
-            "Card KE",
-            request("card-ke", Money.of("2500.00", "KES"), "card", "KE", kenyan),
-            (None,),
-            ChargeStatus.REFUNDED,
-            Money.of("2500.00", "KES"),
-        ),
-        Scenario(
-            "KakaoPay SG",
-            request("kakaopay-sg", Money.of("15.00", "SGD"), "kakaopay", "SG", singaporean),
-            (Money.of("5.00", "SGD"),),
-            ChargeStatus.PARTIALLY_REFUNDED,
-            Money.of("5.00", "SGD"),
-        ),
+        checkout("KakaoPay KR", Money(10_000, "KRW"), korean, Money(3_000, "KRW")),
+        checkout("Payco KR", Money(25_000, "KRW"), korean),
+        checkout("Card KE", Money.of("2500.00", "KES"), kenyan),
+        checkout("KakaoPay SG", Money.of("15.00", "SGD"), singaporean, Money.of("5.00", "SGD")),
         # The sandbox's second Omise account is Thai: the router picks it by country alone.
-        Scenario(
-            "PromptPay TH",
-            request("promptpay-th", Money.of("350.00", "THB"), "promptpay", "TH", thai),
-            (None,),
-            ChargeStatus.REFUNDED,
-            Money.of("350.00", "THB"),
-        ),
-        Scenario(
-            "PayNow SG",
-            request("paynow-sg", Money.of("42.00", "SGD"), "paynow", "SG", singaporean),
-            (Money.of("12.00", "SGD"),),
-            ChargeStatus.PARTIALLY_REFUNDED,
-            Money.of("12.00", "SGD"),
-        ),
+        checkout("PromptPay TH", Money.of("350.00", "THB"), thai),
+        checkout("PayNow SG", Money.of("42.00", "SGD"), singaporean, Money.of("12.00", "SGD")),
     ]
 
 
