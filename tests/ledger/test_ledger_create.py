@@ -12,7 +12,13 @@ from ledger_support import Clock, charge_request
 from ledgerpay import LedgerPayApi, async_gateway
 
 from paymux import Charge, ChargeStatus, Gateway, Ledger
-from paymux.errors import InvalidRequest, NotFound, OutcomeUnknown, ProviderError, TransportError
+from paymux.errors import (
+    DuplicateRequest,
+    NotFound,
+    OutcomeUnknown,
+    ProviderError,
+    TransportError,
+)
 from paymux.ledger import AsyncLedger
 from paymux.provider import ChargeLookup, Flow, no_io
 
@@ -28,13 +34,42 @@ def test_a_second_call_returns_the_first_charge_without_a_second_payment(
     assert ledger.get("order-1") == first
 
 
-def test_the_same_reference_for_a_different_charge_is_refused(
+def test_the_same_reference_for_a_different_charge_is_a_duplicate_request(
     ledger: Ledger, api: LedgerPayApi
 ) -> None:
-    ledger.create_charge(charge_request(amount=10_000))
-    with pytest.raises(InvalidRequest, match="already used for a different charge") as info:
+    """The meanings table's reference-reused row: the class the gateway raises for it, found in
+    the ledger's own books, so nothing is sent, looked up or written."""
+    first = ledger.create_charge(charge_request(amount=10_000))
+    before = ledger.entry("order-1")
+    with pytest.raises(DuplicateRequest, match="held by another request") as info:
         ledger.create_charge(charge_request(amount=20_000))
-    assert info.value.field == "reference"
+    refused = info.value
+    assert (refused.provider, refused.code, refused.nothing_done) == (
+        "ledgerpay",
+        "reference_reused",
+        True,
+    )
+    assert "amount" in refused.message and "order-1" in refused.message
+    # Not adopted as the provider's duplicate would be: no POST, no look-up by reference.
+    assert api.count("POST /charges") == 1
+    assert api.count("GET /charges") == 0
+    assert ledger.entry("order-1") == before
+    # The identical request still answers with the charge already made.
+    assert ledger.create_charge(charge_request(amount=10_000)) == first
+    assert api.count("POST /charges") == 1
+
+
+async def test_the_async_ledger_refuses_a_reused_reference_alike(
+    tmp_path: Path, api: LedgerPayApi
+) -> None:
+    async with (
+        async_gateway(api) as agw,
+        AsyncLedger(agw, url=f"sqlite:///{tmp_path / 'a.db'}") as ledger,
+    ):
+        await ledger.create_charge(charge_request(amount=10_000))
+        with pytest.raises(DuplicateRequest) as info:
+            await ledger.create_charge(charge_request(amount=10_001))
+    assert info.value.code == "reference_reused"
     assert api.count("POST /charges") == 1
 
 

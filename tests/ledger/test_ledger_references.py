@@ -121,6 +121,25 @@ def test_a_reference_used_for_another_amount_is_refused_by_the_gateway(
         gw.create_charge(other, provider=provider)
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_reference_used_for_another_amount_is_refused_by_the_ledger_alike(
+    sandbox: Sandbox, gw: Gateway, provider: str, tmp_path: Path
+) -> None:
+    reference = f"ledger-other-amount-{provider}"
+    request = _request(provider, reference)
+    other = request.model_copy(
+        update={"amount": Money(request.amount.amount * 2, request.amount.currency)}
+    )
+    with Ledger(gw, url=f"sqlite:///{tmp_path / 'reused.db'}") as ledger:
+        first = ledger.create_charge(request, provider)
+        # One class on both surfaces; the ledger finds it in its own books, asking nobody.
+        with pytest.raises(DuplicateRequest, match="another request") as caught:
+            ledger.create_charge(other, provider)
+        assert caught.value.provider == provider
+        assert ledger.create_charge(request, provider) == first
+    assert _held(sandbox, provider, reference) == 1
+
+
 def test_attempt_references_are_distinct_and_checked() -> None:
     assert attempt_reference("order-345678", 1) == "order-345678.1"
     made = {attempt_reference(o, n) for o in ("o", "o.1", "o.11") for n in (1, 2, 11)}

@@ -11,7 +11,7 @@ from ledger_support import charge_request
 from ledgerpay import LedgerPayApi, gateway
 
 from paymux import Charge, ChargeStatus, Gateway, Ledger, Money, RefundStatus
-from paymux.errors import InvalidRequest, RefundNotAllowed, TransportError
+from paymux.errors import DuplicateRequest, RefundNotAllowed, TransportError
 
 
 def _paid(
@@ -105,6 +105,22 @@ def test_an_amount_in_flight_is_held_while_the_outcome_is_unknown(
     assert ledger.refund("order-1", Money(8_000, "KRW"), reference="refund-a") == again
 
 
+def test_a_refund_reference_reused_for_another_amount_is_a_duplicate_request(
+    ledger: Ledger, api: LedgerPayApi
+) -> None:
+    _paid(ledger, api)
+    first = ledger.refund("order-1", Money(3_000, "KRW"), reference="refund-a")
+    before = ledger.entry("order-1")
+    with pytest.raises(DuplicateRequest, match="held by another request") as caught:
+        ledger.refund("order-1", Money(4_000, "KRW"), reference="refund-a")
+    assert (caught.value.code, caught.value.provider) == ("reference_reused", "ledgerpay")
+    assert "3,000 KRW vs 4,000 KRW" in caught.value.message  # what differs
+    assert len(api.refunds) == 1
+    assert ledger.entry("order-1") == before  # a refused request changes nothing
+    # The same refund asked again is the idempotent replay.
+    assert ledger.refund("order-1", Money(3_000, "KRW"), reference="refund-a") == first
+
+
 def test_a_refund_that_never_left_frees_its_amount(ledger: Ledger, api: LedgerPayApi) -> None:
     _paid(ledger, api)
 
@@ -180,7 +196,7 @@ def test_the_default_reference_steps_over_a_reference_the_caller_took(
     assert entry.refunded == Money(3_000, "KRW")
 
 
-def test_a_reference_used_on_another_charge_is_a_typed_error(
+def test_a_reference_used_on_another_charge_is_a_duplicate_request(
     any_db: str, api: LedgerPayApi
 ) -> None:
     with Ledger(gateway(api), url=any_db) as ledger:
@@ -188,9 +204,10 @@ def test_a_reference_used_on_another_charge_is_a_typed_error(
         _paid(ledger, api, reference="order-2")
         ledger.refund("order-1", Money(1_000, "KRW"), reference="shared-ref")
         sent = api.count("POST /charges/ch_2/refunds")
-        with pytest.raises(InvalidRequest, match="already used") as caught:
+        with pytest.raises(DuplicateRequest, match="held by another request") as caught:
             ledger.refund("order-2", Money(1_000, "KRW"), reference="shared-ref")
-        assert caught.value.field == "reference"
+        assert (caught.value.code, caught.value.provider) == ("reference_reused", "ledgerpay")
+        assert "order-1" in caught.value.message  # names the charge whose refund holds it
         assert api.count("POST /charges/ch_2/refunds") == sent  # refused before the network
         # The same reference on the same charge is still the idempotent replay.
         again = ledger.refund("order-1", Money(1_000, "KRW"), reference="shared-ref")
@@ -208,8 +225,8 @@ def _race(url: str, api: LedgerPayApi, charges: tuple[str, str], reference: str)
             gate.wait(30)
             try:
                 instance.refund(charge, Money(100, "KRW"), reference=reference)
-            except InvalidRequest as error:
-                outcomes.append(f"refused:{error.field}")
+            except DuplicateRequest as error:
+                outcomes.append(f"refused:{error.code}")
             else:
                 outcomes.append("refunded")
 
@@ -229,11 +246,14 @@ def test_racing_refunds_of_two_charges_under_one_reference(any_db: str, api: Led
             _paid(setup, api, reference=f"order-{n}")
     for round_ in range(3):
         pair = (f"order-{2 * round_ + 1}", f"order-{2 * round_ + 2}")
-        assert _race(any_db, api, pair, f"race-{round_}") == ["refunded", "refused:reference"]
+        assert _race(any_db, api, pair, f"race-{round_}") == [
+            "refunded",
+            "refused:reference_reused",
+        ]
 
 
 @pytest.mark.postgres
-def test_a_reference_taken_by_an_uncommitted_refund_is_a_typed_error(
+def test_a_reference_taken_by_an_uncommitted_refund_is_a_duplicate_request(
     postgres_url: str, api: LedgerPayApi
 ) -> None:
     """The check cannot see another transaction's uncommitted row: the insert waits on the
@@ -258,13 +278,14 @@ def test_a_reference_taken_by_an_uncommitted_refund_is_a_typed_error(
         thread.start()
         assert holding.wait(30)
         threading.Timer(0.3, release.set).start()  # commits while the second insert waits
-        with pytest.raises(InvalidRequest) as caught:
+        with pytest.raises(DuplicateRequest) as caught:
             store.write(
                 lambda conn: reservations.reserve_refund(
                     conn, ledger._ctx(), "order-2", Money(100, "KRW"), None, "shared"
                 )
             )
         thread.join(30)
-        assert caught.value.field == "reference"
+        assert caught.value.code == "reference_reused"
+        assert "order-1" in caught.value.message  # the holder, read after the refused insert
         entry = ledger.entry("order-2")
         assert entry is not None and entry.refunds == ()

@@ -39,6 +39,7 @@ from ..status import ChargeStatus
 from . import schema, steps
 from .events import apply_orphans
 from .merge import report_charge
+from .reference_reuse import reference_reused
 from .row_writes import WriteContext, bump, insert_ignore, record_event
 from .rows import charge_of, charge_row
 from .state_machine import CreateState, EventOutcome, EventSource
@@ -104,11 +105,13 @@ def _same_request(row: Row[Any], request: ChargeRequest, provider: str | None) -
     if provider is not None and row.provider != provider:
         differences.append(f"provider {row.provider} vs {provider}")
     if differences:
-        raise InvalidRequest(
-            f"reference {row.reference!r} was already used for a different charge ("
+        # Raised in the claim's transaction before it writes anything, and outside ``_send``,
+        # whose handler adopts the charge behind a provider's DuplicateRequest.
+        raise reference_reused(
+            f"reference {row.reference!r} is held by another request ("
             + "; ".join(differences)
-            + "); a reference identifies one payment",
-            field="reference",
+            + "); a reference identifies one payment: use a new one for a new attempt",
+            provider=row.provider,
         )
 
 

@@ -26,6 +26,7 @@ from ..money import Money
 from ..status import RefundStatus
 from . import arguments, schema, steps
 from .polls import apply_poll
+from .reference_reuse import reference_reused
 from .refund_reports import report_refund
 from .row_writes import WriteContext
 from .rows import REFUND, charge_of, charge_row
@@ -72,18 +73,20 @@ def reserve_refund(
     ).all()
     if refund_reference is not None:
         elsewhere = conn.execute(
-            select(REFUND.charge_reference).where(
+            select(REFUND.charge_reference, REFUND.provider).where(
                 REFUND.reference == refund_reference, REFUND.charge_reference != charge_reference
             )
         ).first()
         if elsewhere is not None:
-            raise _reference_taken(refund_reference, elsewhere.charge_reference)
+            raise _reference_taken(refund_reference, elsewhere.charge_reference, elsewhere.provider)
         same = next((r for r in refunds if r.reference == refund_reference), None)
         if same is not None:
             if amount is not None and amount.amount != same.amount:
-                raise InvalidRequest(
-                    f"refund reference {refund_reference!r} was used for {Money(same.amount, same.currency)}",
-                    field="reference",
+                raise reference_reused(
+                    f"refund reference {refund_reference!r} is held by another request (amount"
+                    f" {Money(same.amount, same.currency)} vs {amount}); a refund reference"
+                    " identifies one refund (leave it out to get a fresh one)",
+                    provider=same.provider,
                 )
             if (
                 same.status in (RefundRowStatus.PENDING, RefundRowStatus.SUCCEEDED)
@@ -148,15 +151,26 @@ def reserve_refund(
             return Reservation(refund_id, reference, charge, Money(wanted, row.currency))
         if refund_reference is not None:
             # Taken between the check above and this insert, by a refund of another charge.
-            raise _reference_taken(refund_reference, None)
+            holder = conn.execute(
+                select(REFUND.charge_reference, REFUND.provider).where(
+                    REFUND.reference == refund_reference
+                )
+            ).first()
+            raise _reference_taken(
+                refund_reference,
+                holder.charge_reference if holder else None,
+                holder.provider if holder else row.provider,
+            )
 
 
-def _reference_taken(reference: str, charge_reference: str | None) -> InvalidRequest:
+def _reference_taken(
+    reference: str, charge_reference: str | None, provider: str
+) -> DuplicateRequest:
     where = f" of charge {charge_reference!r}" if charge_reference else ""
-    return InvalidRequest(
-        f"refund reference {reference!r} is already used by a refund{where}; a refund reference"
-        " identifies one refund across all charges (leave it out to get a fresh one)",
-        field="reference",
+    return reference_reused(
+        f"refund reference {reference!r} is held by another request (a refund{where}); a refund"
+        " reference identifies one refund across all charges (leave it out to get a fresh one)",
+        provider=provider,
     )
 
 
