@@ -1,4 +1,4 @@
-"""The example shop: one product, four ways to pay, every step through paymux.
+"""The example shop: one product, six ways to pay, every step through paymux.
 
 The gateway chooses the provider, the ledger records the charge and applies the verified
 callbacks, and the pages only ever show what the ledger knows. Nothing here trusts the
@@ -7,6 +7,7 @@ customer's return to the shop: the receipt waits for the provider's signed word.
 
 from __future__ import annotations
 
+import base64
 import html
 import uuid
 from collections.abc import Callable
@@ -57,6 +58,11 @@ OPTIONS = {
     "card-ke": PaymentOption("Card (Kenya)", "card", "KE", Money.of("2500.00", "KES")),
     "kakaopay-sg": PaymentOption(
         "KakaoPay (Singapore)", "kakaopay", "SG", Money.of("15.00", "SGD")
+    ),
+    "paynow-sg": PaymentOption("PayNow (Singapore)", "paynow", "SG", Money.of("15.00", "SGD")),
+    # Taken by the sandbox's Thai Omise account: the router picks it by country alone.
+    "promptpay-th": PaymentOption(
+        "PromptPay (Thailand)", "promptpay", "TH", Money.of("350.00", "THB")
     ),
 }
 
@@ -292,12 +298,26 @@ def request_ip(request: Request) -> str:
 
 def qr_page(charge: Charge, qr: DisplayQrCode) -> Response:
     expires = f"<p>The code expires at {qr.expires_at:%H:%M}.</p>" if qr.expires_at else ""
-    body = (
-        f'<p>Scan this code with KakaoPay to pay <strong id="amount">{charge.amount}</strong>.</p>'
-        f'<div id="qr">{qr.svg(scale=5)}</div>{expires}'
+    if qr.data:
+        app = "KakaoPay" if charge.method == "kakaopay" else "your app"
+        code = f'<div id="qr">{qr.svg(scale=5)}</div>'
         # In the sandbox the code holds the simulated customer's page: open it here instead.
-        f'<p><a id="open-wallet" href="{html.escape(qr.data or "", quote=True)}">'
-        "Pay on this device instead</a></p>"
+        code += (
+            f'<p><a id="open-wallet" href="{html.escape(qr.data, quote=True)}">'
+            "Pay on this device instead</a></p>"
+        )
+    else:
+        # PromptPay and PayNow through Omise: the provider's image, not the text it encodes.
+        app = "your banking app"
+        source = (
+            f"data:image/png;base64,{base64.b64encode(qr.image_png).decode('ascii')}"
+            if qr.image_png
+            else qr.image_url or ""
+        )
+        code = f'<div id="qr"><img alt="QR code" src="{html.escape(source, quote=True)}"></div>'
+    body = (
+        f'<p>Scan this code with {app} to pay <strong id="amount">{charge.amount}</strong>.</p>'
+        f"{code}{expires}"
         '<p class="note">This page checks for your payment every few seconds.</p>'
     )
     return page("Scan to pay", body, refresh="5")

@@ -50,6 +50,20 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path] | None:
     return cert, key
 
 
+def forwarding_sandbox(shop_url: str) -> Sandbox:
+    """A sandbox whose every account sends its callbacks to the shop's webhook endpoint.
+
+    The accounts are read from the sandbox itself: a plugin may run more than one (the Thai
+    Omise account next to the Singapore one), and one left out would send its callbacks to
+    the sandbox's own inbox, where the shop never sees them."""
+    sandbox = Sandbox()
+    # As ``paymux sandbox --forward-to`` does: the accounts are known once the sandbox exists.
+    sandbox.hub.callback_urls.update(
+        (name, f"{shop_url}/webhooks/{name}") for name in sandbox.emulators
+    )
+    return sandbox
+
+
 @contextmanager
 def running_shop(
     port: int = 0, tls_port: int = 0, *, wait_seconds: float = 10.0
@@ -57,11 +71,9 @@ def running_shop(
     """Start the sandbox and the shop; stop both on exit. Port 0 takes a free port."""
     port = port or free_port(HOST)
     url = f"http://{HOST}:{port}"
-    # The emulators send their callbacks to the shop's webhook endpoint.
-    hooks = {name: f"{url}/webhooks/{name}" for name in ("ecommpay", "omise")}
     with (
         tempfile.TemporaryDirectory(prefix="paymux-shop-") as tmp,
-        Sandbox(callback_urls=hooks) as sandbox,
+        forwarding_sandbox(url) as sandbox,
     ):
         certificate = self_signed_certificate(Path(tmp))
         tls_port = tls_port or free_port(HOST)
