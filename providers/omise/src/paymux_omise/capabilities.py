@@ -9,8 +9,10 @@ router still refuses what no Omise account takes (KakaoPay in THB in Singapore).
 
 Sources of the figures: seed 004 (Opn's KakaoPay page) for KakaoPay; Omise's PromptPay and PayNow
 pages (docs.omise.co/promptpay, docs.omise.co/paynow: Thailand only / Singapore only, offline flow,
-a QR code the customer scans with a banking app); Omise's Refunds API page for the refund rules
-every Omise charge shares.
+a QR code the customer scans with a banking app) and a recorded Thai ``GET /capability``; Omise's
+refunds page (docs.omise.co/refunding-charges) for the refund rules every Omise charge shares.
+Each PromptPay/PayNow figure says next to it whether it is confirmed; those that are not are
+marked so in docs/providers/omise.md too.
 """
 
 from __future__ import annotations
@@ -46,13 +48,22 @@ def _limits() -> dict[tuple[str, str], AmountRange]:
         # Seed 004: SGD 1.00 .. 20,000.00 in Singapore, THB 20.00 .. 150,000.00 in Thailand.
         (KAKAOPAY, "SGD"): AmountRange(currency="SGD", minimum=100, maximum=2_000_000),
         (KAKAOPAY, "THB"): AmountRange(currency="THB", minimum=2_000, maximum=15_000_000),
-        # PromptPay: THB 20.00, the Thai account's charge minimum in the recorded
-        # ``GET /capability`` (limits.charge_amount.min 2000), up to THB 150,000.00 (the figure
-        # published for Omise's PromptPay; not on the part of Omise's page readable here).
+        # PromptPay (docs/providers/omise.md marks each figure confirmed or not):
+        # - THB only, Thai accounts only: confirmed (docs.omise.co/promptpay "Supported
+        #   Countries: Thailand"; the recorded GET /capability of a Thai account lists promptpay
+        #   with currencies ["THB"], tests/omise/data/official/php-capability-get.json).
+        # - minimum THB 20.00: the Thai account's charge minimum in that same recording
+        #   (limits.charge_amount.min 2000); Omise's page states no PromptPay minimum of its own
+        #   in the part readable here.
+        # - maximum THB 150,000.00: NOT confirmed by Omise; the cap Worldline publishes for
+        #   PromptPay through its Thai partner Omise (docs.connect.worldline-solutions.com/
+        #   payment-product/promptpay/additional-information).
         (PROMPTPAY, "THB"): AmountRange(currency="THB", minimum=2_000, maximum=15_000_000),
-        # PayNow: SGD 1.00, the Singapore account's charge minimum (as for KakaoPay there), up to
-        # SGD 200,000.00 (PayNow's published per-payment cap; not on the part of Omise's page
-        # readable here).
+        # PayNow: SGD only, Singapore accounts only: confirmed (docs.omise.co/paynow "Supported
+        # Countries: Singapore"). Minimum SGD 1.00: NOT confirmed (no recorded Singapore
+        # /capability; taken as KakaoPay's Singapore minimum, seed 004). Maximum SGD 200,000.00:
+        # NOT confirmed by Omise; the scheme's per-payment cap as another acquirer publishes it
+        # (docs.antom.com/ac/antomop/paynow).
         (PAYNOW, "SGD"): AmountRange(currency="SGD", minimum=100, maximum=20_000_000),
     }
 
@@ -70,8 +81,13 @@ REFUND_WINDOW_CLOSES = time(0, 15)
 # Source types whose refunds close with the same next-day window.
 REFUND_WINDOW_METHODS = frozenset({KAKAOPAY})
 
-# Omise's Refunds API: a charge can be refunded for 365 days after its capture (up to 15
-# partial refunds). PromptPay and PayNow pages add no window of their own.
+# A charge can be refunded while captured for no longer than 365 days, up to 15 refunds a
+# charge (docs.omise.co/refunding-charges, Omise's rule for every charge). PayNow refunds:
+# Omise's own WooCommerce plugin offers them (its PayNow gateway declares 'refunds',
+# omise/omise-woocommerce includes/gateway/class-omise-payment-paynow.php), partial as the
+# Refunds API's required ``amount`` allows. PromptPay refunds: NOT confirmed (that plugin's
+# PromptPay gateway offers none); declared like PayNow's, and Omise's own word on each charge
+# (``refundable``, ``partially_refundable``) is obeyed before any request.
 REFUND_DAYS = 365
 
 _OPERATIONS = ("cancel_charge", "list_charges", "list_refunds", "retrieve_refund")
