@@ -1,9 +1,6 @@
 """A verified webhook event in one transaction: find (or adopt) its charge, lock it, merge,
-record and dedupe; events for a charge the ledger does not know yet wait as orphans.
-
-Lock order, the same everywhere so transactions cannot deadlock each other: the advisory lock on
-``(provider, charge id)`` first (PostgreSQL only), then the charge row (``FOR UPDATE``), then its
-refund and event rows.
+record and dedupe; events for a charge the ledger does not know yet wait as orphans. Locks are
+taken in the ledger's one lock order (see ``row_writes``).
 """
 
 from __future__ import annotations

@@ -265,7 +265,8 @@ class Ledger(_LedgerBase[Gateway]):
         ``paymux.attempt_reference``). A concurrent second call waits for the first, asking the
         provider meanwhile. After a failure that may have reached the provider, the next call
         looks the payment up by reference; it sends again only after a certain miss, and raises
-        ``OutcomeUnknown`` (sending nothing) while the provider cannot tell.
+        ``OutcomeUnknown`` (sending nothing) while the provider cannot tell. The reference with
+        another amount, method or provider raises ``DuplicateRequest``, as the gateway does.
         """
         return self._drive(self._create_op(request, provider))
 
@@ -300,7 +301,9 @@ class Ledger(_LedgerBase[Gateway]):
         """Refund ``amount`` (all that is left when None) of the charge with this reference.
 
         The amount is reserved in the database under the charge's lock before the provider is
-        called, so concurrent refunds can never add up to more than the charge.
+        called, so concurrent refunds can never add up to more than the charge. A ``reference``
+        already used by another refund (of another charge, or for another amount) raises
+        ``DuplicateRequest`` before anything is reserved or sent.
         """
         return self._drive(self._refund_op(charge, amount, reason, reference))
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from ..models import Charge
 from ..status import RefundStatus
 from .records import Flag
-from .row_writes import WriteContext, add_flag, bump, dump
+from .row_writes import WriteContext, bump, dump, flag_charge
 from .rows import REFUND, state_of
 from .state_machine import FlagKind, Outcome, State, Verdict, apply, refund_state
 from .store import Statement
@@ -49,18 +49,10 @@ def report_charge(
 ) -> Applied:
     """Merge one provider report about ``row``'s charge. ``row`` is locked by the caller.
     ``defer``: leave the row's update to the caller (``Applied.pending``)."""
-    flags: list[Flag] = []
     if row.provider_id is not None and row.provider_id != charge.id:
-        flag = add_flag(
-            conn,
-            ctx,
-            provider=row.provider,
-            reference=row.reference,
-            event_id=event_id,
-            kind=FlagKind.CONFLICT,
-            detail=f"report about provider charge {charge.id}, the ledger holds {row.provider_id}",
-        )
-        return Applied(row, False, Verdict.CONFLICT, [flag] if flag else [])
+        detail = f"report about provider charge {charge.id}, the ledger holds {row.provider_id}"
+        conflict = flag_charge(conn, ctx, row, FlagKind.CONFLICT, detail, event_id=event_id)
+        return Applied(row, False, Verdict.CONFLICT, conflict)
     assert charge.refunded_amount is not None
     incoming = State(
         charge.status,
@@ -71,32 +63,12 @@ def report_charge(
         else 0,
     )
     outcome: Outcome = apply(state_of(row), incoming)
-    if outcome.verdict.flagged:
-        flag = add_flag(
-            conn,
-            ctx,
-            provider=row.provider,
-            reference=row.reference,
-            event_id=event_id,
-            kind=FlagKind(outcome.verdict.value),
-            detail=outcome.detail,
-        )
-        if flag:
-            flags.append(flag)
+    flags = _flag_refusal(conn, ctx, row, outcome, event_id)
     if outcome.changed and outcome.state.status.is_paid and row.abandoned_at is not None:
         # The merchant gave this charge up (Ledger.cancel_charge, no provider cancel) and may
         # have sold the goods another way: the payment is kept, and a human must know.
-        flag = add_flag(
-            conn,
-            ctx,
-            provider=row.provider,
-            reference=row.reference,
-            event_id=event_id,
-            kind=FlagKind.LATE_SUCCESS,
-            detail=f"paid ({outcome.state.status.value}) after it was abandoned",
-        )
-        if flag:
-            flags.append(flag)
+        detail = f"paid ({outcome.state.status.value}) after it was abandoned"
+        flags += flag_charge(conn, ctx, row, FlagKind.LATE_SUCCESS, detail, event_id=event_id)
     values: dict[str, Any] = {}
     if row.provider_id is None:
         values["provider_id"] = charge.id
@@ -117,6 +89,17 @@ def report_charge(
     if values:
         row = bump(conn, ctx, row, **values)
     return Applied(row, outcome.changed, outcome.verdict, flags)
+
+
+def _flag_refusal(
+    conn: Connection, ctx: WriteContext, row: Row[Any], outcome: Outcome, event_id: str | None
+) -> list[Flag]:
+    """The flag for a report the state machine refused to apply silently (its verdict names the
+    kind), or none."""
+    if not outcome.verdict.flagged:
+        return []
+    kind = FlagKind(outcome.verdict.value)
+    return flag_charge(conn, ctx, row, kind, outcome.detail, event_id=event_id)
 
 
 _REFUND_TOTAL = Statement(
@@ -152,18 +135,7 @@ def settle_refunds(
         return Applied(row, False, Verdict.SAME, [])
     current = state_of(row)
     outcome = apply(current, refund_state(current, total))
-    flags: list[Flag] = []
-    if outcome.verdict.flagged:
-        flag = add_flag(
-            conn,
-            ctx,
-            provider=row.provider,
-            reference=row.reference,
-            event_id=event_id,
-            kind=FlagKind(outcome.verdict.value),
-            detail=outcome.detail,
-        )
-        flags += [flag] if flag else []
+    flags = _flag_refusal(conn, ctx, row, outcome, event_id)
     if outcome.changed:
         values = {"status": outcome.state.status.value, "refunded": outcome.state.refunded}
         if defer:

@@ -27,7 +27,7 @@ from .merge import Applied, report_charge
 from .records import Flag
 from .refund_reports import report_refund
 from .refunds import RefundRow, attribute
-from .row_writes import WriteContext, add_flag, bump, record_event
+from .row_writes import WriteContext, bump, flag_charge, record_event
 from .rows import CHARGE, OPEN, REFUND, charge_of, charge_row
 from .state_machine import (
     HELD_REFUND_STATUSES,
@@ -134,16 +134,7 @@ def _settle_held_refunds(
     )
     flags: list[Flag] = []
     for detail in plan.unattributed:
-        flag = add_flag(
-            conn,
-            ctx,
-            provider=row.provider,
-            reference=row.reference,
-            event_id=None,
-            kind=FlagKind.UNATTRIBUTED_REFUND,
-            detail=detail,
-        )
-        flags += [flag] if flag else []
+        flags += flag_charge(conn, ctx, row, FlagKind.UNATTRIBUTED_REFUND, detail, event_id=None)
     changed = False
     if plan.release:
         log.warning(

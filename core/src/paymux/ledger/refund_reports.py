@@ -26,7 +26,7 @@ from ..status import ChargeStatus, RefundStatus
 from . import schema
 from .merge import Applied, settle_refunds
 from .records import Flag
-from .row_writes import WriteContext, add_flag, dump
+from .row_writes import WriteContext, dump, flag_charge
 from .rows import REFUND
 from .state_machine import FlagKind, RefundRowStatus, Verdict
 from .store import Statement, to_db
@@ -133,16 +133,9 @@ def report_refund(
     """
     flags: list[Flag] = []
     if refund.amount.currency != row.currency:
-        flag = add_flag(
-            conn,
-            ctx,
-            provider=row.provider,
-            reference=row.reference,
-            event_id=event_id,
-            kind=FlagKind.REFUND_MISMATCH,
-            detail=f"refund {refund.id} in {refund.amount.currency} for a {row.currency} charge",
-        )
-        return Applied(row, False, Verdict.MISMATCH, [flag] if flag else [])
+        detail = f"refund {refund.id} in {refund.amount.currency} for a {row.currency} charge"
+        mismatch = flag_charge(conn, ctx, row, FlagKind.REFUND_MISMATCH, detail, event_id=event_id)
+        return Applied(row, False, Verdict.MISMATCH, mismatch)
     status = RefundRowStatus(refund.status.value)
     match = {
         "w_reference": row.reference,
@@ -183,16 +176,10 @@ def report_refund(
         if existing.provider_id is None:
             values["provider_id"] = refund.id
         if existing.amount != refund.amount.amount:
-            flag = add_flag(
-                conn,
-                ctx,
-                provider=row.provider,
-                reference=row.reference,
-                event_id=event_id,
-                kind=FlagKind.REFUND_MISMATCH,
-                detail=f"refund {refund.id} reported {refund.amount.amount}, asked {existing.amount}",
+            detail = f"refund {refund.id} reported {refund.amount.amount}, asked {existing.amount}"
+            flags += flag_charge(
+                conn, ctx, row, FlagKind.REFUND_MISMATCH, detail, event_id=event_id
             )
-            flags += [flag] if flag else []
         elif existing.status != status:
             if _REFUND_ORDER[status] > _REFUND_ORDER[existing.status]:
                 values["status"] = status
@@ -201,16 +188,8 @@ def report_refund(
                 # Never from succeeded (nothing ranks above it); amounts are equal here.
                 succeeded_total += existing.amount if status == succeeded else 0
             elif {existing.status, status} == {RefundRowStatus.SUCCEEDED, RefundRowStatus.FAILED}:
-                flag = add_flag(
-                    conn,
-                    ctx,
-                    provider=row.provider,
-                    reference=row.reference,
-                    event_id=event_id,
-                    kind=FlagKind.CONFLICT,
-                    detail=f"refund {refund.id} reported {status} after {existing.status}",
-                )
-                flags += [flag] if flag else []
+                detail = f"refund {refund.id} reported {status} after {existing.status}"
+                flags += flag_charge(conn, ctx, row, FlagKind.CONFLICT, detail, event_id=event_id)
         if values:
             conn.execute(
                 update(schema.refunds)
@@ -220,16 +199,10 @@ def report_refund(
     stated = 0
     if remaining is not None and remaining.currency == row.currency:
         if remaining.amount > row.amount:
-            flag = add_flag(
-                conn,
-                ctx,
-                provider=row.provider,
-                reference=row.reference,
-                event_id=event_id,
-                kind=FlagKind.REFUND_MISMATCH,
-                detail=f"{remaining} left of a {Money(row.amount, row.currency)} charge",
+            detail = f"{remaining} left of a {Money(row.amount, row.currency)} charge"
+            flags += flag_charge(
+                conn, ctx, row, FlagKind.REFUND_MISMATCH, detail, event_id=event_id
             )
-            flags += [flag] if flag else []
         elif ChargeStatus(row.status).is_paid:
             stated = row.amount - remaining.amount
     settled = settle_refunds(

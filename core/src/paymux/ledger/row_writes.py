@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import (
     Connection,
@@ -77,12 +77,9 @@ def _bump_statement(names: tuple[str, ...], _dialect: str) -> Executable:
     )
 
 
-def bump(conn: Connection, ctx: WriteContext, row: Row[Any], **values: Any) -> Row[Any]:
-    """Update a locked charge row, compare-and-set on its version; the row as it is now."""
-    names = tuple(sorted(values))
-    statement = _BUMPS.get(names) or _BUMPS.setdefault(
-        names, Statement(partial(_bump_statement, names))
-    )
+def _compare_and_set(ctx: WriteContext, row: Row[Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Parameters of an update of ``row`` to ``values`` that applies only while the row still
+    has the version it was read with, and moves it to the next one."""
     params = {f"v_{name}": value for name, value in values.items()}
     params.update(
         w_reference=row.reference,
@@ -90,7 +87,16 @@ def bump(conn: Connection, ctx: WriteContext, row: Row[Any], **values: Any) -> R
         v_version=row.version + 1,
         v_updated_at=to_db(ctx.now),
     )
-    new: Row[Any] | None = statement.first(conn, params)
+    return params
+
+
+def bump(conn: Connection, ctx: WriteContext, row: Row[Any], **values: Any) -> Row[Any]:
+    """Update a locked charge row, compare-and-set on its version; the row as it is now."""
+    names = tuple(sorted(values))
+    statement = _BUMPS.get(names) or _BUMPS.setdefault(
+        names, Statement(partial(_bump_statement, names))
+    )
+    new: Row[Any] | None = statement.first(conn, _compare_and_set(ctx, row, values))
     if new is None:
         raise ConcurrentUpdate(f"charge {row.reference} changed under a locked update")
     return new
@@ -117,104 +123,74 @@ def insert_ignore(conn: Connection, store: Store, table: Table, values: dict[str
     return statement.first(conn, {f"v_{name}": v for name, v in values.items()}) is not None
 
 
-def add_flag(
+def flag_charge(
     conn: Connection,
     ctx: WriteContext,
-    *,
-    provider: str,
-    reference: str | None,
-    event_id: str | None,
+    row: Row[Any],
     kind: FlagKind,
     detail: str,
-) -> Flag | None:
-    """Store a flag once per (charge, kind, detail): repeated polls must not pile them up."""
+    *,
+    event_id: str | None,
+) -> list[Flag]:
+    """Flag ``row``'s charge for a human: the new flag in a list (to add to a report's flags),
+    empty when the same (charge, kind, detail) is flagged already, so repeated polls do not pile
+    them up."""
     exists = conn.execute(
         select(FLAG.id).where(
-            FLAG.charge_reference == reference
-            if reference is not None
-            else FLAG.charge_reference.is_(None),
-            FLAG.kind == kind,
-            FLAG.detail == detail,
+            FLAG.charge_reference == row.reference, FLAG.kind == kind, FLAG.detail == detail
         )
     ).first()
     if exists is not None:
-        return None
+        return []
     conn.execute(
         schema.flags.insert().values(
-            charge_reference=reference,
-            provider=provider,
+            charge_reference=row.reference,
+            provider=row.provider,
             event_id=event_id,
             kind=kind,
             detail=detail,
             created_at=to_db(ctx.now),
         )
     )
-    if reference is not None:
-        conn.execute(
-            update(schema.charges)
-            .where(CHARGE.reference == reference)
-            .values(flag_count=CHARGE.flag_count + 1)
-        )
-    log.warning("ledger flag on %s (%s): %s: %s", reference, provider, kind, detail)
-    return Flag(kind, detail, provider, reference, event_id, ctx.now)
-
-
-def record_event(
-    conn: Connection,
-    ctx: WriteContext,
-    *,
-    provider: str,
-    event_id: str,
-    type_: str,
-    source: EventSource,
-    outcome: str,
-    reference: str | None,
-    charge_id: str | None,
-    status_after: str | None,
-    payload: str | None = None,
-) -> bool:
-    return insert_ignore(
-        conn,
-        ctx.store,
-        schema.events,
-        event_values(
-            ctx,
-            provider=provider,
-            event_id=event_id,
-            type_=type_,
-            source=source,
-            outcome=outcome,
-            reference=reference,
-            charge_id=charge_id,
-            status_after=status_after,
-            payload=payload,
-        ),
+    conn.execute(
+        update(schema.charges)
+        .where(CHARGE.reference == row.reference)
+        .values(flag_count=CHARGE.flag_count + 1)
     )
+    log.warning("ledger flag on %s (%s): %s: %s", row.reference, row.provider, kind, detail)
+    return [Flag(kind, detail, row.provider, row.reference, event_id, ctx.now)]
 
 
-def event_values(
-    ctx: WriteContext,
-    *,
-    provider: str,
-    event_id: str,
-    type_: str,
-    source: EventSource,
-    outcome: str,
-    reference: str | None,
-    charge_id: str | None,
-    status_after: str | None,
-    payload: str | None = None,
-) -> dict[str, Any]:
+class EventFields(TypedDict):
+    """An event row's columns, as ``record_event`` and ``event_values`` take them."""
+
+    provider: str
+    event_id: str
+    type_: str
+    source: EventSource
+    outcome: str
+    reference: str | None
+    charge_id: str | None
+    status_after: str | None
+    payload: NotRequired[str | None]
+
+
+def record_event(conn: Connection, ctx: WriteContext, **fields: Unpack[EventFields]) -> bool:
+    """Insert the event row unless its id is recorded already; True when it was new."""
+    return insert_ignore(conn, ctx.store, schema.events, event_values(ctx, **fields))
+
+
+def event_values(ctx: WriteContext, **fields: Unpack[EventFields]) -> dict[str, Any]:
     return {
-        "provider": provider,
-        "event_id": event_id,
-        "charge_reference": reference,
-        "charge_id": charge_id,
-        "type": type_,
-        "source": source,
-        "outcome": outcome,
-        "status_after": status_after,
-        "payload": payload,
+        "provider": fields["provider"],
+        "event_id": fields["event_id"],
+        "charge_reference": fields["reference"],
+        "charge_id": fields["charge_id"],
+        "type": fields["type_"],
+        "source": fields["source"],
+        "outcome": fields["outcome"],
+        "status_after": fields["status_after"],
+        "payload": fields.get("payload"),
         "received_at": to_db(ctx.now),
     }
 
@@ -262,14 +238,8 @@ def bump_recording(
     statement = _BUMPS_RECORDING.get(key) or _BUMPS_RECORDING.setdefault(
         key, Statement(partial(_bump_recording_statement, *key))
     )
-    params = {f"v_{name}": value for name, value in values.items()}
+    params = _compare_and_set(ctx, row, values)
     params.update({f"e_{name}": value for name, value in event.items()})
-    params.update(
-        w_reference=row.reference,
-        w_version=row.version,
-        v_version=row.version + 1,
-        v_updated_at=to_db(ctx.now),
-    )
     new: Row[Any] | None = statement.first(conn, params)
     if new is not None:
         return new
