@@ -2,43 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import hmac
+import json
 
-import httpx
 import pytest
 from fakepay import FakePay
 
-from paymux import Capability, ChargeRequest, Customer, Money
-from paymux.provider import Provider
-from paymux.testing.contract import ProviderContract, RequestFactory, StatusAnswer
+from paymux import Customer
+from paymux.testing.contract import CONTRACT_LOOKUP, ProviderContract, SignedWebhook
+
+API_KEY = "k_test_contract_secret"
+CHARGE = {"id": CONTRACT_LOOKUP.charge_id, "amount": 100, "currency": "KRW", "state": "pending"}
 
 
 class TestFakePayContract(ProviderContract):
-    @pytest.fixture
-    def provider(self) -> Provider[Any]:
-        return FakePay.configure({"api_key": "k_test_contract_secret"})
+    provider_class = FakePay
+    provider_settings = {"api_key": API_KEY}
+    request_fields = {"customer": Customer(id="c1", ip_address="192.0.2.1")}
+    charge_answer = CHARGE
+    status_key = "state"
 
     @pytest.fixture
-    def secrets(self) -> list[str]:
-        return ["k_test_contract_secret"]
+    def signed_webhook(self) -> SignedWebhook:
+        def webhook(word: str) -> tuple[bytes, dict[str, str]]:
+            body = json.dumps({**CHARGE, "state": word}).encode()
+            signature = hmac.new(API_KEY.encode(), body, hashlib.sha256).hexdigest()
+            return body, {"x-signature": signature}
 
-    @pytest.fixture
-    def make_request(self) -> RequestFactory:
-        def make(capability: Capability, amount: Money) -> ChargeRequest:
-            return ChargeRequest(
-                reference="contract-1",
-                amount=amount,
-                method=capability.method,
-                country=(capability.countries or ("US",))[0],
-                customer=Customer(id="c1", ip_address="192.0.2.1"),
-            )
-
-        return make
-
-    @pytest.fixture
-    def status_answer(self) -> StatusAnswer:
-        def answer(word: str) -> httpx.Response:
-            charge = {"id": "contract-charge-1", "amount": 100, "currency": "KRW", "state": word}
-            return httpx.Response(200, json=charge)
-
-        return answer
+        return webhook

@@ -1,46 +1,43 @@
 """A contract every provider plugin should pass, as a pytest base class.
 
-Subclass :class:`ProviderContract` in the plugin's tests and provide three fixtures::
+Subclass :class:`ProviderContract` in the plugin's tests and state the plugin in class
+attributes; the kit builds its fixtures from them::
 
     class TestFooContract(ProviderContract):
-        @pytest.fixture
-        def provider(self) -> Provider[Any]:
-            return FooProvider.configure({"api_key": "k_test_contract"})
+        provider_class = FooProvider
+        provider_settings = {"api_key": "k_test_contract"}   # its SecretStr values: the secrets
+        request_fields = {"customer": Customer(id="c1")}      # a valid request, but for
+        home_country = "NL"                                   #   amount, method and market
+        charge_answer = A_CHARGE     # a charge as ``GET`` answers it; its status word is replaced
 
         @pytest.fixture
-        def secrets(self) -> list[str]:
-            return ["k_test_contract"]
+        def signed_webhook(self) -> SignedWebhook:
+            return lambda word: (body_about_a_charge_in(word), signed_headers)
 
-        @pytest.fixture
-        def make_request(self) -> Callable[[Capability, Money], ChargeRequest]:
-            return lambda capability, amount: ChargeRequest(...)   # a valid request otherwise
-
-and one hook, ``status_answer``: the provider's answer to ``retrieve_charge`` by the charge id
-``contract-charge-1`` for a charge whose provider status word is ``word``, shaped as the
-provider's own answers are::
-
-        @pytest.fixture
-        def status_answer(self) -> Callable[[str], httpx.Response]:
-            return lambda word: httpx.Response(200, json={**A_CHARGE, "status": word})
+``signed_webhook`` is the one hook without a default: a correctly signed webhook (body, headers)
+about charge ``contract-charge-1`` whose provider status word is ``word``. Any fixture may be
+overridden instead (``provider``, ``secrets``, ``make_request``, ``status_answer``: the answer to
+``retrieve_charge`` by that id for a charge in status ``word``), when the provider's answers are
+not one object with a status field.
 
 Each test checks a promise the core makes to users on the plugin's behalf: capabilities are
 well-formed data, the router picks the provider exactly when its flow accepts the request (every
 rule a capability states, broken one at a time), everything the provider would refuse is refused
-before the network, garbage
-callbacks raise paymux errors only, secrets stay out of reprs and error texts, and the words of
-the meanings table (``docs/meanings.md``) mean the same here. What needs the provider's own API
-is checked against its emulator by :class:`paymux.testing.emulator_contract.EmulatorContract`.
-Needs pytest.
+before the network, for every capability the plugin declares; garbage callbacks raise paymux
+errors only, secrets stay out of reprs and error texts, and the words of the meanings table
+(``docs/meanings.md``) mean the same here. What needs the provider's own API is checked against
+its emulator by :class:`paymux.testing.emulator_contract.EmulatorContract`. Needs pytest.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from ..errors import (
     ConfigurationError,
@@ -49,6 +46,7 @@ from ..errors import (
     PaymuxError,
     RateLimited,
 )
+from ..event_types import EventType
 from ..models import Capability, ChargeRequest, ReturnUrls
 from ..money import Money, currency_exponent
 from ..provider import ChargeLookup, Provider, is_retry_safe
@@ -57,6 +55,13 @@ from . import no_network, run_flow
 
 RequestFactory = Callable[[Capability, Money], ChargeRequest]
 StatusAnswer = Callable[[str], httpx.Response]
+SignedWebhook = Callable[[str], tuple[bytes, dict[str, str]]]
+"""A provider status word -> a correctly signed webhook (body, headers) about a charge in it."""
+
+PAID_EVENT_TYPES = frozenset(
+    {EventType.CHARGE_SUCCEEDED, EventType.CHARGE_PARTIALLY_REFUNDED, EventType.CHARGE_REFUNDED}
+)
+"""Event types that say money came in: what an unknown status must never read as."""
 
 UNKNOWN_STATUS = "paymux-contract-unheard-of"
 """A provider status word no provider uses."""
@@ -80,24 +85,45 @@ _GARBAGE = [
 class ProviderContract:
     """Inherit in a ``Test...`` class; pytest collects the tests below for the plugin."""
 
-    @pytest.fixture
-    def provider(self) -> Provider[Any]:
-        raise NotImplementedError("the plugin's contract test must provide a `provider` fixture")
+    provider_class: ClassVar[type[Provider[Any]]]
+    """The plugin's provider class, configured with ``provider_settings`` by the kit."""
+    provider_settings: ClassVar[Mapping[str, Any]] = {}
+    """Test settings; the values of its ``SecretStr`` fields are the secrets looked for."""
+    request_fields: ClassVar[Mapping[str, Any]] = {}
+    home_country: ClassVar[str] = "US"
+    charge_answer: ClassVar[Mapping[str, Any]] = {}
+    status_key: ClassVar[str] = "status"
+    """The field of ``charge_answer`` holding the provider's status word."""
 
     @pytest.fixture
-    def secrets(self) -> list[str]:
-        raise NotImplementedError("the plugin's contract test must provide a `secrets` fixture")
+    def provider(self) -> Provider[Any]:
+        if not hasattr(self, "provider_class"):
+            raise NotImplementedError(
+                "the plugin's contract test must set `provider_class` (or provide `provider`)"
+            )
+        return self.provider_class.configure(dict(self.provider_settings))
+
+    @pytest.fixture
+    def secrets(self, provider: Provider[Any]) -> list[str]:
+        return secrets_among(provider, self.provider_settings)
 
     @pytest.fixture
     def make_request(self) -> RequestFactory:
-        raise NotImplementedError(
-            "the plugin's contract test must provide a `make_request` fixture"
-        )
+        return request_factory(self.home_country, **self.request_fields)
 
     @pytest.fixture
     def status_answer(self) -> StatusAnswer:
+        if not self.charge_answer:
+            raise NotImplementedError(
+                "the plugin's contract test must set `charge_answer` (or provide `status_answer`)"
+            )
+        charge = {**self.charge_answer, "id": CONTRACT_LOOKUP.charge_id}
+        return lambda word: httpx.Response(200, json={**charge, self.status_key: word})
+
+    @pytest.fixture
+    def signed_webhook(self) -> SignedWebhook:
         raise NotImplementedError(
-            "the plugin's contract test must provide a `status_answer` fixture"
+            "the plugin's contract test must provide a `signed_webhook` fixture"
         )
 
     # -- capabilities are data the router can trust ---------------------------------------------
@@ -158,12 +184,12 @@ class ProviderContract:
     def test_unknown_method_is_refused_before_the_network(
         self, provider: Provider[Any], make_request: RequestFactory
     ) -> None:
-        capability = provider.capabilities()[0]
-        limits = capability.amounts[0]
-        request = make_request(capability, Money(limits.minimum, limits.currency))
-        unknown = request.model_copy(update={"method": "no-such-method"})
-        with pytest.raises(InvalidRequest):
-            run_flow(provider.create_charge(unknown), no_network)
+        for capability in provider.capabilities():
+            unknown = _smallest(make_request, capability).model_copy(
+                update={"method": "no-such-method"}
+            )
+            with pytest.raises(InvalidRequest):
+                run_flow(provider.create_charge(unknown), no_network)
 
     # -- callbacks -------------------------------------------------------------------------------
 
@@ -195,14 +221,27 @@ class ProviderContract:
     # -- one meaning per word (docs/meanings.md) ------------------------------------------------
 
     def test_unknown_status_never_maps_to_succeeded(
-        self, provider: Provider[Any], status_answer: StatusAnswer
+        self,
+        provider: Provider[Any],
+        status_answer: StatusAnswer,
+        signed_webhook: SignedWebhook,
     ) -> None:
-        """Meaning ``unknown-status``."""
-        charge = run_flow(
-            provider.retrieve_charge(CONTRACT_LOOKUP), lambda _: status_answer(UNKNOWN_STATUS)
-        )
+        """Meaning ``unknown-status``, on both paths a status arrives by: a look-up, and a
+        correctly signed webhook (any read-back it makes answered in the same word)."""
+        answer = status_answer(UNKNOWN_STATUS)
+        charge = run_flow(provider.retrieve_charge(CONTRACT_LOOKUP), lambda _: answer)
         assert not charge.status.is_paid, f"{UNKNOWN_STATUS!r} read as {charge.status}"
         assert charge.provider_status == UNKNOWN_STATUS, "the provider's word is kept"
+
+        body, headers = signed_webhook(UNKNOWN_STATUS)
+        event = run_flow(
+            provider.parse_webhook(body, headers), lambda _: status_answer(UNKNOWN_STATUS)
+        )
+        assert event.type not in PAID_EVENT_TYPES, f"a webhook in {UNKNOWN_STATUS!r}: {event.type}"
+        if event.charge is not None:
+            assert not event.charge.status.is_paid, (
+                f"a webhook in {UNKNOWN_STATUS!r} carries a charge {event.charge.status}"
+            )
 
     @pytest.mark.parametrize("body", [b"", b"<html>Too many requests</html>", b"{}"])
     def test_a_rate_limit_is_rate_limited(
@@ -213,16 +252,14 @@ class ProviderContract:
         def limited(_: httpx.Request) -> httpx.Response:
             return httpx.Response(429, headers={"Retry-After": "1"}, content=body)
 
-        flows = [provider.retrieve_charge(CONTRACT_LOOKUP)]
-        capability = provider.capabilities()[0]
-        limits = capability.amounts[0]
-        flows.append(
-            provider.create_charge(make_request(capability, Money(limits.minimum, limits.currency)))
-        )
-        for flow in flows:
+        flows = {"retrieve_charge": provider.retrieve_charge(CONTRACT_LOOKUP)}
+        for capability in provider.capabilities():
+            request = _smallest(make_request, capability)
+            flows[f"create_charge({capability.method})"] = provider.create_charge(request)
+        for name, flow in flows.items():
             with pytest.raises(RateLimited) as info:
                 run_flow(flow, limited)
-            assert info.value.nothing_done, "a rate limit did nothing"
+            assert info.value.nothing_done, f"{name}: a rate limit did nothing"
 
     def test_writes_without_an_idempotency_guarantee_are_not_retry_safe(
         self, provider: Provider[Any], make_request: RequestFactory
@@ -236,8 +273,7 @@ class ProviderContract:
             raise _Stop
 
         for capability in provider.capabilities():
-            limits = capability.amounts[0]
-            request = make_request(capability, Money(limits.minimum, limits.currency))
+            request = _smallest(make_request, capability)
             with pytest.raises(_Stop):
                 run_flow(provider.create_charge(request), first_only)
             write = sent.pop()
@@ -257,8 +293,7 @@ class ProviderContract:
         for capability in provider.capabilities():
             if capability.countries is None:
                 continue
-            limits = capability.amounts[0]
-            request = make_request(capability, Money(limits.minimum, limits.currency))
+            request = _smallest(make_request, capability)
             assert router.decide(request).provider == provider.name
             abroad = request.model_copy(update={"country": OUTSIDE_EVERY_MARKET})
             with pytest.raises(NoRouteError):
@@ -274,10 +309,7 @@ class ProviderContract:
         limits, customer fields, return pages): no rule lives only in the plugin's code."""
         router = Router({provider.name: provider})
         for capability in provider.capabilities():
-            limits = capability.amounts[0]
-            for request in _rule_variants(
-                make_request(capability, Money(limits.minimum, limits.currency)), capability
-            ):
+            for request in _rule_variants(_smallest(make_request, capability), capability):
                 try:
                     router.decide(request)
                     routed = True
@@ -337,7 +369,56 @@ def _reveal_secrets(provider: Provider[Any]) -> dict[str, Any]:
     return values
 
 
-__all__ = ["ProviderContract", "RequestFactory", "StatusAnswer"]
+def market_of(capability: Capability, currency: str, home_country: str) -> str:
+    """The market a request in ``currency`` is made in for ``capability``: the first country
+    tied to that currency, else the capability's first, else ``home_country``."""
+    for limits in capability.amounts:
+        if limits.currency == currency and limits.countries:
+            return limits.countries[0]
+    return (capability.countries or (home_country,))[0]
+
+
+def request_factory(home_country: str = "US", **fields: Any) -> RequestFactory:
+    """The kit's ``make_request``: a request for the capability's method, the amount, and its
+    market (:func:`market_of`), with ``fields`` (customer, return pages, ...) as given."""
+
+    def make(capability: Capability, amount: Money) -> ChargeRequest:
+        return ChargeRequest(
+            reference="contract-1",
+            amount=amount,
+            method=capability.method,
+            country=market_of(capability, amount.currency, home_country),
+            **fields,
+        )
+
+    return make
+
+
+def secrets_among(provider: Provider[Any], settings: Mapping[str, Any]) -> list[str]:
+    """The values in ``settings`` that ``provider``'s settings hold as secrets."""
+    return [
+        str(settings[name])
+        for name in settings
+        if isinstance(getattr(provider.settings, name, None), SecretStr)
+    ]
+
+
+def _smallest(make_request: RequestFactory, capability: Capability) -> ChargeRequest:
+    limits = capability.amounts[0]
+    return make_request(capability, Money(limits.minimum, limits.currency))
+
+
+__all__ = [
+    "CONTRACT_LOOKUP",
+    "PAID_EVENT_TYPES",
+    "ProviderContract",
+    "RequestFactory",
+    "SignedWebhook",
+    "StatusAnswer",
+    "market_of",
+    "request_factory",
+    "secrets_among",
+]
 
 
 def _passes_local_checks(provider: Provider[Any], request: ChargeRequest) -> bool:

@@ -1,14 +1,17 @@
 """The plugin and its emulator, together: a pytest base class run against a live sandbox.
 
-Subclass :class:`EmulatorContract` in the plugin's tests, name the emulator and provide one
-fixture::
+Subclass :class:`EmulatorContract` in the plugin's tests, name the emulator and what a valid
+request needs, as for :class:`~paymux.testing.contract.ProviderContract` (or provide a
+``make_request`` fixture)::
 
     class TestFooEmulatorContract(EmulatorContract):
         emulator_class = FooEmulator
+        request_fields = {"customer": Customer(id="c1")}
+        home_country = "NL"
 
-        @pytest.fixture
-        def make_request(self) -> RequestFactory:
-            return lambda capability, amount: ChargeRequest(...)   # as for ProviderContract
+A plugin whose provider keeps no unique reference (``unique_references = False``) and refuses a
+reused one itself by a setting states it in ``reused_reference_settings`` (Omise:
+``{"dedupe_by_reference": True}``): the ``reference-reused`` row holds only under it.
 
 The sandbox serves the emulator on loopback (its sibling accounts too, unused here); a gateway
 configured with ``emulator.provider_settings()`` talks to it over real HTTP. Each test checks a
@@ -21,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, NamedTuple
 
 import pytest
 
@@ -42,14 +45,13 @@ from ..sandbox import Sandbox
 from ..sandbox.checkout import CheckoutResult, Shopper
 from ..sandbox.emulator import Emulator
 from ..status import RefundSupport
-from .contract import RequestFactory
+from .contract import PAID_EVENT_TYPES, RequestFactory, request_factory
 
 # Retries without waits: the lost-answer checks need the retry, not the back-off.
 _QUICK = RetryPolicy(attempts=3, initial_wait=0, max_wait=0, jitter=0)
 _references = itertools.count(1)
-_PAID_TYPES = frozenset(
-    {EventType.CHARGE_SUCCEEDED, EventType.CHARGE_PARTIALLY_REFUNDED, EventType.CHARGE_REFUNDED}
-)
+Create = Callable[[ChargeRequest], "Charge | PaymuxError"]
+"""``create_charge`` on a fresh gateway: the charge, or the error raised."""
 
 
 def _reference(test: str) -> str:
@@ -66,21 +68,9 @@ def _amount(capability: Capability) -> Money:
     return Money(amount, limits.currency)
 
 
-def _create(
-    kind: str, sandbox: Sandbox, provider: str, request: ChargeRequest
-) -> Charge | PaymuxError:
-    """``create_charge`` on a fresh sync or async gateway: the charge, or the error raised."""
-    settings = {provider: sandbox.emulators[provider].provider_settings()}
+def _outcome(create: Callable[[], Charge]) -> Charge | PaymuxError:
     try:
-        if kind == "sync":
-            with Gateway(providers=settings, retry=_QUICK) as gw:
-                return gw.create_charge(request, provider=provider)
-
-        async def create() -> Charge:
-            async with AsyncGateway(providers=settings, retry=_QUICK) as gw:
-                return await gw.create_charge(request, provider=provider)
-
-        return asyncio.run(create())
+        return create()
     except PaymuxError as error:
         return error
 
@@ -118,16 +108,27 @@ def _tampered(body: bytes) -> bytes:
     return json.dumps(payload).encode()
 
 
+class RefundedCheckout(NamedTuple):
+    """A checkout of one capability, refunded as it allows."""
+
+    request: ChargeRequest
+    result: CheckoutResult
+    refunds: list[Money]
+    """The refunds made: two unequal partial ones, the whole amount, or none."""
+
+
 class EmulatorContract:
     """Inherit in a ``Test...`` class; pytest collects the tests below for the plugin."""
 
     emulator_class: ClassVar[type[Emulator]]
+    request_fields: ClassVar[Mapping[str, Any]] = {}
+    home_country: ClassVar[str] = "US"
+    reused_reference_settings: ClassVar[Mapping[str, Any]] = {}
+    """Settings under which the plugin refuses a reused reference when its provider does not."""
 
     @pytest.fixture
     def make_request(self) -> RequestFactory:
-        raise NotImplementedError(
-            "the plugin's emulator contract test must provide a `make_request` fixture"
-        )
+        return request_factory(self.home_country, **self.request_fields)
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -144,10 +145,56 @@ class EmulatorContract:
         sandbox.faults.once.clear()
 
     @pytest.fixture
-    def gateway(self, sandbox: Sandbox, provider_name: str) -> Iterator[Gateway]:
-        settings = {provider_name: sandbox.emulators[provider_name].provider_settings()}
+    def settings(self, sandbox: Sandbox, provider_name: str) -> dict[str, Any]:
+        emulated = sandbox.emulators[provider_name].provider_settings()
+        return {provider_name: {**emulated, **self.reused_reference_settings}}
+
+    @pytest.fixture
+    def gateway(self, settings: dict[str, Any]) -> Iterator[Gateway]:
         with Gateway(providers=settings, retry=_QUICK) as gw:
             yield gw
+
+    @pytest.fixture(params=["sync", "async"])
+    def create(
+        self, request: pytest.FixtureRequest, settings: dict[str, Any], provider_name: str
+    ) -> Iterator[Create]:
+        """``create_charge`` on a gateway of each kind, opened for the test (which runs twice):
+        the charge, or the error raised."""
+        if request.param == "sync":
+            with Gateway(providers=settings, retry=_QUICK) as gw:
+                yield lambda r: _outcome(lambda: gw.create_charge(r, provider=provider_name))
+            return
+        with asyncio.Runner() as loop:
+            agw = AsyncGateway(providers=settings, retry=_QUICK)
+            try:
+                yield lambda r: _outcome(
+                    lambda: loop.run(agw.create_charge(r, provider=provider_name))
+                )
+            finally:
+                loop.run(agw.aclose())
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def _shared(cls) -> dict[str, list[RefundedCheckout]]:
+        return {}
+
+    @pytest.fixture
+    def refunded_checkouts(
+        self,
+        _shared: dict[str, list[RefundedCheckout]],
+        sandbox: Sandbox,
+        gateway: Gateway,
+        provider_name: str,
+        make_request: RequestFactory,
+    ) -> list[RefundedCheckout]:
+        """One refunded checkout of every capability, made once per class: the tests that read
+        what refunds report share them (a checkout is the slowest step of the kit)."""
+        if "refunded" not in _shared:
+            _shared["refunded"] = [
+                RefundedCheckout(request, *self._checkout(sandbox, gateway, request, refunds=True))
+                for request in self._requests(gateway, provider_name, make_request, "refunded")
+            ]
+        return _shared["refunded"]
 
     def _requests(
         self, gateway: Gateway, provider: str, make_request: RequestFactory, test: str
@@ -204,11 +251,13 @@ class EmulatorContract:
             assert again.amount == request.amount
 
     def test_event_types_name_what_the_event_reports(
-        self, sandbox: Sandbox, gateway: Gateway, provider_name: str, make_request: RequestFactory
+        self,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        provider_name: str,
+        refunded_checkouts: list[RefundedCheckout],
     ) -> None:
-        """Meaning ``event-type``."""
-        request = self._requests(gateway, provider_name, make_request, "types")[0]
-        self._checkout(sandbox, gateway, request, refunds=True)
+        """Meaning ``event-type``: every capability, refunded as it allows."""
         events = self._events(sandbox, gateway, provider_name)
         assert events
         for event in events:
@@ -218,46 +267,59 @@ class EmulatorContract:
             )
             assert event.type is reported, (event.id, event.type, reported)
             assert event.provider_data, f"{event.id}: the provider's own word is not kept"
-        # Re-read now, the charge is refunded in part; it was paid before: some event says so.
-        assert any(
-            e.charge is not None
-            and e.charge.reference == request.reference
-            and e.type in _PAID_TYPES
-            for e in events
-        )
+        # Re-read now, a charge may be refunded; it was paid before: some event says so.
+        for request, _, _ in refunded_checkouts:
+            assert any(
+                e.charge is not None
+                and e.charge.reference == request.reference
+                and e.type in PAID_EVENT_TYPES
+                for e in events
+            ), f"{request.method}: no event says the charge was paid"
 
     def test_refunded_amount_is_cumulative(
-        self, sandbox: Sandbox, gateway: Gateway, provider_name: str, make_request: RequestFactory
+        self,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        provider_name: str,
+        refunded_checkouts: list[RefundedCheckout],
     ) -> None:
         """Meaning ``refunded-amount``: after two unequal partial refunds, the charge (read back,
         and in every callback that carries it) states their running total."""
-        request = self._requests(gateway, provider_name, make_request, "refunds")[0]
-        result, refunds = self._checkout(sandbox, gateway, request, refunds=True)
-        if not refunds:
-            pytest.skip(f"{request.method} takes no refunds")
-        total = sum(refunds[1:], refunds[0])
-        assert result.charge.refunded_amount == total
-        assert gateway.retrieve_charge(result.charge).refunded_amount == total
-        running = {request.amount.zero(), refunds[0], total}
-        for event in self._events(sandbox, gateway, provider_name):
-            if event.charge is not None and event.charge.id == result.charge.id:
-                assert event.charge.refunded_amount in running, (
-                    event.id,
-                    event.charge.refunded_amount,
-                )
+        refunded = 0
+        for request, result, refunds in refunded_checkouts:
+            if not refunds:
+                continue  # this method takes no refunds
+            refunded += 1
+            total = sum(refunds[1:], refunds[0])
+            assert result.charge.refunded_amount == total, request.method
+            assert gateway.retrieve_charge(result.charge).refunded_amount == total, request.method
+            running = {request.amount.zero(), refunds[0], total}
+            for event in self._events(sandbox, gateway, provider_name):
+                if event.charge is not None and event.charge.id == result.charge.id:
+                    assert event.charge.refunded_amount in running, (
+                        request.method,
+                        event.id,
+                        event.charge.refunded_amount,
+                    )
+        if not refunded:
+            pytest.skip(f"{provider_name} takes no refunds")
 
     def test_remaining_amount_is_what_is_left(
-        self, sandbox: Sandbox, gateway: Gateway, provider_name: str, make_request: RequestFactory
+        self,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        provider_name: str,
+        refunded_checkouts: list[RefundedCheckout],
     ) -> None:
         """Meaning ``remaining-amount``: when an event states it, it is what is left of the
         payment after the event: never the charge's amount before refunds, never a refund."""
-        request = self._requests(gateway, provider_name, make_request, "remaining")[0]
-        result, refunds = self._checkout(sandbox, gateway, request, refunds=True)
-        lefts = {request.amount}
-        taken = request.amount.zero()
-        for refund in refunds:
-            taken = taken + refund
-            lefts.add(request.amount - taken)
+        lefts: dict[str, set[Money]] = {}
+        for request, result, refunds in refunded_checkouts:
+            left = lefts[result.charge.id] = {request.amount}
+            taken = request.amount.zero()
+            for refund in refunds:
+                taken = taken + refund
+                left.add(request.amount - taken)
         for event in self._events(sandbox, gateway, provider_name):
             if event.remaining_amount is None:
                 continue
@@ -265,8 +327,11 @@ class EmulatorContract:
                 assert event.remaining_amount == event.charge.refundable_amount or (
                     event.remaining_amount == event.charge.amount - event.charge.refunded_amount
                 ), event.id
-            if event.refund is not None and event.refund.charge_id == result.charge.id:
-                assert event.remaining_amount in lefts, (event.id, event.remaining_amount)
+            if event.refund is not None and event.refund.charge_id in lefts:
+                assert event.remaining_amount in lefts[event.refund.charge_id], (
+                    event.id,
+                    event.remaining_amount,
+                )
 
     # -- callbacks -------------------------------------------------------------------------------
 
@@ -308,9 +373,10 @@ class EmulatorContract:
     def test_a_well_formed_webhook_with_a_bad_signature_is_refused(
         self, sandbox: Sandbox, gateway: Gateway, provider_name: str, make_request: RequestFactory
     ) -> None:
-        """Meaning ``webhook-signature``: a genuine callback with one amount changed."""
-        request = self._requests(gateway, provider_name, make_request, "forged")[0]
-        self._checkout(sandbox, gateway, request, refunds=False)
+        """Meaning ``webhook-signature``: a genuine callback with one amount changed, from a
+        checkout of every capability."""
+        for request in self._requests(gateway, provider_name, make_request, "forged"):
+            self._checkout(sandbox, gateway, request, refunds=False)
         received = sandbox.hub.inbox(provider_name)
         assert received
         for delivery in received:
@@ -328,70 +394,72 @@ class EmulatorContract:
         # The emulator processes the create's first write, then the connection dies.
         sandbox.faults.update({"once": [(f"POST /{provider}/", "drop")]})
 
-    @pytest.mark.parametrize("kind", ["sync", "async"])
     def test_a_lost_create_answer_is_the_charge_or_may_exist(
         self,
         sandbox: Sandbox,
         gateway: Gateway,
         provider_name: str,
         make_request: RequestFactory,
-        kind: str,
+        create: Create,
     ) -> None:
-        """Meaning ``lost-create-answer``, on both gateways: the charge its own attempt made, or
-        ``TransportError(request_sent=True)``; never :class:`DuplicateRequest`."""
-        request = self._requests(gateway, provider_name, make_request, "lost")[0]
-        self._lose_first_answer(sandbox, provider_name)
-        outcome = _create(kind, sandbox, provider_name, request)
-        if isinstance(outcome, Charge):
-            assert (outcome.reference, outcome.amount) == (request.reference, request.amount)
-        else:
-            # DuplicateRequest would say "another request holds the reference": untrue here.
-            assert isinstance(outcome, TransportError), repr(outcome)
-            assert outcome.request_sent, "the request reached the emulator"
+        """Meaning ``lost-create-answer``, on both gateways and every capability: the charge
+        its own attempt made, or ``TransportError(request_sent=True)``; never
+        :class:`DuplicateRequest`."""
+        for request in self._requests(gateway, provider_name, make_request, "lost"):
+            self._lose_first_answer(sandbox, provider_name)
+            outcome = create(request)
+            if isinstance(outcome, Charge):
+                assert (outcome.reference, outcome.amount) == (request.reference, request.amount)
+            else:
+                # DuplicateRequest would say "another request holds the reference": untrue here.
+                assert isinstance(outcome, TransportError), (request.method, outcome)
+                assert outcome.request_sent, f"{request.method}: the request reached the emulator"
 
-    @pytest.mark.parametrize("kind", ["sync", "async"])
     def test_a_retry_that_meets_its_own_attempt_returns_that_charge(
         self,
         sandbox: Sandbox,
         gateway: Gateway,
         provider_name: str,
         make_request: RequestFactory,
-        kind: str,
+        create: Create,
     ) -> None:
-        """Meaning ``retry-meets-own-attempt``, on both gateways: where the create is retried
-        (the provider refuses a reused reference itself), the retry's answer is the first
-        attempt's charge; elsewhere the create is not retried at all (``unsafe-write``)."""
-        request = self._requests(gateway, provider_name, make_request, "retry")[0]
-        self._lose_first_answer(sandbox, provider_name)
-        outcome = _create(kind, sandbox, provider_name, request)
-        if not gateway.provider(provider_name).unique_references:
-            assert isinstance(outcome, TransportError), repr(outcome)
-            assert outcome.request_sent
-            return
-        assert isinstance(outcome, Charge), repr(outcome)
-        assert (outcome.reference, outcome.amount) == (request.reference, request.amount)
-        assert gateway.retrieve_charge(outcome).id == outcome.id
+        """Meaning ``retry-meets-own-attempt``, on both gateways and every capability: where the
+        create is retried (the provider refuses a reused reference itself), the retry's answer
+        is the first attempt's charge; elsewhere the create is not retried (``unsafe-write``)."""
+        retried = gateway.provider(provider_name).unique_references
+        for request in self._requests(gateway, provider_name, make_request, "retry"):
+            self._lose_first_answer(sandbox, provider_name)
+            outcome = create(request)
+            if not retried:
+                assert isinstance(outcome, TransportError), (request.method, outcome)
+                assert outcome.request_sent, request.method
+                continue
+            assert isinstance(outcome, Charge), (request.method, outcome)
+            assert (outcome.reference, outcome.amount) == (request.reference, request.amount)
+            assert gateway.retrieve_charge(outcome).id == outcome.id, request.method
 
-    @pytest.mark.parametrize("kind", ["sync", "async"])
     def test_a_reference_reused_for_another_request_is_a_duplicate(
-        self,
-        sandbox: Sandbox,
-        gateway: Gateway,
-        provider_name: str,
-        make_request: RequestFactory,
-        kind: str,
+        self, gateway: Gateway, provider_name: str, make_request: RequestFactory, create: Create
     ) -> None:
-        """Meaning ``reference-reused``, on both gateways: a different request under a used
-        reference is :class:`DuplicateRequest` (whether the provider refuses it or the plugin
-        finds the charge first), and the same request again answers with the charge made."""
-        request = self._requests(gateway, provider_name, make_request, "reused")[0]
-        first = gateway.create_charge(request)
-        again = _create(kind, sandbox, provider_name, request)
-        assert isinstance(again, Charge), repr(again)
-        assert again.id == first.id
-        fewer = Money(request.amount.amount - 1, request.amount.currency)
-        other = _create(kind, sandbox, provider_name, request.model_copy(update={"amount": fewer}))
-        assert isinstance(other, DuplicateRequest), repr(other)
+        """Meaning ``reference-reused``, on both gateways and every capability: a different
+        request under a used reference is :class:`DuplicateRequest` (whether the provider
+        refuses it or the plugin finds the charge first), and the same request again answers
+        with the charge made. Precondition: the provider keeps unique references, or the
+        plugin is configured to look one up first (``reused_reference_settings``)."""
+        assert gateway.provider(provider_name).unique_references or (
+            self.reused_reference_settings
+        ), (
+            f"{provider_name} keeps no unique reference: name the settings under which the"
+            " plugin refuses a reused one itself in `reused_reference_settings`"
+        )
+        for request in self._requests(gateway, provider_name, make_request, "reused"):
+            first = gateway.create_charge(request)
+            again = create(request)
+            assert isinstance(again, Charge), (request.method, again)
+            assert again.id == first.id, request.method
+            fewer = Money(request.amount.amount - 1, request.amount.currency)
+            other = create(request.model_copy(update={"amount": fewer}))
+            assert isinstance(other, DuplicateRequest), (request.method, other)
 
 
-__all__ = ["EmulatorContract"]
+__all__ = ["EmulatorContract", "RefundedCheckout"]
