@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from paymux import Gateway, Money, RefundStatus
-from paymux.errors import ProviderError, RefundNotAllowed
+from paymux import Gateway, Money, Refund, RefundStatus
+from paymux.errors import ProviderError, RefundNotAllowed, TransportError
 
 
 @pytest.mark.vcr
@@ -46,3 +46,27 @@ def test_refund_after_the_deadline_is_refused_before_sending(make_gateway: Any, 
     charge = kit.load_charge("charge_kakaopay_successful")
     with pytest.raises(RefundNotAllowed, match="00:15 GMT\\+8"):
         gateway.refund(charge, Money(50000, "SGD"))
+
+
+def test_a_sixteenth_refund_is_refused_before_sending(make_gateway: Any, kit: Any) -> None:
+    """Omise takes at most 15 refunds a charge (docs.omise.co/refunding-charges): with 15 known,
+    the next one never leaves (no cassette: any request would fail the test)."""
+    gateway = make_gateway(clock=lambda: datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
+    charge = kit.load_charge("charge_kakaopay_successful")
+    refund = Refund(
+        provider=charge.provider,
+        id="rfnd_test_small",
+        charge_id=charge.id,
+        amount=Money(100, "SGD"),
+        status=RefundStatus.SUCCEEDED,
+    )
+    fifteen = charge.model_copy(
+        update={"refunds": (refund,) * 15, "refunded_amount": Money(1_500, "SGD")}
+    )
+    with pytest.raises(RefundNotAllowed, match="at most 15 refunds"):
+        gateway.refund(fifteen, Money(100, "SGD"))
+    fourteen = charge.model_copy(
+        update={"refunds": (refund,) * 14, "refunded_amount": Money(1_400, "SGD")}
+    )
+    with pytest.raises(TransportError):  # allowed locally: it reaches the (blocked) network
+        gateway.refund(fourteen, Money(100, "SGD"))

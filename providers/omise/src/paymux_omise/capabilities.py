@@ -83,12 +83,13 @@ REFUND_WINDOW_METHODS = frozenset({KAKAOPAY})
 
 # A charge can be refunded while captured for no longer than 365 days, up to 15 refunds a
 # charge (docs.omise.co/refunding-charges, Omise's rule for every charge). PayNow refunds:
-# Omise's own WooCommerce plugin offers them (its PayNow gateway declares 'refunds',
-# omise/omise-woocommerce includes/gateway/class-omise-payment-paynow.php), partial as the
-# Refunds API's required ``amount`` allows. PromptPay refunds: NOT confirmed (that plugin's
+# Omise's own WooCommerce plugin offers them (omise/omise-woocommerce pull request 202, "online
+# refunds in paynow"; its PayNow gateway declares 'refunds'), partial as the Refunds API's
+# required ``amount`` allows. PromptPay refunds: NOT confirmed (that plugin's
 # PromptPay gateway offers none); declared like PayNow's, and Omise's own word on each charge
 # (``refundable``, ``partially_refundable``) is obeyed before any request.
 REFUND_DAYS = 365
+MAX_REFUNDS = 15
 
 _OPERATIONS = ("cancel_charge", "list_charges", "list_refunds", "retrieve_refund")
 """POST /charges/{id}/expire stops an unpaid app-redirect or QR charge (omise.md); GET /charges,

@@ -303,6 +303,11 @@ class OmiseProvider(Provider[OmiseSettings]):
     ) -> Flow[Refund]:
         self.check_refund(charge, amount)
         self._check_refund_flags(charge, amount)
+        if charge.refunds is not None and len(charge.refunds) >= caps.MAX_REFUNDS:
+            raise RefundNotAllowed(
+                f"Omise takes at most {caps.MAX_REFUNDS} refunds a charge;"
+                f" {charge.id} has {len(charge.refunds)}"
+            )
         deadline = charge.refund_deadline or self._deadline_from_raw(charge)
         now = self.settings.now()
         if deadline is not None and now > deadline:
