@@ -179,32 +179,49 @@ class EmulatorContract:
         return {}
 
     @pytest.fixture
+    def charge_requests(
+        self, gateway: Gateway, provider_name: str, make_request: RequestFactory
+    ) -> list[ChargeRequest]:
+        """A valid request for every capability, each under a reference never used before."""
+        capabilities = [c for c in gateway.capabilities() if c.provider == provider_name]
+        assert capabilities, f"{provider_name} offers nothing"
+        return [
+            make_request(c, _amount(c)).model_copy(update={"reference": _reference(c.method)})
+            for c in capabilities
+        ]
+
+    @pytest.fixture
     def refunded_checkouts(
         self,
         _shared: dict[str, list[RefundedCheckout]],
         sandbox: Sandbox,
         gateway: Gateway,
-        provider_name: str,
-        make_request: RequestFactory,
+        charge_requests: list[ChargeRequest],
     ) -> list[RefundedCheckout]:
         """One refunded checkout of every capability, made once per class: the tests that read
-        what refunds report share them (a checkout is the slowest step of the kit)."""
+        what callbacks and refunds report share them (a checkout is the kit's slowest step)."""
         if "refunded" not in _shared:
             _shared["refunded"] = [
                 RefundedCheckout(request, *self._checkout(sandbox, gateway, request, refunds=True))
-                for request in self._requests(gateway, provider_name, make_request, "refunded")
+                for request in charge_requests
             ]
         return _shared["refunded"]
 
-    def _requests(
-        self, gateway: Gateway, provider: str, make_request: RequestFactory, test: str
-    ) -> list[ChargeRequest]:
-        capabilities = [c for c in gateway.capabilities() if c.provider == provider]
-        assert capabilities, f"{provider} offers nothing"
-        return [
-            make_request(c, _amount(c)).model_copy(update={"reference": _reference(test)})
-            for c in capabilities
-        ]
+    @pytest.fixture
+    def lost_creates(
+        self,
+        sandbox: Sandbox,
+        provider_name: str,
+        charge_requests: list[ChargeRequest],
+        create: Create,
+    ) -> list[tuple[ChargeRequest, Charge | PaymuxError]]:
+        """Each request created once more with the answer to its first write lost (the
+        emulator processes it, then the connection dies), and what ``create`` made of it."""
+        outcomes = []
+        for request in charge_requests:
+            sandbox.faults.update({"once": [(f"POST /{provider_name}/", "drop")]})
+            outcomes.append((request, create(request)))
+        return outcomes
 
     def _checkout(
         self, sandbox: Sandbox, gateway: Gateway, request: ChargeRequest, refunds: bool
@@ -225,24 +242,26 @@ class EmulatorContract:
             shopper.close()
         return result, amounts
 
-    def _events(self, sandbox: Sandbox, gateway: Gateway, provider: str) -> list[WebhookEvent]:
-        events = []
-        for received in sandbox.hub.inbox(provider):
-            events.append(gateway.parse_webhook(provider, received.body, received.headers))
-        return events
-
-    # -- a checkout, start to end ----------------------------------------------------------------
-
-    def test_plugin_and_emulator_complete_a_checkout(
+    @pytest.fixture
+    def events(
         self,
         sandbox: Sandbox,
         gateway: Gateway,
         provider_name: str,
-        make_request: RequestFactory,
+        refunded_checkouts: list[RefundedCheckout],
+    ) -> list[WebhookEvent]:
+        """Every callback received so far (the refunded checkouts' among them), parsed."""
+        inbox = sandbox.hub.inbox(provider_name)
+        return [gateway.parse_webhook(provider_name, r.body, r.headers) for r in inbox]
+
+    # -- a checkout, start to end ----------------------------------------------------------------
+
+    def test_plugin_and_emulator_complete_a_checkout(
+        self, sandbox: Sandbox, gateway: Gateway, charge_requests: list[ChargeRequest]
     ) -> None:
         """Meaning ``checkout``: create, pay through the emulator's customer, read the verified
         callback, retrieve: every capability, sync gateway."""
-        for request in self._requests(gateway, provider_name, make_request, "checkout"):
+        for request in charge_requests:
             result, _ = self._checkout(sandbox, gateway, request, refunds=False)
             assert result.charge.status.is_paid, (request.method, result.charge.status)
             assert result.callbacks >= 1, f"{request.method}: no verified callback came"
@@ -251,14 +270,9 @@ class EmulatorContract:
             assert again.amount == request.amount
 
     def test_event_types_name_what_the_event_reports(
-        self,
-        sandbox: Sandbox,
-        gateway: Gateway,
-        provider_name: str,
-        refunded_checkouts: list[RefundedCheckout],
+        self, refunded_checkouts: list[RefundedCheckout], events: list[WebhookEvent]
     ) -> None:
         """Meaning ``event-type``: every capability, refunded as it allows."""
-        events = self._events(sandbox, gateway, provider_name)
         assert events
         for event in events:
             reported = EventType.reporting(
@@ -278,10 +292,9 @@ class EmulatorContract:
 
     def test_refunded_amount_is_cumulative(
         self,
-        sandbox: Sandbox,
         gateway: Gateway,
-        provider_name: str,
         refunded_checkouts: list[RefundedCheckout],
+        events: list[WebhookEvent],
     ) -> None:
         """Meaning ``refunded-amount``: after two unequal partial refunds, the charge (read back,
         and in every callback that carries it) states their running total."""
@@ -294,7 +307,7 @@ class EmulatorContract:
             assert result.charge.refunded_amount == total, request.method
             assert gateway.retrieve_charge(result.charge).refunded_amount == total, request.method
             running = {request.amount.zero(), refunds[0], total}
-            for event in self._events(sandbox, gateway, provider_name):
+            for event in events:
                 if event.charge is not None and event.charge.id == result.charge.id:
                     assert event.charge.refunded_amount in running, (
                         request.method,
@@ -302,14 +315,10 @@ class EmulatorContract:
                         event.charge.refunded_amount,
                     )
         if not refunded:
-            pytest.skip(f"{provider_name} takes no refunds")
+            pytest.skip("no capability takes refunds")
 
     def test_remaining_amount_is_what_is_left(
-        self,
-        sandbox: Sandbox,
-        gateway: Gateway,
-        provider_name: str,
-        refunded_checkouts: list[RefundedCheckout],
+        self, refunded_checkouts: list[RefundedCheckout], events: list[WebhookEvent]
     ) -> None:
         """Meaning ``remaining-amount``: when an event states it, it is what is left of the
         payment after the event: never the charge's amount before refunds, never a refund."""
@@ -320,7 +329,7 @@ class EmulatorContract:
             for refund in refunds:
                 taken = taken + refund
                 left.add(request.amount - taken)
-        for event in self._events(sandbox, gateway, provider_name):
+        for event in events:
             if event.remaining_amount is None:
                 continue
             if event.charge is not None:
@@ -336,14 +345,19 @@ class EmulatorContract:
     # -- callbacks -------------------------------------------------------------------------------
 
     def test_event_ids_are_stable_across_redeliveries_and_distinct_for_distinct_content(
-        self, sandbox: Sandbox, gateway: Gateway, provider_name: str, make_request: RequestFactory
+        self,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        provider_name: str,
+        charge_requests: list[ChargeRequest],
     ) -> None:
         """Meaning ``event-id``: callbacks are delivered twice (from the refund on); a redelivery
         keeps its id, and one id never stands for two different reports (deduping on it loses
         nothing)."""
-        requests = self._requests(gateway, provider_name, make_request, "ids")
         refundable = [
-            r for r in requests if gateway.route(r).capability.refunds is not RefundSupport.NONE
+            r
+            for r in charge_requests
+            if gateway.route(r).capability.refunds is not RefundSupport.NONE
         ]
         if not refundable:
             pytest.skip(f"{provider_name} refunds nothing: no second callback to redeliver")
@@ -371,12 +385,14 @@ class EmulatorContract:
         assert len(received) > len(by_body), "no callback was delivered twice"
 
     def test_a_well_formed_webhook_with_a_bad_signature_is_refused(
-        self, sandbox: Sandbox, gateway: Gateway, provider_name: str, make_request: RequestFactory
+        self,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        provider_name: str,
+        refunded_checkouts: list[RefundedCheckout],
     ) -> None:
-        """Meaning ``webhook-signature``: a genuine callback with one amount changed, from a
-        checkout of every capability."""
-        for request in self._requests(gateway, provider_name, make_request, "forged"):
-            self._checkout(sandbox, gateway, request, refunds=False)
+        """Meaning ``webhook-signature``: every genuine callback of a checkout of each capability
+        (and its refunds) with one amount changed."""
         received = sandbox.hub.inbox(provider_name)
         assert received
         for delivery in received:
@@ -390,24 +406,13 @@ class EmulatorContract:
         with pytest.raises(NotFound):
             gateway.retrieve_charge(provider_name, reference=_reference("never-made"))
 
-    def _lose_first_answer(self, sandbox: Sandbox, provider: str) -> None:
-        # The emulator processes the create's first write, then the connection dies.
-        sandbox.faults.update({"once": [(f"POST /{provider}/", "drop")]})
-
     def test_a_lost_create_answer_is_the_charge_or_may_exist(
-        self,
-        sandbox: Sandbox,
-        gateway: Gateway,
-        provider_name: str,
-        make_request: RequestFactory,
-        create: Create,
+        self, lost_creates: list[tuple[ChargeRequest, Charge | PaymuxError]]
     ) -> None:
         """Meaning ``lost-create-answer``, on both gateways and every capability: the charge
         its own attempt made, or ``TransportError(request_sent=True)``; never
         :class:`DuplicateRequest`."""
-        for request in self._requests(gateway, provider_name, make_request, "lost"):
-            self._lose_first_answer(sandbox, provider_name)
-            outcome = create(request)
+        for request, outcome in lost_creates:
             if isinstance(outcome, Charge):
                 assert (outcome.reference, outcome.amount) == (request.reference, request.amount)
             else:
@@ -417,19 +422,15 @@ class EmulatorContract:
 
     def test_a_retry_that_meets_its_own_attempt_returns_that_charge(
         self,
-        sandbox: Sandbox,
         gateway: Gateway,
         provider_name: str,
-        make_request: RequestFactory,
-        create: Create,
+        lost_creates: list[tuple[ChargeRequest, Charge | PaymuxError]],
     ) -> None:
         """Meaning ``retry-meets-own-attempt``, on both gateways and every capability: where the
         create is retried (the provider refuses a reused reference itself), the retry's answer
         is the first attempt's charge; elsewhere the create is not retried (``unsafe-write``)."""
         retried = gateway.provider(provider_name).unique_references
-        for request in self._requests(gateway, provider_name, make_request, "retry"):
-            self._lose_first_answer(sandbox, provider_name)
-            outcome = create(request)
+        for request, outcome in lost_creates:
             if not retried:
                 assert isinstance(outcome, TransportError), (request.method, outcome)
                 assert outcome.request_sent, request.method
@@ -439,7 +440,11 @@ class EmulatorContract:
             assert gateway.retrieve_charge(outcome).id == outcome.id, request.method
 
     def test_a_reference_reused_for_another_request_is_a_duplicate(
-        self, gateway: Gateway, provider_name: str, make_request: RequestFactory, create: Create
+        self,
+        gateway: Gateway,
+        provider_name: str,
+        charge_requests: list[ChargeRequest],
+        create: Create,
     ) -> None:
         """Meaning ``reference-reused``, on both gateways and every capability: a different
         request under a used reference is :class:`DuplicateRequest` (whether the provider
@@ -452,7 +457,7 @@ class EmulatorContract:
             f"{provider_name} keeps no unique reference: name the settings under which the"
             " plugin refuses a reused one itself in `reused_reference_settings`"
         )
-        for request in self._requests(gateway, provider_name, make_request, "reused"):
+        for request in charge_requests:
             first = gateway.create_charge(request)
             again = create(request)
             assert isinstance(again, Charge), (request.method, again)
