@@ -17,9 +17,10 @@ import pytest
 from campaign_books import read_books
 from hypothesis import given
 from hypothesis import strategies as st
+from ledger_support import emulator_request
 from property_profiles import fast, thorough
 
-from paymux import ChargeRequest, Customer, Gateway, Ledger, Money, ReturnUrls
+from paymux import Gateway, Ledger, Money
 from paymux.errors import DuplicateRequest, PaymuxError, RefundNotAllowed
 from paymux.runner import RetryPolicy
 from paymux.sandbox import Sandbox
@@ -65,20 +66,6 @@ cases = st.builds(
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as running:
         yield running
-
-
-def _request(provider: str, reference: str, amount: int) -> ChargeRequest:
-    country, currency = ("KR", "KRW") if provider == "ecommpay" else ("SG", "SGD")
-    return ChargeRequest(
-        reference=reference,
-        amount=Money(amount, currency),
-        method="kakaopay",
-        country=country,
-        customer=Customer(id="customer-p", ip_address="192.0.2.10"),
-        return_urls=ReturnUrls(
-            success="https://shop.example/ok", decline="https://shop.example/declined"
-        ),
-    )
 
 
 def _deliver(sandbox: Sandbox, ledger: Ledger, seen: dict[str, int], seed: int) -> None:
@@ -135,7 +122,7 @@ def check_refunds_agree(sandbox: Sandbox, case: Case) -> None:
         Ledger(gw, "sqlite://") as ledger,
     ):
         seen = {p: len(sandbox.hub.inbox(p)) for p in ("ecommpay", "omise")}
-        charge = ledger.create_charge(_request(case.provider, reference, case.amount))
+        charge = ledger.create_charge(emulator_request(case.provider, reference, case.amount))
         deadline = time.monotonic() + 10
         while sandbox.hub.payment(charge.provider, charge.id) is None:
             assert time.monotonic() < deadline
